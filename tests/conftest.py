@@ -1,0 +1,75 @@
+"""Shared fixtures: one in-memory tiny build and its exported folder, made once per session,
+and a synthetic IU-style reports archive made in code (no real report text is committed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+from medforget.config import BuildConfig, preset  # noqa: E402
+from medforget.pipeline import Prepared, export, prepare  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> BuildConfig:
+    return preset("tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_config: BuildConfig) -> Prepared:
+    return prepare(tiny_config)
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tiny: Prepared, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("build") / "medforget"
+    export(tiny, out)
+    return out
+
+
+REPORT_XML = """<?xml version="1.0" encoding="utf-8"?>
+<eCitation>
+  <uId id="CXR{n}"/>
+  <MedlineCitation><Article><Abstract>
+    <AbstractText Label="COMPARISON">None.</AbstractText>
+    <AbstractText Label="INDICATION">XXXX-year-old {sex} with cough number {n}.</AbstractText>
+    <AbstractText Label="FINDINGS">The heart is normal. Synthetic finding number {n} in the left lung.</AbstractText>
+    <AbstractText Label="IMPRESSION">Synthetic impression {n}.</AbstractText>
+  </Abstract></Article></MedlineCitation>
+  <MeSH>{mesh}</MeSH>
+  <parentImage id="CXR{n}_IM-0001-1001"><figureId>F1</figureId></parentImage>
+</eCitation>
+"""
+
+
+def make_archive(path: Path, n_reports: int, broken: int = 0) -> Path:
+    """An archive in the layout of NLMCXR_reports.tgz with synthetic reports (and ``broken``
+    malformed XML files)."""
+    with tarfile.open(path, "w:gz") as archive:
+        for n in range(1, n_reports + broken + 1):
+            mesh = "<major>Cardiomegaly/mild</major>" if n % 3 == 0 else "<major>normal</major>"
+            sex = "female" if n % 2 else "male"
+            text = REPORT_XML.format(n=n, sex=sex, mesh=mesh) if n <= n_reports else "<eCitation><unclosed>"
+            data = text.encode()
+            info = tarfile.TarInfo(f"ecgen-radiology/{n}.xml")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture
+def small_config(tmp_path: Path) -> BuildConfig:
+    """A config over a synthetic archive of 60 reports: enough for every split."""
+    archive = make_archive(tmp_path / "reports.tgz", 60)
+    return dataclasses.replace(
+        preset("tiny"), reports_archive=archive, n_utility_images=4,
+        targets_per_level={"institution": 1, "patient": 1, "study": 1, "section": 1},
+    )
