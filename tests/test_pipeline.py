@@ -137,3 +137,13 @@ def test_refuses_to_overwrite_a_foreign_folder(tiny_config: BuildConfig, tmp_pat
     with pytest.raises(BuildError, match="not a MedForget build"):
         build(tiny_config, tmp_path)
     assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_an_empty_split_is_refused_before_anything_is_written(tiny: Prepared):
+    import dataclasses
+
+    from medforget.pipeline import _check_no_empty_split
+
+    without = tuple(a for a in tiny.assignments if not (a.config == "study" and a.split == "shared_ancestor"))
+    with pytest.raises(BuildError, match="study/shared_ancestor"):
+        _check_no_empty_split(dataclasses.replace(tiny, assignments=without))

@@ -15,8 +15,9 @@ from medforget.errors import MedForgetError
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medforget", description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.description = "MedForget: hierarchy-aware multimodal unlearning benchmark for medical AI."
+    parser = argparse.ArgumentParser(
+        prog="medforget", description="MedForget: hierarchy-aware multimodal unlearning benchmark for medical AI."
+    )
     parser.add_argument("--version", action="version", version=f"medforget {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -51,11 +52,12 @@ def _run_build(args: argparse.Namespace) -> int:
 
 def _print_summary(manifest: dict, out: Path, seconds: float) -> None:
     counts = manifest["counts"]
-    splits = sorted({s for c in counts.values() for s in c}, key=lambda s: list(counts["patient"]).index(s) if s in counts["patient"] else 99)
+    splits = list(dict.fromkeys(split for by_split in counts.values() for split in by_split))
     print(f"built MedForget ({manifest['preset']} preset, seed {manifest['seed']}) into {out} in {seconds:.1f}s")
-    print(f"{'config':<12}" + "".join(f"{s:>17}" for s in splits))
+    print(f"{'config':<12}" + "".join(f"{split:>17}" for split in splits))
     for name, by_split in counts.items():
-        print(f"{name:<12}" + "".join(f"{by_split[s]['rows'] if s in by_split else '':>17}" for s in splits))
+        cells = (by_split[split]["rows"] if split in by_split else "" for split in splits)
+        print(f"{name:<12}" + "".join(f"{cell:>17}" for cell in cells))
     skipped = sum(s["count"] for s in manifest["skipped"])
     print(f"{manifest['total_qa_rows']} QA rows, {manifest['images']} images, {len(manifest['shards'])} shards, {skipped} inputs skipped")
 

@@ -28,13 +28,20 @@ from medforget.config import BuildConfig
 from medforget.errors import BuildError
 from medforget.export import EXPORT_VERSION, Shard, ShardWriter, card_metadata, sha256_file, write_json
 from medforget.findings import FINDINGS_VERSION
-from medforget.hierarchy import Hierarchy, Image, QAItem
+from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment
 from medforget.images.make import IMAGES_VERSION, render, study_images, utility_profiles
 from medforget.images.render import RENDER_VERSION
 from medforget.qa.generate import QA_VERSION, generate_qa
 from medforget.qa.templates import TEMPLATES_VERSION
 from medforget.qa.utility import utility_items
-from medforget.splits import HOLDOUT_LEVEL, SPLITS_VERSION, SplitPlan, assign_splits, plan_splits
+from medforget.splits import (
+    HOLDOUT_LEVEL,
+    SPLITS_VERSION,
+    SplitPlan,
+    assign_splits,
+    group_assignments,
+    plan_splits,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +74,13 @@ class Prepared:
     images: list[Image]
     plan: SplitPlan
     items: list[QAItem]
-    configs: dict[str, dict[str, list[str]]]
+    assignments: tuple[SplitAssignment, ...]
     skips: SkipLog
+
+    @property
+    def configs(self) -> dict[str, dict[str, list[str]]]:
+        """QA ids per config and split."""
+        return group_assignments(self.assignments)
 
 
 def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float] | None = None) -> Prepared:
@@ -87,8 +99,10 @@ def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float]
         items = generate_qa(data.hierarchy, images, plan, config, skips) + utility_items(profiles, images)
         _check_unique(items)
     with _timed(timings, "splits"):
-        configs = assign_splits(data.hierarchy, plan, items, images)
-    return Prepared(config, builder, data.hierarchy, images, plan, items, configs, skips)
+        assignments = assign_splits(data.hierarchy, plan, items, images)
+    prepared = Prepared(config, builder, data.hierarchy, images, plan, items, assignments, skips)
+    _check_no_empty_split(prepared)
+    return prepared
 
 
 def build(config: BuildConfig, out: Path, policy: str = "skip") -> BuildResult:
@@ -133,6 +147,15 @@ def _check_unique(items: Sequence[QAItem]) -> None:
     duplicates = [i for i, n in Counter(item.id for item in items).items() if n > 1]
     if duplicates:
         raise BuildError(f"{len(duplicates)} QA ids are not unique, e.g. {duplicates[:5]}: a bug in QA ids")
+
+
+def _check_no_empty_split(prepared: Prepared) -> None:
+    """Every level config needs all seven splits: ``datasets`` cannot load an empty one."""
+    configs = prepared.configs
+    empty = [f"{level}/{split}" for level in prepared.hierarchy.target_levels for split in LEVEL_SPLITS
+             if not configs.get(level, {}).get(split)]
+    if empty:
+        raise BuildError(f"these splits came out empty: {', '.join(empty)}; build a larger preset or raise the targets")
 
 
 def _move_into_place(tmp: Path, out: Path) -> None:

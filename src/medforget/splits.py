@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, stable_int
+from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment, stable_int
 
 SPLITS_VERSION = "1.0.0"
 HOLDOUT_LEVEL = "patient"
@@ -146,8 +146,27 @@ class LevelRoles:
 
 def assign_splits(
     hierarchy: Hierarchy, plan: SplitPlan, items: Sequence[QAItem], images: Iterable[Image]
+) -> tuple[SplitAssignment, ...]:
+    """Every row's place: one config per target level, plus ``train`` and ``utility``."""
+    return tuple(
+        SplitAssignment(config, split, qa_id)
+        for config, splits in _split_ids(hierarchy, plan, items, images).items()
+        for split, ids in splits.items()
+        for qa_id in ids
+    )
+
+
+def group_assignments(assignments: Iterable[SplitAssignment]) -> dict[str, dict[str, list[str]]]:
+    """QA ids per config and split, in assignment order."""
+    grouped: dict[str, dict[str, list[str]]] = {}
+    for a in assignments:
+        grouped.setdefault(a.config, {}).setdefault(a.split, []).append(a.qa_id)
+    return grouped
+
+
+def _split_ids(
+    hierarchy: Hierarchy, plan: SplitPlan, items: Sequence[QAItem], images: Iterable[Image]
 ) -> dict[str, dict[str, list[str]]]:
-    """QA ids per config and split: one config per target level, plus ``train`` and ``utility``."""
     owner = {image.id: image.owner_id for image in images}
     originals = [q for q in items if q.rephrased_of is None and q.level is not None]
     rephrased = [q for q in items if q.rephrased_of is not None]

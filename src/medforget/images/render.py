@@ -300,11 +300,13 @@ def _inside(s: _Scene, side: int, pu: float, pv: float, margin: float) -> bool:
     return bool(_lung_sd(sub, side)[0] < -margin and s.heart[iy, ix] < 0.05)
 
 
-def _spot(s: _Scene, rng: np.random.Generator, margin: float, vrange: tuple[float, float] = (-0.65, 0.45)):
-    """A random (u, v, side) at least ``margin`` inside a lung, clear of the heart."""
+def _spot(s: _Scene, rng: np.random.Generator, margin: float, vrange: tuple[float, float] = (-0.65, 0.45),
+          trange: tuple[float, float] = (0.1, 0.85)) -> tuple[float, float, int]:
+    """A random (u, v, side) at least ``margin`` inside a lung, clear of the heart;
+    ``trange`` bounds the distance from the midline."""
     for _ in range(500):
         side = 1 if rng.random() < 0.5 else -1
-        pu, pv = side * rng.uniform(0.1, 0.85), rng.uniform(*vrange)
+        pu, pv = side * rng.uniform(*trange), rng.uniform(*vrange)
         if _inside(s, side, pu, pv, margin):
             return pu, pv, side
     return side * s.a.lung_x, s.a.lung_y - 0.25, side  # pathological anatomy: mid upper zone
@@ -325,11 +327,11 @@ def _atelectasis(s: _Scene, rng: np.random.Generator) -> None:
 
 
 def _granuloma(s: _Scene, rng: np.random.Generator) -> None:
-    """Two to four small, very dense calcified dots near each other."""
+    """Three to five small, very dense calcified dots near each other."""
     pu, pv, side = _spot(s, rng, margin=0.1)
-    for _ in range(int(rng.integers(2, 5))):
+    for _ in range(int(rng.integers(3, 6))):
         cu, cv = pu + rng.uniform(-0.1, 0.1), pv + rng.uniform(-0.1, 0.1)
-        s.blob(cu, cv, rng.uniform(0.014, 0.022), 0.012, 0.65)
+        s.blob(cu, cv, rng.uniform(0.016, 0.024), 0.012, 0.65)
 
 
 def _cardiomegaly(s: _Scene, rng: np.random.Generator) -> None:
@@ -384,7 +386,7 @@ def _nodule(s: _Scene, rng: np.random.Generator) -> None:
 
 def _opacity(s: _Scene, rng: np.random.Generator) -> None:
     """Patchy airspace density made of several overlapping blobs in one lung zone."""
-    pu, pv, side = _spot(s, rng, margin=0.14)
+    pu, pv, side = _spot(s, rng, margin=0.12, trange=(0.32, 0.75))
     sl, u, v = s.local(pu, pv, 0.32)
     patch = np.zeros_like(u)
     for _ in range(10):
@@ -425,13 +427,15 @@ def _pneumothorax(s: _Scene, rng: np.random.Generator) -> None:
 def _edema(s: _Scene, rng: np.random.Generator) -> None:
     """Bilateral hazy perihilar ('bat wing') density fading to the periphery."""
     hv = s.a.heart_y - 0.35 + rng.uniform(-0.05, 0.05)
-    wing = np.exp(-((np.abs(s.u) - 0.2) ** 2 / 0.09 + (s.v - hv) ** 2 / 0.12))
+    du, dv = np.abs(s.u) - 0.2, s.v - hv
+    wing = np.exp(np.maximum(du * du * (-1 / 0.09) - dv * dv * (1 / 0.12), -20.0))
     s.fill(rng.uniform(0.8, 0.95) * wing)
 
 
 def _scoliosis(s: _Scene, rng: np.random.Generator) -> None:
     """Laterally curved spine (C- or S-shaped)."""
-    curved = _spine_mask(s, amp=rng.choice((-1, 1)) * rng.uniform(0.14, 0.2), waves=rng.choice((1.0, 2.0)))
+    amp = (1.0 if rng.random() < 0.5 else -1.0) * rng.uniform(0.14, 0.2)
+    curved = _spine_mask(s, amp=amp, waves=1.0 if rng.random() < 0.5 else 2.0)
     s.dense += (_BONE * s.a.bone_density) * (curved - s.spine)
     s.spine = curved
 
@@ -467,7 +471,7 @@ def render_radiograph(anatomy: Anatomy, findings: Sequence[str], seed: int, size
     for name in _DRAW:  # fixed order; each finding has its own generator
         if name in findings:
             _DRAW[name](s, _rng(seed, 100 + FINDINGS.index(name)))
-    gain, offset, gamma = rng.uniform(1.06, 1.16), rng.uniform(0.05, 0.08), rng.uniform(0.93, 1.07)
+    gain, offset, gamma = rng.uniform(1.06, 1.16), rng.uniform(0.07, 0.1), rng.uniform(0.93, 1.07)
     gray = 255.0 * np.clip(offset + gain * (s.dense - s.air), 0.0, 1.0) ** gamma
     n = min(size, 64)
     mottle = Image.fromarray(rng.standard_normal((n, n)).astype(np.float32), "F")
