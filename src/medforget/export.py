@@ -55,18 +55,36 @@ class Shard:
 
 
 class ShardWriter:
-    """Writes the rows of each (config, split) as ``<config>/<split>-NNNNN-of-NNNNN.parquet``."""
+    """Writes the rows of each (config, split) as ``<config>/<split>-NNNNN-of-NNNNN.parquet``.
+
+    Every row is converted to Arrow once (without its image); the unique images form one
+    array. A row group is then two ``take``s, whichever configs and splits a row lands in.
+    """
 
     def __init__(self, root: Path, items: Sequence[QAItem], images: Sequence[Image], max_rows_per_shard: int):
         self.root = root
-        self.items = {item.id: item for item in items}
-        self.images = {image.id: image for image in images}
         self.max_rows = max_rows_per_shard
         self.features = features()
         self.schema = self.features.arrow_schema
+        image_index = {image.id: n for n, image in enumerate(images)}
+        self._row_of = {item.id: n for n, item in enumerate(items)}
+        self._image_of = [image_index[item.image_id] if item.image_id else None for item in items]
+        self._sort_key = {item.id: (item.image_id or "\uffff", item.id) for item in items}
+        self._image_column = self.schema.get_field_index("image")
+        without_image = self.schema.remove(self._image_column)
+        self._rows = pa.Table.from_pylist([self._row(item) for item in items], schema=without_image)
+        self._images = pa.array(
+            [{"bytes": image.png, "path": f"{image.id}.png"} for image in images], type=self.schema.field("image").type
+        )
+
+    @staticmethod
+    def _row(item: QAItem) -> dict[str, object]:
+        row = asdict(item)
+        row["options"] = list(item.options)
+        return row
 
     def write(self, config: str, split: str, ids: Sequence[str]) -> list[Shard]:
-        ordered = sorted(ids, key=lambda i: (self.items[i].image_id or "\uffff", i))
+        ordered = sorted(ids, key=self._sort_key.__getitem__)
         n_shards = max(1, -(-len(ordered) // self.max_rows))
         shards = []
         for index in range(n_shards):
@@ -89,15 +107,10 @@ class ShardWriter:
         """Row groups of the shard; an empty split gets a shard with no row group at all, which
         ``datasets`` reads as an empty split (a zero-row row group makes it fail)."""
         for start in range(0, len(ids), ROW_GROUP_SIZE):
-            rows = [self._row(self.items[i]) for i in ids[start : start + ROW_GROUP_SIZE]]
-            yield pa.Table.from_pylist(rows, schema=self.schema)
-
-    def _row(self, item: QAItem) -> dict[str, object]:
-        image = self.images[item.image_id] if item.image_id else None
-        row = {key: value for key, value in asdict(item).items() if key in self.schema.names}
-        row["options"] = list(item.options)
-        row["image"] = {"bytes": image.png, "path": f"{image.id}.png"} if image else None
-        return row
+            rows = [self._row_of[i] for i in ids[start : start + ROW_GROUP_SIZE]]
+            table = self._rows.take(pa.array(rows, pa.int64()))
+            images = self._images.take(pa.array([self._image_of[r] for r in rows], pa.int64()))
+            yield table.add_column(self._image_column, self.schema.field("image"), images)
 
 
 def card_metadata(shards: Sequence[Shard], feats: Features, licence: str, pretty_name: str) -> str:

@@ -202,13 +202,14 @@ def rephrase_selection(
     """
     chosen: set[str] = set()
     cap = config.rephrase_facts_per_level
+    ordered = sorted(facts)
     for level in hierarchy.target_levels:
         roles = LevelRoles.of(hierarchy, plan, level)
         rng = random.Random(stable_int(str(config.seed), "rephrase", level))
-        ordered = sorted(facts)
         forget = [f for f in ordered if facts[f] in roles.forget]
         sibling = [f for f in ordered if facts[f] in roles.sibling]
-        other = [f for f in ordered if facts[f] not in roles.forget | roles.sibling | roles.holdout]
+        not_other = roles.forget | roles.sibling | roles.holdout
+        other = [f for f in ordered if facts[f] not in not_other]
         picked = _sample(rng, forget, cap)
         from_siblings = _sample(rng, sibling, (len(picked) + 1) // 2)
         chosen.update(picked, from_siblings, _sample(rng, other, len(picked) - len(from_siblings)))

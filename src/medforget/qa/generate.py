@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from medforget.builders.base import SkipLog
@@ -130,17 +130,18 @@ class DistractorPool:
 
     def __init__(self, facts: Sequence[Fact], plan: SplitPlan, decoys: IdentityFactory):
         self._decoys = decoys
-        self._values: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        values: dict[tuple[str, ...], set[str]] = defaultdict(set)
         protected: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for fact in facts:
             key = self._key(fact)
             if fact.node.id in plan.protected:
                 protected[key[:2]].add(fact.value)
             else:
-                self._values[key].add(fact.value)
-                self._values[key[:2]].add(fact.value)
+                values[key].add(fact.value)
+                values[key[:2]].add(fact.value)
+        self._pools = {key: sorted(v) for key, v in values.items()}
         #: values only protected nodes have: never offered, whatever tier they come from
-        self._forbidden = {key: values - self._values[key] for key, values in protected.items()}
+        self._forbidden = {key: v - values[key] for key, v in protected.items()}
 
     @staticmethod
     def _key(fact: Fact) -> tuple[str, ...]:
@@ -151,18 +152,28 @@ class DistractorPool:
         """Four shuffled options and the answer's letter, or None when too few distractors exist."""
         rng = random.Random(stable_int(fact.id, "options"))
         key = self._key(fact)
-        decoys = self._decoys.decoys(fact.node.level, fact.attribute.name, fact.id, 6)
-        tiers = [self._values.get(key, set()), self._values.get(key[:2], set()), set(fact.template.vocabulary), set(decoys)]
-        chosen: list[str] = []
         forbidden = self._forbidden.get(key[:2], set())
-        for tier in tiers:
-            fresh = sorted(tier - {fact.value} - set(chosen) - forbidden)
-            chosen += rng.sample(fresh, min(3 - len(chosen), len(fresh)))
-        if len(chosen) < 3:
-            return None
-        options = [fact.value, *chosen]
-        rng.shuffle(options)
-        return tuple(options), LETTERS[options.index(fact.value)]
+        chosen: list[str] = []
+        for tier in self._tiers(fact, key, forbidden):
+            chosen += _draw(rng, tier, {fact.value, *chosen}, 3 - len(chosen))
+            if len(chosen) == 3:
+                options = [fact.value, *chosen]
+                rng.shuffle(options)
+                return tuple(options), LETTERS[options.index(fact.value)]
+        return None
+
+    def _tiers(self, fact: Fact, key: tuple[str, ...], forbidden: set[str]) -> Iterator[list[str]]:
+        yield self._pools.get(key, [])
+        yield self._pools.get(key[:2], [])
+        yield sorted(set(fact.template.vocabulary) - forbidden)
+        decoys = self._decoys.decoys(fact.node.level, fact.attribute.name, fact.id, 6)  # made only when needed
+        yield sorted(set(decoys) - forbidden)
+
+
+def _draw(rng: random.Random, pool: list[str], exclude: set[str], k: int) -> list[str]:
+    """Up to ``k`` distinct values of ``pool`` not in ``exclude``, drawn in O(k + |exclude|)."""
+    indices = rng.sample(range(len(pool)), min(len(pool), k + len(exclude)))
+    return [v for v in (pool[i] for i in indices) if v not in exclude][:k]
 
 
 def classification_question(question: str, options: Sequence[str]) -> str:
