@@ -19,6 +19,8 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 import medforget
 from medforget.builders import BUILDERS, SkipLog
 from medforget.builders.base import Builder
@@ -120,10 +122,10 @@ def export(prepared: Prepared, out: Path) -> dict[str, Any]:
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     try:
         writer = ShardWriter(tmp, prepared.items, prepared.images, prepared.config.max_rows_per_shard)
+        parts = [(name, split, ids) for name, splits in prepared.configs.items() for split, ids in splits.items()]
         shards = [
             shard
-            for name, splits in prepared.configs.items()
-            for split, ids in splits.items()
+            for name, split, ids in tqdm(parts, desc="export", unit="split", leave=False)
             for shard in writer.write(name, split, ids)
         ]
         manifest = _manifest(prepared, shards)
