@@ -7,6 +7,7 @@ OUT    ?= medforget
 STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
+export GX_ANALYTICS_ENABLED ?= false
 
 .PHONY: setup build-dataset test bench clean
 
@@ -28,6 +29,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_build.py
+	$(PY) benchmarks/bench_validate.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

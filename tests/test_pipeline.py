@@ -24,7 +24,8 @@ REQUIRED_COLUMNS = [
 def test_layout_manifest_and_card(tiny_build: Path):
     manifest = json.loads((tiny_build / "manifest.json").read_text())
     assert {p.name for p in tiny_build.iterdir()} == {
-        "README.md", "manifest.json", "institution", "patient", "study", "section", "train", "utility"}
+        "README.md", "manifest.json", "validation.html", "validation.json",
+        "institution", "patient", "study", "section", "train", "utility"}
     for shard in manifest["shards"]:
         path = tiny_build / shard["path"]
         assert path.name.startswith(f"{shard['split']}-00000-of-")
@@ -147,3 +148,23 @@ def test_an_empty_split_is_refused_before_anything_is_written(tiny: Prepared):
     without = tuple(a for a in tiny.assignments if not (a.config == "study" and a.split == "shared_ancestor"))
     with pytest.raises(BuildError, match="study/shared_ancestor"):
         _check_no_empty_split(dataclasses.replace(tiny, assignments=without))
+
+
+def test_a_leaking_build_fails_and_publishes_nothing(tiny_config: BuildConfig, tmp_path: Path, monkeypatch):
+    import dataclasses
+
+    from medforget import pipeline
+    from medforget.schemas.validate import LeakError
+
+    original = pipeline.assign_splits
+
+    def leaky(*args):
+        assignments = list(original(*args))
+        first = next(i for i, a in enumerate(assignments) if (a.config, a.split) == ("patient", "forget"))
+        assignments[first] = dataclasses.replace(assignments[first], split="retain_other")
+        return tuple(assignments)
+
+    monkeypatch.setattr(pipeline, "assign_splits", leaky)
+    with pytest.raises(LeakError, match=r"FAIL subtree_closure(.|\n)*patient/retain_other"):
+        build(tiny_config, tmp_path / "medforget")
+    assert list(tmp_path.iterdir()) == []

@@ -71,7 +71,7 @@ def render_card(front_matter: str, manifest: dict[str, Any]) -> str:
     licence = source["licence"]
     body = _BODY.format(
         preset=manifest["preset"], seed=manifest["seed"], total=manifest["total_qa_rows"],
-        images=manifest["images"], count_rows=rows, image_note=image_note,
+        images=manifest["images"]["count"], count_rows=rows, image_note=image_note,
         min_studies=config["min_studies"], max_studies=config["max_studies"],
         licence_lines=f"- source `{source['name']}`: {licence['spdx']} ({licence['url']}); {licence['redistribution']}\n",
     )

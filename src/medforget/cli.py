@@ -33,7 +33,27 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--on-bad-input", choices=("skip", "warn", "raise"), default="skip",
                        help="what to do with a broken source file (skipped files are counted in the manifest)")
     build.set_defaults(run=_run_build)
+
+    validate = commands.add_parser(
+        "validate", help="prove a built dataset's splits leak-free (exit 0: all checks pass, 1: a check fails)",
+        description="Run every leak check on a dataset folder and print one line per check. A failure names the "
+        "config, split and offending ids. Writes validation.html (self-contained) and validation.json into DIR.",
+    )
+    validate.add_argument("dataset", type=Path, metavar="DIR", help="a folder written by `medforget build`")
+    validate.add_argument("--json", action="store_true", help="print the machine-readable report instead")
+    validate.add_argument("--no-report", action="store_true", help="do not write validation.html/.json into DIR")
+    validate.set_defaults(run=_run_validate)
     return parser
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    import json
+
+    from medforget.schemas.validate import validate_folder
+
+    report = validate_folder(args.dataset, write_reports=not args.no_report)
+    print(json.dumps(report.to_json(), indent=2) if args.json else "\n".join(report.lines()))
+    return 0 if report.passed else 1
 
 
 def _run_build(args: argparse.Namespace) -> int:
@@ -59,7 +79,7 @@ def _print_summary(manifest: dict, out: Path, seconds: float) -> None:
         cells = (by_split[split]["rows"] if split in by_split else "" for split in splits)
         print(f"{name:<12}" + "".join(f"{cell:>17}" for cell in cells))
     skipped = sum(s["count"] for s in manifest["skipped"])
-    print(f"{manifest['total_qa_rows']} QA rows, {manifest['images']} images, {len(manifest['shards'])} shards, {skipped} inputs skipped")
+    print(f"{manifest['total_qa_rows']} QA rows, {manifest['images']['count']} images, {len(manifest['shards'])} shards, {skipped} inputs skipped")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

