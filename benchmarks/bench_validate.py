@@ -22,9 +22,9 @@ import pyarrow as pa
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from medforget.hierarchy import LEVEL_SPLITS  # noqa: E402
-from medforget.schemas.checks import run_checks  # noqa: E402
-from medforget.schemas.tables import DatasetTables, ImageRegistry  # noqa: E402
+from medforget.hierarchy import LEVEL_SPLITS
+from medforget.schemas.checks import run_checks
+from medforget.schemas.tables import DatasetTables, ImageRegistry
 
 ROWS_PER_STUDY = 10
 LEVELS = ("institution", "patient", "study", "section")

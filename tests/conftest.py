@@ -14,8 +14,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from medforget.config import BuildConfig, preset  # noqa: E402
-from medforget.pipeline import Prepared, export, prepare  # noqa: E402
+from medforget.config import BuildConfig, preset
+from medforget.pipeline import Prepared, export, prepare
 
 
 @pytest.fixture(scope="session")

@@ -22,10 +22,10 @@ _DEMOGRAPHIC = re.compile(
     r"(?:female|male|woman|man|girl|boy|f|m)?\s*(?:with|w/|for|,)?\s*",
     re.IGNORECASE,
 )
-_NORMAL_STATEMENT = re.compile(r"\b(?:no|not|normal|negative|clear|unremarkable|within normal limits)\b", re.I)
-_SEX_FEMALE = re.compile(r"\b(?:female|woman|girl|she|her)\b", re.I)
-_SEX_MALE = re.compile(r"\b(?:male|man|boy|he|his)\b", re.I)
-_AGE = re.compile(r"\b(\d{1,3})[- ]?(?:year|yr|y/o|yo)", re.I)
+_NORMAL_STATEMENT = re.compile(r"\b(?:no|not|normal|negative|clear|unremarkable|within normal limits)\b", re.IGNORECASE)
+_SEX_FEMALE = re.compile(r"\b(?:female|woman|girl|she|her)\b", re.IGNORECASE)
+_SEX_MALE = re.compile(r"\b(?:male|man|boy|he|his)\b", re.IGNORECASE)
+_AGE = re.compile(r"\b(\d{1,3})[- ]?(?:year|yr|y/o|yo)", re.IGNORECASE)
 
 
 def sentences(text: str) -> list[str]:

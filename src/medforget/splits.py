@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
@@ -39,7 +40,7 @@ class SplitPlan:
     targets: Mapping[str, tuple[str, ...]]  # level -> target node ids
     forget: Mapping[str, frozenset[str]]  # level -> nodes in the targets' subtrees
 
-    @property
+    @cached_property
     def protected(self) -> frozenset[str]:
         """Nodes whose values may never appear as distractors: any forget subtree, holdout."""
         return frozenset().union(self.holdout, *self.forget.values())

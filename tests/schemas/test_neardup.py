@@ -18,7 +18,7 @@ def test_index_finds_exactly_the_pairs_brute_force_finds():
     rng = np.random.default_rng(0)
     entries = random_hashes(rng, 300)
     queries = [flip(entries[i], rng.choice(256, size=d, replace=False).tolist())
-               for i, d in zip(range(0, 300, 3), range(0, 40))] + random_hashes(rng, 50)
+               for i, d in zip(range(0, 300, 3), range(40))] + random_hashes(rng, 50)
     e, q = hash_matrix(entries), hash_matrix(queries)
     rows, cols = PhashIndex(e).query(q)
     brute = {(i, j) for i in range(len(queries)) for j in range(len(entries))

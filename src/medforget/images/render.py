@@ -19,8 +19,8 @@ from __future__ import annotations
 import difflib
 import io
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter

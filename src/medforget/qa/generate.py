@@ -35,8 +35,7 @@ from medforget.splits import SplitPlan, rephrase_selection
 QA_VERSION = "1.0.0"
 LETTERS = "ABCD"
 _STOPWORDS = frozenset(
-    "with without there their these those which about above below after before other again "
-    "further within visualized appear appears appearing noted seen there".split()
+    ["with", "without", "there", "their", "these", "those", "which", "about", "above", "below", "after", "before", "other", "again", "further", "within", "visualized", "appear", "appears", "appearing", "noted", "seen", "there"]
 )
 
 

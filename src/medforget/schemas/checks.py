@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from medforget.hierarchy import LEVEL_SPLITS, MODALITIES, TASKS
+from medforget.hierarchy import MODALITIES, TASKS
 from medforget.registry import Registry
 from medforget.schemas.neardup import near_duplicates
 from medforget.schemas.tables import EMPTY_TABLE, LINEAGE_COLUMNS, NO_IMAGE, DatasetTables, column_set
@@ -90,6 +90,7 @@ class Context:
     def __init__(self, tables: DatasetTables):
         self.tables = tables
         self.levels = tables.level_configs
+        self._forget_nodes: dict[str, set[str]] = {}
 
     @cached_property
     def lineage(self) -> dict[str, tuple[str, ...]]:
@@ -106,23 +107,20 @@ class Context:
         return out
 
     @cached_property
-    def tree(self) -> tuple[dict[str, str | None], dict[str | None, set[str]], dict[str, int]]:
-        """parent of, children of, and depth of every id the rows name (nodes without facts of
-        their own included, e.g. an institution known only from its patients' rows)."""
-        parent: dict[str, str | None] = {}
-        depth: dict[str, int] = {}
-        for chain in self.lineage.values():
-            for d, node in enumerate(chain):
-                parent[node] = chain[d - 1] if d else None
-                depth[node] = d
-        children: dict[str | None, set[str]] = defaultdict(set)
-        for node, up in parent.items():
-            children[up].add(node)
-        return parent, children, depth
+    def parent(self) -> dict[str, str | None]:
+        """id -> parent id, for every id the rows name (nodes without facts of their own
+        included, e.g. an institution known only from its patients' rows)."""
+        return {node: chain[d - 1] if d else None for chain in self.lineage.values() for d, node in enumerate(chain)}
+
+    @cached_property
+    def children(self) -> dict[str | None, set[str]]:
+        out: dict[str | None, set[str]] = defaultdict(set)
+        for node, parent in self.parent.items():
+            out[parent].add(node)
+        return out
 
     def siblings(self, node: str) -> set[str]:
-        parent, children, _ = self.tree
-        return children[parent[node]] - {node} if node in parent else set()
+        return self.children[self.parent[node]] - {node} if node in self.parent else set()
 
     @cached_property
     def distinct(self) -> pa.Table:
@@ -133,8 +131,11 @@ class Context:
         return set(self.tables.manifest["targets"].get(level, ()))
 
     def forget_nodes(self, level: str) -> set[str]:
-        targets = self.targets(level)
-        return {node for node, chain in self.lineage.items() if targets.intersection(chain)}
+        """Nodes in the subtree of a target of ``level``."""
+        if level not in self._forget_nodes:
+            targets = self.targets(level)
+            self._forget_nodes[level] = {node for node, chain in self.lineage.items() if targets.intersection(chain)}
+        return self._forget_nodes[level]
 
     def under(self, table: pa.Table, nodes: set[str]) -> np.ndarray:
         """Mask of rows whose lineage meets ``nodes``."""

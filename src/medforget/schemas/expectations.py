@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas
     import pyarrow
 
-__all__ = ["ColumnRules", "ExpectationOutcome", "check_table", "TYPE_NAMES", "MAX_EXAMPLES"]
+__all__ = ["MAX_EXAMPLES", "TYPE_NAMES", "ColumnRules", "ExpectationOutcome", "check_table"]
 
 #: rule type name -> the type name GX's expect_column_values_to_be_of_type is given
 TYPE_NAMES: Mapping[str, str] = {"string": "str", "list": "list", "int": "int"}

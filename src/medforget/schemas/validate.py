@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from medforget.errors import BuildError
-
 from medforget.schemas.checks import run_checks
 from medforget.schemas.report import ValidationReport
 from medforget.schemas.tables import DatasetTables, load_folder
