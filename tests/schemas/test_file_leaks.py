@@ -45,13 +45,18 @@ def first_image_row(table: pa.Table) -> int:
     return pc.indices_nonzero(pc.is_valid(table["image"])).to_pylist()[0]
 
 
+def copy_image_row(folder: Path, source: tuple[str, str], destination: tuple[str, str]) -> str:
+    """Append the first row with an image of one shard to another; the row's id."""
+    table = read(shard(folder, *source))
+    row = table.slice(first_image_row(table), 1)
+    path = shard(folder, *destination)
+    write(path, pa.concat_tables([read(path), row]))
+    return row["id"][0].as_py()
+
+
 def test_forget_row_copied_into_retain_sibling(copy: Path):
-    forget = read(shard(copy, "patient", "forget"))
-    row = forget.slice(first_image_row(forget), 1)
-    target = shard(copy, "patient", "retain_sibling")
-    write(target, pa.concat_tables([read(target), row]))
+    row_id = copy_image_row(copy, ("patient", "forget"), ("patient", "retain_sibling"))
     failed = failing(copy)
-    row_id = row["id"][0].as_py()
     for name in ("ids_unique", "subtree_closure", "image_leak"):
         assert row_id in failed[name], name
     assert "manifest_agreement" in failed
@@ -115,13 +120,10 @@ def test_descendant_row_moved_out_of_forget(copy: Path):
 
 
 def test_holdout_row_copied_into_train(copy: Path):
-    holdout = read(shard(copy, "patient", "holdout"))
-    row = holdout.slice(first_image_row(holdout), 1)
-    path = shard(copy, "train", "train")
-    write(path, pa.concat_tables([read(path), row]))
+    row_id = copy_image_row(copy, ("patient", "holdout"), ("train", "train"))
     failed = failing(copy)
     assert set(failed) == {"holdout_isolation", "manifest_agreement"}
-    assert failed["holdout_isolation"] == {row["id"][0].as_py()}
+    assert failed["holdout_isolation"] == {row_id}
 
 
 def test_cli_validate_exit_codes_json_and_html(copy: Path, capsys):

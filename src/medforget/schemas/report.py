@@ -28,7 +28,8 @@ class ValidationReport:
             out.append(f"{'PASS' if r.passed else 'FAIL'} {r.name:<19} {r.seconds:6.2f}s  {figures}")
             for f in r.findings:
                 more = f" (+{f.total - len(f.ids)} more)" if f.total > len(f.ids) else ""
-                out.append(f"     {f.where}: {f.detail}: {f.total} rows: {', '.join(f.ids)}{more}")
+                ids = f": {f.total}: {', '.join(f.ids)}{more}" if f.ids else ""
+                out.append(f"     {f.where}: {f.detail}{ids}")
             if not r.passed:
                 out.append(f"     fix: {r.fix}")
         verdict = "all checks pass" if self.passed else f"{sum(not r.passed for r in self.results)} checks fail"
@@ -52,8 +53,8 @@ class ValidationReport:
 def _html_row(result: CheckResult) -> str:
     figures = "<br>".join(f"{html.escape(k)}: {html.escape(str(v))}" for k, v in result.figures.items())
     findings = "".join(
-        f"<li><b>{html.escape(f.where)}</b>: {html.escape(f.detail)} "
-        f"({f.total}): <code>{html.escape(', '.join(f.ids))}</code></li>"
+        f"<li><b>{html.escape(f.where)}</b>: {html.escape(f.detail)}"
+        + (f" ({f.total}): <code>{html.escape(', '.join(f.ids))}</code>" if f.ids else "") + "</li>"
         for f in result.findings
     )
     detail = f"<ul>{findings}</ul><p>Fix: {html.escape(result.fix)}</p>" if findings else ""
