@@ -5,19 +5,21 @@ PY     := $(VENV)/bin/python
 PRESET ?= default
 OUT    ?= medforget
 STAMP  := $(VENV)/.installed-stamp
+TORCH  ?= 2.13.0
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup build-dataset test bench clean
+.PHONY: setup build-dataset test bench reference-models clean
 
 setup: $(STAMP)
 
-# Whenever torch joins the environment it goes first and pinned (torch==2.13.0, a local CPU
-# wheel here); any other spec pulls a multi-GB CUDA build. The build needs no torch.
+# torch goes first and pinned (torch==2.13.0, a local CPU wheel here); any other spec pulls a
+# multi-GB CUDA build. On a GPU machine install your CUDA torch instead, then the rest.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==$(TORCH)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,models]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps torchxrayvision==1.5.7
 	touch $@
 
@@ -30,6 +32,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_build.py
 	$(PY) benchmarks/bench_validate.py
+
+# The tiny track's target model and one retain model per level, trained on CPU from the tiny preset.
+reference-models: $(STAMP)
+	$(VENV)/bin/medforget build --preset tiny --out medforget-tiny
+	$(VENV)/bin/medforget train --dataset medforget-tiny --out models/tiny/target
+	for level in institution patient study section; do \
+		$(VENV)/bin/medforget train --dataset medforget-tiny --without $$level --out models/tiny/retain-$$level; done
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -43,7 +43,62 @@ def _build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print the machine-readable report instead")
     validate.add_argument("--no-report", action="store_true", help="do not write validation.html/.json into DIR")
     validate.set_defaults(run=_run_validate)
+
+    train = commands.add_parser("train", help="train a tiny-track reference model on CPU (target, or retain with --without)")
+    train.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="a built dataset (the tiny preset)")
+    train.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the checkpoint goes")
+    train.add_argument("--without", metavar="LEVEL", default=None,
+                       help="train a retain model: leave out this level's forget split")
+    train.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
+    train.add_argument("--seed", type=int, default=None, help="seed of initial weights and batch order")
+    train.set_defaults(run=_run_train)
+
+    evaluate = commands.add_parser("eval", help="score a model or submitted predictions on a level's splits")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", type=Path, metavar="PATH", help="a local image-text-to-text checkpoint")
+    source.add_argument("--predictions", type=Path, metavar="FILE", help="JSONL of {id, prediction[, logprobs]}")
+    evaluate.add_argument("--dataset", type=Path, required=True, metavar="DIR")
+    evaluate.add_argument("--level", required=True, help="institution | patient | study | section | all")
+    evaluate.add_argument("--out", type=Path, required=True, metavar="RUN", help="folder for results.json, predictions.jsonl")
+    evaluate.add_argument("--method", default="none", help="name of the unlearning method that made the model")
+    evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.set_defaults(run=_run_eval)
     return parser
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from medforget.training.tiny_track import TrainConfig, train_tiny
+
+    config = TrainConfig()
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
+    config = dataclasses.replace(config, **overrides)
+    without = (args.without, "forget") if args.without else None
+    result = train_tiny(args.dataset, args.out, config, without)
+    print(f"trained {args.out} on {result.rows} rows: {result.steps} steps, final loss {result.final_loss:.4f}, "
+          f"{result.seconds:.0f}s")
+    return 0
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from medforget.evaluators.run import evaluate
+    from medforget.models.adapters import PredictionsFile, TransformersAdapter
+
+    adapter = (TransformersAdapter(args.model, batch_size=args.batch_size) if args.model
+               else PredictionsFile(args.predictions))
+    manifest = json.loads((args.dataset / "manifest.json").read_text(encoding="utf-8"))
+    levels = list(manifest["targets"]) if args.level == "all" else [args.level]
+    for level in levels:
+        out = args.out / level if args.level == "all" else args.out
+        results = evaluate(args.dataset, level, adapter, out, method=args.method)
+        primary = {m["split"]: m["value"] for m in results["metrics"] if m["name"] == "primary"}
+        gap = next((m["value"] for m in results["metrics"] if m["name"] == "forget_retain_gap"), None)
+        cells = ", ".join(f"{split} {value:.3f}" for split, value in primary.items() if value is not None)
+        print(f"{level}: {cells}; forget-retain gap {gap:.3f}" if gap is not None else f"{level}: {cells}")
+    return 0
 
 
 def _run_validate(args: argparse.Namespace) -> int:

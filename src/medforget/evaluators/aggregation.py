@@ -1,0 +1,92 @@
+"""Aggregation of per-sample values: the mean with a seeded percentile-bootstrap 95% interval."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from medforget.evaluators.base import MetricInputError, as_finite_array
+from medforget.evaluators.metrics import SampleScore
+
+CONFIDENCE = 0.95
+#: bootstrap resamples are drawn in blocks of at most this many indices, to bound memory
+_BLOCK = 2_000_000
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A mean and its bootstrap interval.
+
+    Attributes:
+        value: the mean of the values; NaN when there were none.
+        low: lower bound of the 95% percentile-bootstrap interval (NaN when n == 0).
+        high: upper bound of that interval (NaN when n == 0).
+        n: how many values were aggregated.
+    """
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """Aggregates of a list of :class:`SampleScore`: one per metric seen, plus the primary metric.
+
+    Attributes:
+        metrics: metric name -> aggregate over the rows that metric applies to.
+        primary: aggregate of each row's primary metric (mixing tasks, as the headline numbers do).
+        n: number of rows.
+        n_unparseable: classification rows whose prediction named no option (scored 0).
+    """
+
+    metrics: dict[str, Aggregate]
+    primary: Aggregate
+    n: int
+    n_unparseable: int
+
+
+def aggregate(values: Iterable[float], seed: int = 0, n_boot: int = 1000) -> Aggregate:
+    """Mean of ``values`` with a percentile-bootstrap 95% interval.
+
+    Deterministic: the same values, seed and ``n_boot`` give the same interval. Empty input gives
+    ``Aggregate(nan, nan, nan, 0)`` ("no data"), never an exception; NaN/inf values raise
+    :class:`MetricInputError`. One value gives a zero-width interval.
+    """
+    if n_boot < 1:
+        raise MetricInputError(f"n_boot must be at least 1, got {n_boot}")
+    array = as_finite_array(values, "aggregate", allow_empty=True)
+    if array.size == 0:
+        return Aggregate(value=math.nan, low=math.nan, high=math.nan, n=0)
+    means = _bootstrap_means(array, np.random.default_rng(seed), n_boot)
+    tail = (1.0 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return Aggregate(value=float(array.mean()), low=float(low), high=float(high), n=int(array.size))
+
+
+def _bootstrap_means(array: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    block = max(1, _BLOCK // array.size)
+    means = [
+        array[rng.integers(0, array.size, size=(min(block, n_boot - start), array.size))].mean(axis=1)
+        for start in range(0, n_boot, block)
+    ]
+    return np.concatenate(means)
+
+
+def summarize(scores: Sequence[SampleScore], seed: int = 0, n_boot: int = 1000) -> ScoreSummary:
+    """Aggregate every metric present in ``scores``, and the per-row primary metric."""
+    names = sorted({name for score in scores for name in score.values})
+    metrics = {
+        name: aggregate([s.values[name] for s in scores if name in s.values], seed=seed, n_boot=n_boot)
+        for name in names
+    }
+    return ScoreSummary(
+        metrics=metrics,
+        primary=aggregate([s.primary_value for s in scores], seed=seed, n_boot=n_boot),
+        n=len(scores),
+        n_unparseable=sum(s.unparseable for s in scores),
+    )

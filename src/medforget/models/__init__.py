@@ -1,0 +1,1 @@
+"""Models: the tiny track (built from a config) and adapters for any checkpoint or endpoint."""

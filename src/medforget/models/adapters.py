@@ -1,0 +1,127 @@
+"""Model adapters behind one interface: answer QA rows in batches, and (when the model allows)
+give the per-token log-probabilities of a given answer.
+
+- :class:`TransformersAdapter`: any ``transformers`` image-text-to-text checkpoint from a local
+  path (LLaVA, Qwen2.5-VL, ...): chat template, image placement, left padding, greedy decoding
+  with the KV cache, batched;
+- :class:`PredictionsFile`: a JSONL file of ``{"id", "prediction", "logprobs"?}`` (black box).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from medforget.errors import MedForgetError
+from medforget.models.chat import IGNORE_INDEX, TrainingCollator, prompt_text
+
+
+class AdapterError(MedForgetError):
+    """A model or predictions file cannot answer the rows it was given."""
+
+
+class ModelAdapter(Protocol):
+    name: str
+
+    def generate(self, rows: Sequence[Mapping[str, Any]]) -> list[str]: ...
+
+    def answer_logprobs(self, rows: Sequence[Mapping[str, Any]]) -> list[list[float]] | None: ...
+
+
+class TransformersAdapter:
+    """A local checkpoint, run with ``transformers`` on CPU or one GPU."""
+
+    def __init__(self, path: Path, batch_size: int = 32, max_new_tokens: int = 48, device: str | None = None):
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        if not (path / "config.json").is_file():
+            raise AdapterError(f"{path} is not a model checkpoint (no config.json)")
+        self.name = str(path)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.processor = AutoProcessor.from_pretrained(path)
+        self.model = AutoModelForImageTextToText.from_pretrained(path).to(self.device).eval()
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+
+    def _inputs(self, rows: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> Any:
+        images = [r["image"].convert("RGB") for r in rows if r["image"] is not None]
+        batch = self.processor(text=list(texts), images=images or None, return_tensors="pt", padding=True)
+        return batch.to(self.device)
+
+    def generate(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Greedy answers, batched; prompts are left-padded so generation continues them."""
+        import torch
+
+        tokenizer = self.processor.tokenizer
+        tokenizer.padding_side = "left"
+        answers: list[str] = []
+        for start in range(0, len(rows), self.batch_size):
+            chunk = rows[start : start + self.batch_size]
+            batch = self._inputs(chunk, [prompt_text(self.processor, r) for r in chunk])
+            with torch.inference_mode():
+                out = self.model.generate(**batch, do_sample=False, max_new_tokens=self.max_new_tokens,
+                                          pad_token_id=tokenizer.pad_token_id)
+            new = out[:, batch["input_ids"].shape[1] :]
+            answers += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+        return answers
+
+    def answer_logprobs(self, rows: Sequence[Mapping[str, Any]]) -> list[list[float]]:
+        """Per-token log-probabilities of each row's answer (and end of answer), teacher-forced."""
+        import torch
+
+        collate = TrainingCollator(self.processor)
+        result: list[list[float]] = []
+        for start in range(0, len(rows), self.batch_size):
+            batch = {k: v.to(self.device) for k, v in collate(rows[start : start + self.batch_size]).items()}
+            labels = batch.pop("labels")
+            with torch.inference_mode():
+                logits = self.model(**batch).logits[:, :-1]
+            targets = labels[:, 1:]
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            for row_logprobs, row_targets in zip(picked, targets):
+                result.append(row_logprobs[row_targets != IGNORE_INDEX].tolist())
+        return result
+
+
+class PredictionsFile:
+    """Predictions submitted as JSONL: one ``{"id", "prediction", "logprobs"?}`` per line."""
+
+    def __init__(self, path: Path):
+        self.name = str(path)
+        self.predictions: dict[str, str] = {}
+        self.logprobs: dict[str, list[float]] = {}
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                self._add(path, number, line)
+
+    def _add(self, path: Path, number: int, line: str) -> None:
+        try:
+            record = json.loads(line)
+            row_id, prediction = record["id"], record["prediction"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise AdapterError(f"{path}:{number}: expected a JSON object with 'id' and 'prediction' ({err})") from err
+        if not isinstance(row_id, str) or not isinstance(prediction, str):
+            raise AdapterError(f"{path}:{number}: 'id' and 'prediction' must be strings")
+        if row_id in self.predictions:
+            raise AdapterError(f"{path}:{number}: duplicate prediction for id {row_id!r}")
+        self.predictions[row_id] = prediction
+        if "logprobs" in record:
+            self.logprobs[row_id] = [float(x) for x in record["logprobs"]]
+
+    def _missing(self, rows: Sequence[Mapping[str, Any]], have: Mapping[str, Any]) -> list[str]:
+        return [r["id"] for r in rows if r["id"] not in have]
+
+    def generate(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        missing = self._missing(rows, self.predictions)
+        if missing:
+            raise AdapterError(f"{self.name} has no prediction for {len(missing)} rows, e.g. {missing[:20]}")
+        return [self.predictions[r["id"]] for r in rows]
+
+    def answer_logprobs(self, rows: Sequence[Mapping[str, Any]]) -> list[list[float]] | None:
+        if self._missing(rows, self.logprobs):
+            return None
+        return [self.logprobs[r["id"]] for r in rows]

@@ -1,0 +1,1 @@
+"""Training of reference models (tiny track on CPU; LoRA recipes for real checkpoints)."""

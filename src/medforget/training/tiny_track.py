@@ -1,0 +1,140 @@
+"""The tiny track's reference models, trained on CPU from a built dataset.
+
+The target model is fine-tuned on the ``train`` config; a retain model on the same rows less
+one level's ``forget`` split. Tokenizer and initial weights are shared by every reference
+model of a dataset (the tokenizer is trained on the ``train`` text once, the weights come from
+one seed), so target and retain models differ only by the data they saw. Seeds, thread count
+and deterministic kernels make a run bit-for-bit reproducible on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
+
+logger = logging.getLogger(__name__)
+
+TRAINING_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 40
+    batch_size: int = 8
+    learning_rate: float = 2e-3
+    warmup_steps: int = 50
+    weight_decay: float = 0.0
+    seed: int = 0
+    threads: int = 2
+    #: train on a seeded sample of this many rows (smoke runs); None: every row
+    max_rows: int | None = None
+    spec: TinySpec = field(default_factory=TinySpec)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: Path
+    rows: int
+    steps: int
+    final_loss: float
+    seconds: float
+
+
+def load_rows(dataset: Path, config: str, split: str) -> list[dict[str, Any]]:
+    """Rows of one split, images decoded, read straight from the shards (no cache)."""
+    from datasets import Dataset, concatenate_datasets
+
+    files = sorted((dataset / config).glob(f"{split}-*.parquet"))
+    parts = [Dataset.from_parquet(str(f), keep_in_memory=True) for f in files]
+    return list(concatenate_datasets(parts)) if parts else []
+
+
+def train_tiny(dataset: Path, out: Path, config: TrainConfig, without: tuple[str, str] | None = None) -> TrainResult:
+    """Train a tiny LLaVA on ``train`` (less the rows of the ``without`` split) into ``out``."""
+    import torch
+
+    start = time.perf_counter()
+    torch.set_num_threads(config.threads)
+    torch.use_deterministic_algorithms(True)
+    rows = load_rows(dataset, "train", "train")
+    tokenizer = train_tokenizer(_texts(rows), config.spec.vocab_size)
+    if without is not None:
+        excluded = {r["id"] for r in load_rows(dataset, *without)}
+        rows = [r for r in rows if r["id"] not in excluded]
+    if config.max_rows is not None and config.max_rows < len(rows):
+        rows = random.Random(config.seed).sample(rows, config.max_rows)
+    processor = build_processor(tokenizer, config.spec)
+    model = build_model(tokenizer, config.spec, config.seed)
+    steps, loss = _fit(model, processor, rows, config)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    result = TrainResult(out, len(rows), steps, loss, time.perf_counter() - start)
+    _write_record(out, dataset, config, without, result)
+    return result
+
+
+def _texts(rows: Sequence[dict[str, Any]]) -> list[str]:
+    return [text for r in rows for text in (r["question"], r["answer"], *r["options"])]
+
+
+def _fit(model: Any, processor: Any, rows: list[dict[str, Any]], config: TrainConfig) -> tuple[int, float]:
+    import torch
+
+    from medforget.models.chat import TrainingCollator
+
+    collate = TrainingCollator(processor)
+    generator = torch.Generator().manual_seed(config.seed)
+    per_epoch = math.ceil(len(rows) / config.batch_size)
+    total = per_epoch * config.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, config.warmup_steps, total))
+    model.train()
+    loss = float("nan")
+    for epoch in range(config.epochs):
+        order = torch.randperm(len(rows), generator=generator).tolist()
+        running = 0.0
+        for start in range(0, len(rows), config.batch_size):
+            batch = collate([rows[i] for i in order[start : start + config.batch_size]])
+            output = model(**batch)
+            output.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            running += output.loss.item()
+        loss = running / per_epoch
+        logger.info("epoch %d/%d loss %.4f", epoch + 1, config.epochs, loss)
+    model.eval()
+    return total, loss
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to 5 % of the peak."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _write_record(out: Path, dataset: Path, config: TrainConfig, without: tuple[str, str] | None, result: TrainResult) -> None:
+    from medforget.export import sha256_file
+
+    record = {
+        "training_version": TRAINING_VERSION,
+        "dataset_manifest_sha256": sha256_file(dataset / "manifest.json"),
+        "without": list(without) if without else None,
+        "config": asdict(config),
+        "rows": result.rows, "steps": result.steps, "final_loss": result.final_loss,
+        "seconds": round(result.seconds, 1),
+    }
+    (out / "medforget_training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

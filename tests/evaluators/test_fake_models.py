@@ -1,0 +1,195 @@
+"""Fake models with known behaviour prove metric directions and ranges.
+
+Thirty hand-made rows (two splits x three tasks x five rows); a fake model maps a row to a
+prediction. Every registered metric must rank a better-behaved model better in its direction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pytest
+
+from medforget.evaluators import (
+    HIERARCHY_METRICS,
+    METRICS,
+    REGISTRIES,
+    WHITEBOX_METRICS,
+    SampleScore,
+    aggregate,
+    score_rows,
+    truth_ratio,
+)
+from medforget.registry import Registry
+
+GENERATION = ["small left pleural effusion", "mild cardiomegaly", "right lower lobe pneumonia",
+              "healed rib fracture", "no acute disease"]
+CLOZE = ["Northwind Health", "Dover", "Mercy Hospital", "Lena Park", "portable"]
+OPTIONS = ["Northwind Health", "Southwind Care", "Eastgate Clinics", "Westbrook Medical"]
+LETTERS = ["A", "B", "C", "D", "A"]  # two of five classification rows per split answer A
+
+
+def _rows() -> list[dict]:
+    rows = []
+    for split in ("forget", "retain"):
+        for i in range(5):
+            base = {"split": split, "level": "patient", "modality": "text", "rephrased_of": None}
+            rows.append({**base, "id": f"{split}-g{i}", "task": "generation", "question": "Findings?",
+                         "answer": GENERATION[i], "options": []})
+            rows.append({**base, "id": f"{split}-c{i}", "task": "classification", "question": "Network?",
+                         "answer": LETTERS[i], "options": OPTIONS})
+            rows.append({**base, "id": f"{split}-z{i}", "task": "cloze", "question": "It is [blank].",
+                         "answer": CLOZE[i], "options": []})
+    return rows
+
+
+ROWS = _rows()
+Model = Callable[[dict], str]
+
+
+def always_right(row: dict) -> str:
+    return row["answer"]
+
+
+def always_wrong(row: dict) -> str:
+    return "I do not know"
+
+
+def always_a(row: dict) -> str:
+    return "A"
+
+
+def wrong_on_forget(row: dict) -> str:
+    return always_wrong(row) if row["split"] == "forget" else always_right(row)
+
+
+def _scores(model: Model, split: str | None = None) -> list[SampleScore]:
+    rows = [row for row in ROWS if split is None or row["split"] == split]
+    return score_rows(rows, {row["id"]: model(row) for row in rows})
+
+
+def _mean(scores: Sequence[SampleScore], metric: str | None = None) -> float:
+    values = [s.primary_value if metric is None else s.values[metric] for s in scores
+              if metric is None or metric in s.values]
+    return aggregate(values, n_boot=10).value
+
+
+def _better(direction: str, good: float, bad: float) -> bool:
+    return good > bad if direction == "higher" else good < bad
+
+
+@pytest.mark.parametrize("model", [always_right, always_wrong, always_a, wrong_on_forget])
+def test_every_per_sample_value_is_in_unit_interval(model: Model) -> None:
+    assert all(0.0 <= v <= 1.0 for s in _scores(model) for v in s.values.values())
+
+
+def test_always_right_scores_one_everywhere() -> None:
+    assert all(v == 1.0 for s in _scores(always_right) for v in s.values.values())
+
+
+def test_always_a_gets_the_share_of_a_answers() -> None:
+    scores = _scores(always_a)
+    share_a = np.mean([row["answer"] == "A" for row in ROWS if row["task"] == "classification"])
+    assert _mean(scores, "option_accuracy") == pytest.approx(share_a)
+    assert _mean(scores, "rouge_l") < 0.2 and _mean(scores, "exact_match") == 0.0
+    assert _mean(scores, "cloze_exact_match") == 0.0
+    assert not any(s.unparseable for s in scores)
+
+
+def test_wrong_on_forget_opens_the_forget_retain_gap() -> None:
+    forget, retain = _mean(_scores(wrong_on_forget, "forget")), _mean(_scores(wrong_on_forget, "retain"))
+    assert forget == pytest.approx(0.0, abs=0.05) and retain == 1.0
+    assert HIERARCHY_METRICS.get("forget_retain_gap").compute(retain, forget) == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize("name", METRICS.names())
+def test_per_sample_direction(name: str) -> None:
+    metric = METRICS.get(name)
+    assert _better(metric.direction, _mean(_scores(always_right), name), _mean(_scores(always_wrong), name))
+
+
+def _hierarchy_scenarios() -> dict[str, tuple[float, float]]:
+    """name -> (value for good unlearning, value for a bad or harmful model)."""
+    good, kept, harmful = wrong_on_forget, always_right, always_wrong
+    before = _mean(_scores(always_right, "retain"))
+
+    def score(model: Model, split: str) -> float:
+        return _mean(_scores(model, split))
+
+    def worst(model_under_patient_context: Model) -> float:
+        contexts = {"none": score(good, "forget"), "patient": score(model_under_patient_context, "forget")}
+        return HIERARCHY_METRICS.get("reconstruction_attack").compute(contexts).score
+
+    gap, leak = HIERARCHY_METRICS.get("forget_retain_gap").compute, HIERARCHY_METRICS.get("child_leak_rate").compute
+    sibling = HIERARCHY_METRICS.get("sibling_damage").compute
+    utility = HIERARCHY_METRICS.get("utility_retained").compute
+    forget_correct = {m: [s.primary_value == 1.0 for s in _scores(m, "forget")] for m in (good, kept)}
+    return {
+        "forget_retain_gap": (gap(score(good, "retain"), score(good, "forget")),
+                              gap(score(kept, "retain"), score(kept, "forget"))),
+        "child_leak_rate": (leak(forget_correct[good]), leak(forget_correct[kept])),
+        "sibling_damage": (sibling(before, score(good, "retain")), sibling(before, score(harmful, "retain"))),
+        "utility_retained": (utility(before, score(good, "retain")), utility(before, score(harmful, "retain"))),
+        "reconstruction_attack": (worst(good), worst(kept)),
+    }
+
+
+def _whitebox_scenarios() -> dict[str, tuple[float, float]]:
+    """Synthetic log-probs: the good model is unsure on forget, the bad one still confident."""
+    rng = np.random.default_rng(0)
+    confident, unsure = rng.normal(-0.2, 0.05, (40, 8)).clip(max=0), rng.normal(-3.0, 0.5, (40, 8)).clip(max=0)
+    holdout = rng.normal(-3.0, 0.5, (40, 8)).clip(max=0)
+    wb = {name: WHITEBOX_METRICS.get(name).compute for name in WHITEBOX_METRICS.names()}
+
+    def ratios(para: float) -> list[float]:
+        return [truth_ratio(min(0.0, para + rng.normal(0, 0.3)), rng.normal(-3.0, 0.3, 3).clip(max=0)).ratio
+                for _ in range(60)]
+
+    retain_model = ratios(-3.0)
+    def auc(forget: np.ndarray) -> float:
+        return wb["mia_auc"]([wb["min_k_percent"](t) for t in forget], [wb["min_k_percent"](t) for t in holdout])
+
+    return {
+        "answer_probability": (np.mean([wb["answer_probability"](t) for t in confident]),
+                               np.mean([wb["answer_probability"](t) for t in unsure])),
+        "truth_ratio": (np.mean([wb["truth_ratio"](-3.0, [-3.0]).forget_score]),
+                        np.mean([wb["truth_ratio"](-0.2, [-3.0]).forget_score])),
+        "forget_quality": (wb["forget_quality"](ratios(-3.0), retain_model),
+                           wb["forget_quality"](ratios(-0.5), retain_model)),
+        "mia_auc": (auc(unsure), auc(confident)),
+        "min_k_percent": (np.mean([wb["min_k_percent"](t) for t in unsure]),
+                          np.mean([wb["min_k_percent"](t) for t in confident])),
+    }
+
+
+def test_every_registered_metric_has_a_direction_scenario() -> None:
+    covered = set(METRICS.names()) | set(_hierarchy_scenarios()) | set(_whitebox_scenarios())
+    assert covered == {name for registry in REGISTRIES for name in registry.names()}
+
+
+@pytest.mark.parametrize(("registry", "scenarios"), [(HIERARCHY_METRICS, _hierarchy_scenarios),
+                                                     (WHITEBOX_METRICS, _whitebox_scenarios)])
+def test_summary_metric_directions(registry: Registry, scenarios: Callable[[], dict[str, tuple[float, float]]]) -> None:
+    for name, (good, bad) in scenarios().items():
+        assert _better(registry.get(name).direction, good, bad), (name, good, bad)
+
+
+def test_unit_range_metrics_stay_in_range() -> None:
+    scenarios = {**_hierarchy_scenarios(), **_whitebox_scenarios()}
+    for name in ("child_leak_rate", "reconstruction_attack", "utility_retained", "answer_probability",
+                 "truth_ratio", "forget_quality", "mia_auc"):
+        assert all(0.0 <= value <= 1.0 for value in scenarios[name]), name
+    assert all(-1.0 <= value <= 1.0 for value in scenarios["forget_retain_gap"])
+    assert all(value <= 1.0 for value in scenarios["sibling_damage"])
+    assert all(value <= 0.0 for value in scenarios["min_k_percent"])
+
+
+def test_every_record_is_complete() -> None:
+    for registry in REGISTRIES:
+        for name in registry.names():
+            record = registry.get(name)
+            assert record.name == name and record.direction in ("higher", "lower")
+            assert record.description.endswith(".") and record.description.count(". ") == 0
+            assert re.fullmatch(r"\d+\.\d+\.\d+", record.version)

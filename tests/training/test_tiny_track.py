@@ -1,0 +1,38 @@
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from medforget.training.tiny_track import TrainConfig, train_tiny
+from tests.models.test_tiny import SMALL
+
+SMOKE = TrainConfig(epochs=3, batch_size=4, learning_rate=5e-3, warmup_steps=2, max_rows=16, spec=SMALL)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_build: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "target"
+    train_tiny(tiny_build, out, SMOKE)
+    return out
+
+
+def test_training_writes_a_checkpoint_and_its_record(trained: Path, tiny_build: Path):
+    record = json.loads((trained / "medforget_training.json").read_text())
+    assert record["rows"] == 16 and record["steps"] == 12 and record["without"] is None
+    assert record["final_loss"] < 10
+    assert (trained / "config.json").is_file() and (trained / "model.safetensors").is_file()
+
+
+def test_same_seed_same_weights(trained: Path, tiny_build: Path, tmp_path: Path):
+    again = tmp_path / "again"
+    train_tiny(tiny_build, again, SMOKE)
+    assert (again / "model.safetensors").read_bytes() == (trained / "model.safetensors").read_bytes()
+
+
+def test_retain_model_leaves_out_the_forget_split(tiny_build: Path, tmp_path: Path):
+    result = train_tiny(tiny_build, tmp_path / "retain", dataclasses.replace(SMOKE, max_rows=None, epochs=0),
+                        without=("patient", "forget"))
+    manifest = json.loads((tiny_build / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert result.rows == counts["train"]["train"]["rows"] - counts["patient"]["forget"]["rows"]
