@@ -61,6 +61,11 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--level", required=True, help="institution | patient | study | section | all")
     evaluate.add_argument("--out", type=Path, required=True, metavar="RUN", help="folder for results.json, predictions.jsonl")
     evaluate.add_argument("--method", default="none", help="name of the unlearning method that made the model")
+    evaluate.add_argument("--retain-model", type=Path, metavar="PATH",
+                          help="a model never trained on the forget split: enables forget quality")
+    evaluate.add_argument("--before", type=Path, metavar="RUN",
+                          help="the eval run of the model before unlearning: enables sibling damage, utility retained")
+    evaluate.add_argument("--no-reconstruction", action="store_true", help="skip the reconstruction attack")
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.set_defaults(run=_run_eval)
     return parser
@@ -89,11 +94,14 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     adapter = (TransformersAdapter(args.model, batch_size=args.batch_size) if args.model
                else PredictionsFile(args.predictions))
+    retain = TransformersAdapter(args.retain_model, batch_size=args.batch_size) if args.retain_model else None
     manifest = json.loads((args.dataset / "manifest.json").read_text(encoding="utf-8"))
     levels = list(manifest["targets"]) if args.level == "all" else [args.level]
     for level in levels:
         out = args.out / level if args.level == "all" else args.out
-        results = evaluate(args.dataset, level, adapter, out, method=args.method)
+        before = args.before / level if args.before and args.level == "all" else args.before
+        results = evaluate(args.dataset, level, adapter, out, method=args.method, retain_adapter=retain,
+                           before=before, reconstruction=not args.no_reconstruction)
         primary = {m["split"]: m["value"] for m in results["metrics"] if m["name"] == "primary"}
         gap = next((m["value"] for m in results["metrics"] if m["name"] == "forget_retain_gap"), None)
         cells = ", ".join(f"{split} {value:.3f}" for split, value in primary.items() if value is not None)

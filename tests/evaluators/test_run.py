@@ -15,9 +15,10 @@ SPLITS = ("forget", "retain_sibling", "retain_other", "shared_ancestor", "holdou
 
 
 def write_predictions(path: Path, dataset: Path, level: str, answer) -> Path:
+    places = [(level, split) for split in SPLITS] + [("utility", "test")]
     with path.open("w") as handle:
-        for split in SPLITS:
-            for row in load_rows(dataset, level, split):
+        for config, split in places:
+            for row in load_rows(dataset, config, split):
                 handle.write(json.dumps({"id": row["id"], "prediction": answer(row, split)}) + "\n")
     return path
 
@@ -42,7 +43,7 @@ def test_always_right_scores_one_everywhere_and_no_gap(tiny_build: Path, tmp_pat
     assert gap["value"] == 0.0
     lines = (tmp_path / "right" / "predictions.jsonl").read_text().splitlines()
     assert len(lines) == sum(m["n"] for m in results["metrics"] if m["name"] == "primary")
-    assert results["dataset"]["splits"].keys() == set(SPLITS)
+    assert results["dataset"]["splits"].keys() == {*SPLITS, "test"}
 
 
 def test_right_except_on_forget_opens_the_gap(tiny_build: Path, tmp_path: Path):

@@ -19,7 +19,7 @@ from medforget.evaluators.metrics import METRICS, SampleScore, score_rows
 from medforget.evaluators.results import RESULTS_SCHEMA_VERSION, validate_results
 from medforget.export import sha256_file
 from medforget.hierarchy import LEVEL_SPLITS
-from medforget.models.adapters import ModelAdapter
+from medforget.models.adapters import ModelAdapter, PredictionsFile
 
 RETAIN = ("retain_sibling", "retain_other", "shared_ancestor")
 
@@ -83,29 +83,55 @@ def _commit() -> str | None:
 
 
 def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method: str = "none",
-             splits: Sequence[str] = LEVEL_SPLITS) -> dict[str, Any]:
-    """Score ``adapter`` on ``level``'s splits of ``dataset``; write the run into ``out``."""
+             retain_adapter: ModelAdapter | None = None, before: Path | None = None,
+             reconstruction: bool = True) -> dict[str, Any]:
+    """Score ``adapter`` on ``level``'s splits of ``dataset`` and on ``utility``; write the run
+    into ``out``. White-box probes run when the adapter gives log-probabilities (forget quality
+    also needs ``retain_adapter``); sibling damage and utility retained need ``before``, the
+    results of the model before unlearning."""
+    from medforget.evaluators import probes
     from medforget.training.tiny_track import load_rows
 
     manifest = json.loads((dataset / "manifest.json").read_text(encoding="utf-8"))
-    rows_by_split = {split: load_rows(dataset, level, split) for split in splits}
+    rows_by_split = {split: load_rows(dataset, level, split) for split in LEVEL_SPLITS}
+    rows_by_split["utility"] = load_rows(dataset, "utility", "test")
     everything = [r for rows in rows_by_split.values() for r in rows]
     predictions = dict(zip((r["id"] for r in everything), adapter.generate(everything)))
     scores_by_split = {split: score_rows(rows, predictions) for split, rows in rows_by_split.items()}
+    metrics = summarise(scores_by_split)
+    metrics += probes.whitebox(adapter, {s: rows_by_split[s] for s in ("forget", "retain_sibling", "holdout")},
+                               retain_adapter)
+    leak = probes.child_leak(scores_by_split["forget"], rows_by_split["forget"], manifest["targets"][level])
+    metrics += [leak] if leak else []
+    if before is not None:
+        metrics += probes.against_before(probes.primary_by_split(scores_by_split), _primary_of(before))
+    if reconstruction and not isinstance(adapter, PredictionsFile):
+        names = probes.context_names(load_rows(dataset, "train", "train"))
+        metrics += probes.reconstruction_attack(adapter, rows_by_split["forget"], names)
     results = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "medforget_version": medforget.__version__,
         "commit": _commit(),
-        "dataset": {
-            "manifest_sha256": sha256_file(dataset / "manifest.json"),
-            "splits": _split_hashes(manifest, level),
-        },
+        "dataset": {"manifest_sha256": sha256_file(dataset / "manifest.json"),
+                    "splits": {**_split_hashes(manifest, level), **_split_hashes(manifest, "utility")}},
         "model": adapter.name,
         "method": method,
         "level": level,
-        "metrics": summarise(scores_by_split),
+        "metrics": metrics,
     }
     validate_results(results)
+    _write(out, results, scores_by_split, predictions)
+    return results
+
+
+def _primary_of(run: Path) -> dict[str, float | None]:
+    results = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    validate_results(results)
+    return {m["split"]: m["value"] for m in results["metrics"] if m["name"] == "primary"}
+
+
+def _write(out: Path, results: Mapping[str, Any], scores_by_split: Mapping[str, Sequence[SampleScore]],
+           predictions: Mapping[str, str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with (out / "predictions.jsonl").open("w", encoding="utf-8") as handle:
         for split, scores in scores_by_split.items():
@@ -113,4 +139,3 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
                 record = {"id": score.id, "split": split, "prediction": predictions[score.id], "scores": dict(score.values)}
                 handle.write(json.dumps(record) + "\n")
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return results
