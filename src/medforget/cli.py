@@ -44,13 +44,19 @@ def _build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--no-report", action="store_true", help="do not write validation.html/.json into DIR")
     validate.set_defaults(run=_run_validate)
 
-    train = commands.add_parser("train", help="train a tiny-track reference model on CPU (target, or retain with --without)")
+    train = commands.add_parser(
+        "train", help="train a reference model: the tiny track on CPU, or LoRA on a real checkpoint (--base-model)",
+        description="Without --base-model: a tiny LLaVA from scratch, on CPU. With --base-model: the LoRA protocol "
+        "(rank 16, alpha 16, dropout 0.05, AdamW 1e-4, language-model linears, vision frozen); run it under "
+        "`accelerate launch -m medforget train ...` for one or many GPUs, bf16, gradient accumulation.")
     train.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="a built dataset (the tiny preset)")
     train.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the checkpoint goes")
     train.add_argument("--without", metavar="LEVEL", default=None,
                        help="train a retain model: leave out this level's forget split")
     train.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
     train.add_argument("--seed", type=int, default=None, help="seed of initial weights and batch order")
+    train.add_argument("--base-model", type=Path, default=None, metavar="PATH",
+                       help="a local image-text-to-text checkpoint to fine-tune with LoRA")
     train.set_defaults(run=_run_train)
 
     evaluate = commands.add_parser("eval", help="score a model or submitted predictions on a level's splits")
@@ -74,13 +80,17 @@ def _build_parser() -> argparse.ArgumentParser:
 def _run_train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from medforget.training.lora import LoraRecipe, finetune_lora
     from medforget.training.tiny_track import TrainConfig, train_tiny
 
-    config = TrainConfig()
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
-    config = dataclasses.replace(config, **overrides)
     without = (args.without, "forget") if args.without else None
-    result = train_tiny(args.dataset, args.out, config, without)
+    if args.base_model is not None:
+        record = finetune_lora(args.base_model, args.dataset, args.out, dataclasses.replace(LoraRecipe(), **overrides), without)
+        print(f"LoRA adapter for {args.base_model} in {args.out}: {record['steps']} steps, "
+              f"final loss {record['final_loss']:.4f}, {record['seconds']:.0f}s")
+        return 0
+    result = train_tiny(args.dataset, args.out, dataclasses.replace(TrainConfig(), **overrides), without)
     print(f"trained {args.out} on {result.rows} rows: {result.steps} steps, final loss {result.final_loss:.4f}, "
           f"{result.seconds:.0f}s")
     return 0

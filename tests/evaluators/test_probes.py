@@ -10,7 +10,7 @@ import pytest
 from medforget.evaluators.probes import _truth_ratio_items, context_names, known, reconstruction_attack
 from medforget.evaluators.run import evaluate
 from medforget.models.adapters import TransformersAdapter
-from medforget.training.tiny_track import load_rows
+from medforget.training.data import load_rows
 from tests.models.test_tiny import checkpoint, rows  # noqa: F401  (fixtures)
 
 

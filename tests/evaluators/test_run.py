@@ -9,7 +9,7 @@ import pytest
 
 from medforget.cli import main
 from medforget.evaluators.results import ResultsError, validate_results
-from medforget.training.tiny_track import load_rows
+from medforget.training.data import load_rows
 
 SPLITS = ("forget", "retain_sibling", "retain_other", "shared_ancestor", "holdout", "forget_rephrased", "retain_rephrased")
 

@@ -10,7 +10,7 @@ import pytest
 from medforget.models.adapters import AdapterError, PredictionsFile, TransformersAdapter
 from medforget.models.chat import IGNORE_INDEX, TrainingCollator, prompt_text
 from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
-from medforget.training.tiny_track import load_rows
+from medforget.training.data import load_rows
 
 SMALL = TinySpec(vision_hidden=32, vision_layers=1, text_hidden=32, text_layers=1, heads=2, vocab_size=600)
 

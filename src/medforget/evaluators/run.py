@@ -90,7 +90,7 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
     also needs ``retain_adapter``); sibling damage and utility retained need ``before``, the
     results of the model before unlearning."""
     from medforget.evaluators import probes
-    from medforget.training.tiny_track import load_rows
+    from medforget.training.data import load_rows
 
     manifest = json.loads((dataset / "manifest.json").read_text(encoding="utf-8"))
     rows_by_split = {split: load_rows(dataset, level, split) for split in LEVEL_SPLITS}

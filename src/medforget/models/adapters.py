@@ -37,12 +37,20 @@ class TransformersAdapter:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        if not (path / "config.json").is_file():
-            raise AdapterError(f"{path} is not a model checkpoint (no config.json)")
+        lora = (path / "adapter_config.json").is_file()
+        if not lora and not (path / "config.json").is_file():
+            raise AdapterError(f"{path} is not a model checkpoint (no config.json) nor a LoRA adapter")
         self.name = str(path)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.processor = AutoProcessor.from_pretrained(path)
-        self.model = AutoModelForImageTextToText.from_pretrained(path).to(self.device).eval()
+        if lora:  # load the adapter's base and merge the adapter into it
+            from peft import PeftConfig, PeftModel
+
+            base = AutoModelForImageTextToText.from_pretrained(PeftConfig.from_pretrained(path).base_model_name_or_path)
+            model = PeftModel.from_pretrained(base, path).merge_and_unload()
+        else:
+            model = AutoModelForImageTextToText.from_pretrained(path)
+        self.model = model.to(self.device).eval()
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
+from medforget.training.data import load_rows, training_rows
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +49,6 @@ class TrainResult:
     seconds: float
 
 
-def load_rows(dataset: Path, config: str, split: str) -> list[dict[str, Any]]:
-    """Rows of one split, images decoded, read straight from the shards (no cache)."""
-    from datasets import Dataset, concatenate_datasets
-
-    files = sorted((dataset / config).glob(f"{split}-*.parquet"))
-    parts = [Dataset.from_parquet(str(f), keep_in_memory=True) for f in files]
-    return list(concatenate_datasets(parts)) if parts else []
-
-
 def train_tiny(dataset: Path, out: Path, config: TrainConfig, without: tuple[str, str] | None = None) -> TrainResult:
     """Train a tiny LLaVA on ``train`` (less the rows of the ``without`` split) into ``out``."""
     import torch
@@ -67,11 +58,7 @@ def train_tiny(dataset: Path, out: Path, config: TrainConfig, without: tuple[str
     torch.use_deterministic_algorithms(True)
     rows = load_rows(dataset, "train", "train")
     tokenizer = train_tokenizer(_texts(rows), config.spec.vocab_size)
-    if without is not None:
-        excluded = {r["id"] for r in load_rows(dataset, *without)}
-        rows = [r for r in rows if r["id"] not in excluded]
-    if config.max_rows is not None and config.max_rows < len(rows):
-        rows = random.Random(config.seed).sample(rows, config.max_rows)
+    rows = training_rows(rows, dataset, without, config.max_rows, config.seed)
     processor = build_processor(tokenizer, config.spec)
     model = build_model(tokenizer, config.spec, config.seed)
     steps, loss = _fit(model, processor, rows, config)

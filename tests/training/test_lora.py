@@ -1,0 +1,37 @@
+"""The LoRA protocol for real checkpoints, exercised on CPU with a small random LLaVA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from medforget.training.lora import LoraRecipe, finetune_lora, freeze_vision, language_linear_modules
+from tests.models.test_tiny import checkpoint, rows  # noqa: F401  (fixtures)
+
+
+def test_lora_targets_every_language_linear_and_freezes_vision(checkpoint: Path):  # noqa: F811
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(checkpoint)
+    targets = language_linear_modules(model)
+    assert targets and all(".language_model." in t for t in targets)
+    assert {t.rsplit(".", 1)[1] for t in targets} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert freeze_vision(model) > 0
+    assert not any(p.requires_grad for p in model.model.vision_tower.parameters())
+
+
+def test_finetune_writes_an_adapter_naming_its_base(checkpoint: Path, tiny_build: Path, tmp_path: Path):  # noqa: F811
+    recipe = LoraRecipe(epochs=1, batch_size=4, gradient_accumulation=2, max_rows=8, learning_rate=1e-3)
+    record = finetune_lora(checkpoint, tiny_build, tmp_path / "lora", recipe, without=("study", "forget"))
+    config = json.loads((tmp_path / "lora" / "adapter_config.json").read_text())
+    assert config["r"] == 16 and config["lora_alpha"] == 16 and config["lora_dropout"] == 0.05
+    assert record["base_model"] == str(checkpoint) and record["rows"] == 8 and record["steps"] == 2
+    assert (tmp_path / "lora" / "medforget_training.json").is_file()
+
+
+def test_the_adapter_loads_for_evaluation(checkpoint: Path, tiny_build: Path, tmp_path: Path, rows):  # noqa: F811
+    from medforget.models.adapters import TransformersAdapter
+
+    finetune_lora(checkpoint, tiny_build, tmp_path / "lora", LoraRecipe(epochs=1, max_rows=4))
+    adapter = TransformersAdapter(tmp_path / "lora", max_new_tokens=2)
+    assert len(adapter.generate(rows[:3])) == 3
