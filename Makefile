@@ -19,7 +19,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==$(TORCH)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,models]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,models,llm]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps torchxrayvision==1.5.7
 	touch $@
 

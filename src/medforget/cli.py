@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medforget import __version__
-from medforget.errors import MedForgetError
+from medforget.errors import ConfigError, MedForgetError
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -63,6 +63,8 @@ def _build_parser() -> argparse.ArgumentParser:
     source = evaluate.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", type=Path, metavar="PATH", help="a local image-text-to-text checkpoint")
     source.add_argument("--predictions", type=Path, metavar="FILE", help="JSONL of {id, prediction[, logprobs]}")
+    source.add_argument("--endpoint", metavar="URL", help="an OpenAI-compatible base URL (key from OPENAI_API_KEY)")
+    evaluate.add_argument("--endpoint-model", default=None, metavar="NAME", help="model name to ask the endpoint for")
     evaluate.add_argument("--dataset", type=Path, required=True, metavar="DIR")
     evaluate.add_argument("--level", required=True, help="institution | patient | study | section | all")
     evaluate.add_argument("--out", type=Path, required=True, metavar="RUN", help="folder for results.json, predictions.jsonl")
@@ -100,9 +102,12 @@ def _run_eval(args: argparse.Namespace) -> int:
     import json
 
     from medforget.evaluators.run import evaluate
-    from medforget.models.adapters import PredictionsFile, TransformersAdapter
+    from medforget.models.adapters import EndpointAdapter, PredictionsFile, TransformersAdapter
 
+    if args.endpoint and not args.endpoint_model:
+        raise ConfigError("--endpoint needs --endpoint-model NAME")
     adapter = (TransformersAdapter(args.model, batch_size=args.batch_size) if args.model
+               else EndpointAdapter(args.endpoint, args.endpoint_model) if args.endpoint
                else PredictionsFile(args.predictions))
     retain = TransformersAdapter(args.retain_model, batch_size=args.batch_size) if args.retain_model else None
     manifest = json.loads((args.dataset / "manifest.json").read_text(encoding="utf-8"))

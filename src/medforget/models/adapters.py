@@ -133,3 +133,54 @@ class PredictionsFile:
         if self._missing(rows, self.logprobs):
             return None
         return [self.logprobs[r["id"]] for r in rows]
+
+
+class EndpointAdapter:
+    """Any OpenAI-compatible chat endpoint (vLLM, llama.cpp, Ollama, ``transformers serve``, a
+    hosted API): each row is one chat request, its image sent as a PNG data URL; greedy
+    (temperature 0); ``concurrency`` requests in flight. Black box: no log-probabilities."""
+
+    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
+                 max_tokens: int = 48, timeout: float = 60.0):
+        import os
+
+        from openai import OpenAI
+
+        self.name = f"{model}@{base_url}"
+        self.model = model
+        self.max_tokens = max_tokens
+        self.concurrency = concurrency
+        self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed",
+                             timeout=timeout, max_retries=3)
+
+    def _messages(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
+        import base64
+        import io
+
+        content: list[dict[str, Any]] = []
+        if row["image"] is not None:
+            buffer = io.BytesIO()
+            row["image"].save(buffer, format="PNG")
+            url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+            content.append({"type": "image_url", "image_url": {"url": url}})
+        content.append({"type": "text", "text": row["question"]})
+        return [{"role": "user", "content": content}]
+
+    def _ask(self, row: Mapping[str, Any]) -> str:
+        from openai import OpenAIError
+
+        try:
+            reply = self.client.chat.completions.create(model=self.model, messages=self._messages(row),
+                                                        temperature=0, max_tokens=self.max_tokens)
+        except OpenAIError as err:
+            raise AdapterError(f"{self.name} failed on row {row['id']}: {err}") from err
+        return (reply.choices[0].message.content or "").strip()
+
+    def generate(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(self._ask, rows))
+
+    def answer_logprobs(self, rows: Sequence[Mapping[str, Any]]) -> list[list[float]] | None:
+        return None
