@@ -32,6 +32,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_build.py
 	$(PY) benchmarks/bench_validate.py
+	$(PY) benchmarks/bench_eval.py
 
 # The tiny track's target model and one retain model per level, trained on CPU from the tiny preset.
 reference-models: $(STAMP)
