@@ -1,7 +1,9 @@
-"""The tiny LLaVA, its tokenizer and processor, the chat format and both adapters."""
+"""The tiny models (LLaVA and Qwen2.5-VL), their tokenizer and processor, the chat format and
+the adapters."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 
 from medforget.models.adapters import AdapterError, PredictionsFile, TransformersAdapter
 from medforget.models.chat import IGNORE_INDEX, TrainingCollator, prompt_text
+from medforget.models.families import FAMILIES, ModelFamilyError, family_of, load_processor
 from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
 from medforget.training.data import load_rows
 
@@ -21,13 +24,29 @@ def rows(tiny_build: Path) -> list[dict]:
     return every[:12] + every[-12:]
 
 
+def save_tiny(rows: list[dict], out: Path, family: str = "llava") -> Path:
+    spec = dataclasses.replace(SMALL, family=family)
+    tokenizer = train_tokenizer([t for r in rows for t in (r["question"], r["answer"], *r["options"])],
+                                spec.vocab_size, family)
+    build_model(tokenizer, spec, seed=0).save_pretrained(out)
+    build_processor(tokenizer, spec).save_pretrained(out)
+    return out
+
+
 @pytest.fixture(scope="module")
 def checkpoint(rows, tmp_path_factory) -> Path:
-    tokenizer = train_tokenizer([t for r in rows for t in (r["question"], r["answer"], *r["options"])], SMALL.vocab_size)
-    out = tmp_path_factory.mktemp("tiny")
-    build_model(tokenizer, SMALL, seed=0).save_pretrained(out)
-    build_processor(tokenizer, SMALL).save_pretrained(out)
-    return out
+    return save_tiny(rows, tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def qwen_checkpoint(rows, tmp_path_factory) -> Path:
+    return save_tiny(rows, tmp_path_factory.mktemp("qwen"), "qwen2_5_vl")
+
+
+@pytest.fixture(params=FAMILIES.names())
+def any_checkpoint(request) -> Path:
+    """A tiny checkpoint of every family."""
+    return request.getfixturevalue({"llava": "checkpoint", "qwen2_5_vl": "qwen_checkpoint"}[request.param])
 
 
 def test_checkpoint_loads_with_the_auto_classes(checkpoint: Path):
@@ -37,6 +56,32 @@ def test_checkpoint_loads_with_the_auto_classes(checkpoint: Path):
     processor = AutoProcessor.from_pretrained(checkpoint)
     assert type(model).__name__ == "LlavaForConditionalGeneration"
     assert processor.chat_template and processor.tokenizer.eos_token == "</s>"
+
+
+def test_qwen_checkpoint_is_an_ordinary_qwen2_5_vl(qwen_checkpoint: Path, rows):
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(qwen_checkpoint)
+    assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration" and family_of(model).name == "qwen2_5_vl"
+    saved = json.loads((qwen_checkpoint / "processor_config.json").read_text())
+    assert saved["processor_class"] == "Qwen2_5_VLProcessor"  # loads as such where torchvision is installed
+    assert (qwen_checkpoint / "video_preprocessor_config.json").is_file()
+    processor = load_processor(qwen_checkpoint)  # here: the image-only processor
+    image_row = next(r for r in rows if r["image"] is not None)
+    assert prompt_text(processor, image_row) == (
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
+        f"{image_row['question']}<|im_end|>\n<|im_start|>assistant\n")
+    batch = processor(text=[prompt_text(processor, image_row)], images=[image_row["image"].convert("RGB")])
+    image_id = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert batch["input_ids"][0].count(image_id) == SMALL.image_tokens
+
+
+def test_unknown_architectures_are_named():
+    class Config:
+        model_type = "blip"
+
+    with pytest.raises(ModelFamilyError, match="'blip' is not a known family"):
+        family_of(Config())
 
 
 def test_prompt_places_the_image_first_and_ends_with_the_assistant_turn(checkpoint: Path, rows):
@@ -49,27 +94,30 @@ def test_prompt_places_the_image_first_and_ends_with_the_assistant_turn(checkpoi
     assert prompt_text(processor, text_row) == f"USER: {text_row['question']}\nASSISTANT:"
 
 
-def test_collator_supervises_only_the_answer(checkpoint: Path, rows):
-    from transformers import AutoProcessor
-
-    processor = AutoProcessor.from_pretrained(checkpoint)
+def test_collator_supervises_only_the_answer(any_checkpoint: Path, rows):
+    processor = load_processor(any_checkpoint)
     mixed = rows[8:16]
     batch = TrainingCollator(processor)(mixed)
     for row, labels in zip(mixed, batch["labels"]):
         kept = labels[labels != IGNORE_INDEX]
-        assert processor.tokenizer.decode(kept).strip() == f"{row['answer']}</s>"
-    assert batch["pixel_values"].shape[0] == sum(r["image"] is not None for r in mixed) == 4
+        assert processor.tokenizer.decode(kept).strip() == f"{row['answer']}{processor.tokenizer.eos_token}"
+    images = sum(r["image"] is not None for r in mixed)
+    assert images == 4
+    if "image_grid_thw" in batch:  # Qwen: patches of every image as rows
+        assert batch["image_grid_thw"].shape[0] == images
+    else:
+        assert batch["pixel_values"].shape[0] == images
 
 
-def test_transformers_adapter_generates_and_scores_answers(checkpoint: Path, rows):
-    adapter = TransformersAdapter(checkpoint, batch_size=8, max_new_tokens=4)
+def test_transformers_adapter_generates_and_scores_answers(any_checkpoint: Path, rows):
+    adapter = TransformersAdapter(any_checkpoint, batch_size=8, max_new_tokens=4)
     answers = adapter.generate(rows[8:18])
     assert len(answers) == 10 and all(isinstance(a, str) for a in answers)
     logprobs = adapter.answer_logprobs(rows[8:18])
     assert [len(lp) > 0 for lp in logprobs] == [True] * 10
     assert all(x <= 0 for lp in logprobs for x in lp)
     with pytest.raises(AdapterError, match="not a model checkpoint"):
-        TransformersAdapter(checkpoint.parent)
+        TransformersAdapter(any_checkpoint.parent)
 
 
 def test_predictions_file_refuses_bad_input(tmp_path: Path, rows):

@@ -1,31 +1,33 @@
-"""The LoRA protocol for real checkpoints, exercised on CPU with a small random LLaVA."""
+"""The LoRA protocol for real checkpoints, exercised on CPU with small random LLaVA and Qwen2.5-VL models."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from medforget.models.families import family_of
 from medforget.training.lora import LoraRecipe, finetune_lora, freeze_vision, language_linear_modules
-from tests.models.test_tiny import checkpoint, rows  # noqa: F401  (fixtures)
+from tests.models.test_tiny import any_checkpoint, checkpoint, qwen_checkpoint, rows  # noqa: F401  (fixtures)
 
 
-def test_lora_targets_every_language_linear_and_freezes_vision(checkpoint: Path):  # noqa: F811
+def test_lora_targets_every_language_linear_and_freezes_vision(any_checkpoint: Path):  # noqa: F811
     from transformers import AutoModelForImageTextToText
 
-    model = AutoModelForImageTextToText.from_pretrained(checkpoint)
+    model = AutoModelForImageTextToText.from_pretrained(any_checkpoint)
     targets = language_linear_modules(model)
     assert targets and all(".language_model." in t for t in targets)
     assert {t.rsplit(".", 1)[1] for t in targets} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
     assert freeze_vision(model) > 0
-    assert not any(p.requires_grad for p in model.model.vision_tower.parameters())
+    tower = getattr(model.model, family_of(model).vision_tower)
+    assert not any(p.requires_grad for p in tower.parameters())
 
 
-def test_finetune_writes_an_adapter_naming_its_base(checkpoint: Path, tiny_build: Path, tmp_path: Path):  # noqa: F811
+def test_finetune_writes_an_adapter_naming_its_base(any_checkpoint: Path, tiny_build: Path, tmp_path: Path):  # noqa: F811
     recipe = LoraRecipe(epochs=1, batch_size=4, gradient_accumulation=2, max_rows=8, learning_rate=1e-3)
-    record = finetune_lora(checkpoint, tiny_build, tmp_path / "lora", recipe, without=("study", "forget"))
+    record = finetune_lora(any_checkpoint, tiny_build, tmp_path / "lora", recipe, without=("study", "forget"))
     config = json.loads((tmp_path / "lora" / "adapter_config.json").read_text())
     assert config["r"] == 16 and config["lora_alpha"] == 16 and config["lora_dropout"] == 0.05
-    assert record["base_model"] == str(checkpoint) and record["rows"] == 8 and record["steps"] == 2
+    assert record["base_model"] == str(any_checkpoint) and record["rows"] == 8 and record["steps"] == 2
     assert (tmp_path / "lora" / "medforget_training.json").is_file()
 
 

@@ -35,14 +35,16 @@ class TransformersAdapter:
 
     def __init__(self, path: Path, batch_size: int = 32, max_new_tokens: int = 48, device: str | None = None):
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
+
+        from medforget.models.families import load_processor
 
         lora = (path / "adapter_config.json").is_file()
         if not lora and not (path / "config.json").is_file():
             raise AdapterError(f"{path} is not a model checkpoint (no config.json) nor a LoRA adapter")
         self.name = str(path)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.processor = AutoProcessor.from_pretrained(path)
+        self.processor = load_processor(path)
         if lora:  # load the adapter's base and merge the adapter into it
             from peft import PeftConfig, PeftModel
 
@@ -99,6 +101,8 @@ class PredictionsFile:
     """Predictions submitted as JSONL: one ``{"id", "prediction", "logprobs"?}`` per line."""
 
     def __init__(self, path: Path):
+        if not path.is_file():
+            raise AdapterError(f"predictions file {path} does not exist; expected JSONL of {{id, prediction}}")
         self.name = str(path)
         self.predictions: dict[str, str] = {}
         self.logprobs: dict[str, list[float]] = {}

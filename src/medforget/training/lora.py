@@ -48,11 +48,11 @@ def language_linear_modules(model: Any) -> list[str]:
 
 
 def freeze_vision(model: Any) -> int:
-    """Freeze the vision tower (LLaVA ``vision_tower``, Qwen2.5-VL ``visual``); parameters frozen."""
-    inner = getattr(model, "model", model)
-    tower = getattr(inner, "vision_tower", None) or getattr(inner, "visual", None)
-    if tower is None:
-        raise MedForgetError(f"{type(model).__name__} has no vision_tower or visual module to freeze")
+    """Freeze the vision tower (the family's ``vision_tower``: LLaVA's, Qwen2.5-VL's ``visual``);
+    returns how many parameters were frozen."""
+    from medforget.models.families import family_of
+
+    tower = getattr(getattr(model, "model", model), family_of(model).vision_tower)
     frozen = 0
     for parameter in tower.parameters():
         parameter.requires_grad_(False)
@@ -66,9 +66,10 @@ def finetune_lora(base: Path, dataset: Path, out: Path, recipe: LoraRecipe,
     import torch
     from accelerate import Accelerator
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
 
     from medforget.models.chat import TrainingCollator
+    from medforget.models.families import load_processor
     from medforget.training.data import load_rows, training_rows
 
     start = time.perf_counter()
@@ -76,7 +77,7 @@ def finetune_lora(base: Path, dataset: Path, out: Path, recipe: LoraRecipe,
     accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no",
                               gradient_accumulation_steps=recipe.gradient_accumulation)
     torch.manual_seed(recipe.seed)
-    processor = AutoProcessor.from_pretrained(base)
+    processor = load_processor(base)
     model = AutoModelForImageTextToText.from_pretrained(base)
     freeze_vision(model)
     config = LoraConfig(r=recipe.rank, lora_alpha=recipe.alpha, lora_dropout=recipe.dropout,
