@@ -36,3 +36,16 @@ def test_retain_model_leaves_out_the_forget_split(tiny_build: Path, tmp_path: Pa
     manifest = json.loads((tiny_build / "manifest.json").read_text())
     counts = manifest["counts"]
     assert result.rows == counts["train"]["train"]["rows"] - counts["patient"]["forget"]["rows"]
+
+
+def test_the_tiny_track_trains_a_qwen2_5_vl_too(tiny_build: Path, tmp_path: Path):
+    from medforget.models.adapters import TransformersAdapter
+    from medforget.training.data import load_rows
+
+    spec = dataclasses.replace(SMALL, family="qwen2_5_vl")
+    result = train_tiny(tiny_build, tmp_path / "qwen", dataclasses.replace(SMOKE, epochs=1, max_rows=8, spec=spec))
+    assert result.steps == 2
+    config = json.loads((tmp_path / "qwen" / "config.json").read_text())
+    assert config["model_type"] == "qwen2_5_vl" and config["tiny_spec"]["family"] == "qwen2_5_vl"
+    rows = load_rows(tiny_build, "patient", "forget")[:2]
+    assert len(TransformersAdapter(tmp_path / "qwen", max_new_tokens=2).generate(rows)) == 2

@@ -1,20 +1,40 @@
-"""Rows to train on: the ``train`` config, less a forget split (retain models), optionally a
-seeded sample (smoke runs)."""
+"""Reading a built dataset for training and evaluation: its manifest, the rows of a split, and
+the rows to train on (the ``train`` config, less a forget split for retain models, optionally a
+seeded sample for smoke runs)."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
 
+from medforget.errors import MedForgetError
+
+
+class DatasetError(MedForgetError):
+    """A dataset folder is missing, incomplete, or not a MedForget build."""
+
+
+def read_manifest(dataset: Path) -> dict[str, Any]:
+    path = dataset / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{path} is missing or not JSON ({err}); is {dataset} a MedForget build? "
+                           f"Build one with `medforget build --out {dataset}`") from err
+
 
 def load_rows(dataset: Path, config: str, split: str) -> list[dict[str, Any]]:
-    """Rows of one split, images decoded, read straight from the shards (no cache)."""
+    """Rows of one split, images decoded, read straight from the shards (no cache). A build
+    never writes an empty split, so a split without shards is an error."""
     from datasets import Dataset, concatenate_datasets
 
     files = sorted((dataset / config).glob(f"{split}-*.parquet"))
+    if not files:
+        raise DatasetError(f"{dataset} has no shards {config}/{split}-*.parquet; is it a complete MedForget build?")
     parts = [Dataset.from_parquet(str(f), keep_in_memory=True) for f in files]
-    return list(concatenate_datasets(parts)) if parts else []
+    return list(concatenate_datasets(parts))
 
 
 def training_rows(rows: list[dict[str, Any]], dataset: Path, without: tuple[str, str] | None,

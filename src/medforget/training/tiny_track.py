@@ -23,14 +23,14 @@ from medforget.training.data import load_rows, training_rows
 
 logger = logging.getLogger(__name__)
 
-TRAINING_VERSION = "1.0.0"
+TRAINING_VERSION = "1.1.0"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 40
+    epochs: int = 16
     batch_size: int = 8
-    learning_rate: float = 2e-3
+    learning_rate: float = 3e-4
     warmup_steps: int = 50
     weight_decay: float = 0.0
     seed: int = 0
@@ -57,7 +57,7 @@ def train_tiny(dataset: Path, out: Path, config: TrainConfig, without: tuple[str
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(True)
     rows = load_rows(dataset, "train", "train")
-    tokenizer = train_tokenizer(_texts(rows), config.spec.vocab_size)
+    tokenizer = train_tokenizer(_texts(rows), config.spec.vocab_size, config.spec.family)
     rows = training_rows(rows, dataset, without, config.max_rows, config.seed)
     processor = build_processor(tokenizer, config.spec)
     model = build_model(tokenizer, config.spec, config.seed)
