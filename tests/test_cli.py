@@ -33,3 +33,14 @@ def test_build_command_with_yaml_config_and_seed_flag(tmp_path: Path, small_conf
     assert (manifest["preset"], manifest["seed"]) == ("tiny", 3)
     summary = capsys.readouterr().out
     assert f"into {out}" in summary and "QA rows" in summary
+
+
+def test_eval_and_train_name_bad_paths_and_levels(capsys, tmp_path: Path, tiny_build: Path):
+    assert main(["eval", "--predictions", str(tmp_path / "p.jsonl"), "--dataset", str(tmp_path / "nothing"),
+                 "--level", "patient", "--out", str(tmp_path / "run")]) == 2
+    assert "is missing or not JSON" in capsys.readouterr().err
+    assert main(["eval", "--predictions", str(tmp_path / "p.jsonl"), "--dataset", str(tiny_build),
+                 "--level", "patient", "--out", str(tmp_path / "run")]) == 2
+    assert "p.jsonl does not exist" in capsys.readouterr().err
+    assert main(["train", "--dataset", str(tiny_build), "--without", "ward", "--out", str(tmp_path / "m")]) == 2
+    assert "--without 'ward'" in capsys.readouterr().err and not (tmp_path / "m").exists()

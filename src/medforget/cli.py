@@ -57,6 +57,9 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=None, help="seed of initial weights and batch order")
     train.add_argument("--base-model", type=Path, default=None, metavar="PATH",
                        help="a local image-text-to-text checkpoint to fine-tune with LoRA")
+    train.add_argument("--require-knowledge", action="store_true",
+                       help="exit 1 unless the model reaches the bar on the rows it saw "
+                       "(classification >= 0.95, generation ROUGE-L >= 0.8)")
     train.set_defaults(run=_run_train)
 
     evaluate = commands.add_parser("eval", help="score a model or submitted predictions on a level's splits")
@@ -69,11 +72,15 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--level", required=True, help="institution | patient | study | section | all")
     evaluate.add_argument("--out", type=Path, required=True, metavar="RUN", help="folder for results.json, predictions.jsonl")
     evaluate.add_argument("--method", default="none", help="name of the unlearning method that made the model")
-    evaluate.add_argument("--retain-model", type=Path, metavar="PATH",
-                          help="a model never trained on the forget split: enables forget quality")
+    evaluate.add_argument("--retain-model", metavar="PATH",
+                          help="a model never trained on the level's forget split: enables forget quality "
+                          "({level} in PATH is replaced by each level, for --level all)")
     evaluate.add_argument("--before", type=Path, metavar="RUN",
                           help="the eval run of the model before unlearning: enables sibling damage, utility retained")
     evaluate.add_argument("--no-reconstruction", action="store_true", help="skip the reconstruction attack")
+    evaluate.add_argument("--judge-endpoint", metavar="URL", default=None,
+                          help="an OpenAI-compatible base URL for the LLM judge (factuality 1-10 of generation rows)")
+    evaluate.add_argument("--judge-model", metavar="NAME", default=None, help="model name to ask the judge endpoint for")
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.set_defaults(run=_run_eval)
     return parser
@@ -82,46 +89,87 @@ def _build_parser() -> argparse.ArgumentParser:
 def _run_train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from medforget.evaluators.knowledge import record_knowledge, shortfalls, table
+    from medforget.training.data import read_manifest
     from medforget.training.lora import LoraRecipe, finetune_lora
     from medforget.training.tiny_track import TrainConfig, train_tiny
 
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
+    levels = list(read_manifest(args.dataset)["targets"])
+    if args.without is not None and args.without not in levels:
+        raise ConfigError(f"--without {args.without!r}: {args.dataset} has the levels {', '.join(levels)}")
     without = (args.without, "forget") if args.without else None
     if args.base_model is not None:
         record = finetune_lora(args.base_model, args.dataset, args.out, dataclasses.replace(LoraRecipe(), **overrides), without)
         print(f"LoRA adapter for {args.base_model} in {args.out}: {record['steps']} steps, "
               f"final loss {record['final_loss']:.4f}, {record['seconds']:.0f}s")
-        return 0
-    result = train_tiny(args.dataset, args.out, dataclasses.replace(TrainConfig(), **overrides), without)
-    print(f"trained {args.out} on {result.rows} rows: {result.steps} steps, final loss {result.final_loss:.4f}, "
-          f"{result.seconds:.0f}s")
-    return 0
+    else:
+        result = train_tiny(args.dataset, args.out, dataclasses.replace(TrainConfig(), **overrides), without)
+        print(f"trained {args.out} on {result.rows} rows: {result.steps} steps, final loss {result.final_loss:.4f}, "
+              f"{result.seconds:.0f}s")
+    report = record_knowledge(args.out, args.dataset, without)
+    print("primary score per fact level and task (seen: trained on; left_out: the split left out; holdout: never seen)")
+    print("\n".join(table(report)))
+    missed = shortfalls(report)
+    if missed:
+        print(("below the bar on seen rows: " if args.require_knowledge else "note: below the bar on seen rows: ")
+              + "; ".join(missed))
+    return 1 if missed and args.require_knowledge else 0
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    import json
-
     from medforget.evaluators.run import evaluate
     from medforget.models.adapters import EndpointAdapter, PredictionsFile, TransformersAdapter
+    from medforget.training.data import read_manifest
 
     if args.endpoint and not args.endpoint_model:
         raise ConfigError("--endpoint needs --endpoint-model NAME")
+    if bool(args.judge_endpoint) != bool(args.judge_model):
+        raise ConfigError("--judge-endpoint and --judge-model go together")
+    known = list(read_manifest(args.dataset)["targets"])  # a wrong --dataset fails before a model loads
+    levels = known if args.level == "all" else [args.level]
+    if args.retain_model and len(levels) > 1 and "{level}" not in args.retain_model:
+        raise ConfigError("a retain model is trained without one level's forget split: with --level all, write "
+                          "--retain-model with {level} in it (e.g. models/tiny/retain-{level})")
+    judge = None
+    if args.judge_endpoint:
+        from medforget.evaluators.judge import EndpointJudge
+
+        judge = EndpointJudge(args.judge_endpoint, args.judge_model)
     adapter = (TransformersAdapter(args.model, batch_size=args.batch_size) if args.model
                else EndpointAdapter(args.endpoint, args.endpoint_model) if args.endpoint
                else PredictionsFile(args.predictions))
-    retain = TransformersAdapter(args.retain_model, batch_size=args.batch_size) if args.retain_model else None
-    manifest = json.loads((args.dataset / "manifest.json").read_text(encoding="utf-8"))
-    levels = list(manifest["targets"]) if args.level == "all" else [args.level]
     for level in levels:
         out = args.out / level if args.level == "all" else args.out
         before = args.before / level if args.before and args.level == "all" else args.before
+        retain = (TransformersAdapter(Path(args.retain_model.format(level=level)), batch_size=args.batch_size)
+                  if args.retain_model else None)
         results = evaluate(args.dataset, level, adapter, out, method=args.method, retain_adapter=retain,
-                           before=before, reconstruction=not args.no_reconstruction)
-        primary = {m["split"]: m["value"] for m in results["metrics"] if m["name"] == "primary"}
-        gap = next((m["value"] for m in results["metrics"] if m["name"] == "forget_retain_gap"), None)
-        cells = ", ".join(f"{split} {value:.3f}" for split, value in primary.items() if value is not None)
-        print(f"{level}: {cells}; forget-retain gap {gap:.3f}" if gap is not None else f"{level}: {cells}")
+                           before=before, reconstruction=not args.no_reconstruction, judge=judge)
+        print("\n".join(_results_table(results)))
+        failed = sum(m.get("failed", 0) for m in results["metrics"] if m["name"] == "llm_factuality")
+        if failed:
+            print(f"  warning: the judge failed on {failed} rows (left out of llm_factuality, not scored 0)")
     return 0
+
+
+def _results_table(results: dict) -> list[str]:
+    """Per split: the primary metric of each task and of all rows; then the headline numbers."""
+    columns = (("classification", "option_accuracy"), ("generation", "rouge_l"), ("cloze", "cloze_exact_match"),
+               ("all", "primary"))
+    cells = {(m["split"], m["task"], m["name"]): m for m in results["metrics"]}
+    splits = list(dict.fromkeys(m["split"] for m in results["metrics"] if m["name"] == "primary"))
+    lines = [f"{results['level']} ({results['model']})", f"{'split':<18}" + "".join(f"{t:>16}" for t, _ in columns)
+             + f"{'n':>7}"]
+    for split in splits:
+        values = [cells.get((split, task, name), {}).get("value") for task, name in columns]
+        lines.append(f"{split:<18}" + "".join(f"{v:>16.3f}" if v is not None else f"{'':>16}" for v in values)
+                     + f"{cells[(split, 'all', 'primary')]['n']:>7}")
+    headline = ("forget_retain_gap", "child_leak_rate", "sibling_damage", "utility_retained", "reconstruction_attack",
+                "mia_auc_loss", "forget_quality")
+    shown = [f"{m['name']} {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] ({m['split']})"
+             for m in results["metrics"] if m["name"] in headline and m["value"] is not None and m["low"] is not None]
+    return lines + [f"  {line}" for line in shown]
 
 
 def _run_validate(args: argparse.Namespace) -> int:

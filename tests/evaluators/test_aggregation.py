@@ -36,3 +36,22 @@ def test_summarize_counts_unparseable_rows() -> None:
     summary = summarize(score_rows(rows, {"0": "A", "1": "B", "2": "???", "3": ""}), n_boot=50)
     assert summary.n == 4 and summary.n_unparseable == 2
     assert summary.metrics["option_accuracy"].value == 0.25 == summary.primary.value
+
+
+def test_bootstrap_gives_the_statistic_and_a_seeded_interval():
+    from medforget.evaluators import bootstrap
+
+    a, b = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.0]
+
+    def difference(x, y):
+        return float(x.mean() - y.mean())
+
+    result = bootstrap(difference, a, b, seed=3)
+    assert result.value == pytest.approx(4 / 6 - 1 / 4) and result.n == 10
+    assert result.low < result.value < result.high
+    assert bootstrap(difference, a, b, seed=3) == result and bootstrap(difference, a, b, seed=4) != result
+    paired = bootstrap(difference, a, a, paired=True)  # the same rows twice: no spread at all
+    assert (paired.value, paired.low, paired.high, paired.n) == (0.0, 0.0, 0.0, 6)
+    assert bootstrap(difference, a, []).n == 0
+    with pytest.raises(MetricInputError, match="one length"):
+        bootstrap(difference, a, b, paired=True)

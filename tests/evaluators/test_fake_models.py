@@ -14,11 +14,13 @@ import pytest
 
 from medforget.evaluators import (
     HIERARCHY_METRICS,
+    JUDGE_METRICS,
     METRICS,
     REGISTRIES,
     WHITEBOX_METRICS,
     SampleScore,
     aggregate,
+    medforget_score,
     score_rows,
     truth_ratio,
 )
@@ -164,22 +166,36 @@ def _whitebox_scenarios() -> dict[str, tuple[float, float]]:
     }
 
 
+def _judge_scenarios() -> dict[str, tuple[float, float]]:
+    """A judge that gives 10 to a right answer and 1 to anything else."""
+    def judged(model: Model) -> tuple[float, float]:
+        rows = [row for row in ROWS if row["task"] == "generation"]
+        scores = {s.id: s for s in score_rows(rows, {row["id"]: model(row) for row in rows})}
+        factuality = [10.0 if scores[row["id"]].values["exact_match"] == 1.0 else 1.0 for row in rows]
+        combined = [medforget_score(scores[row["id"]].values["rouge_l"], f) for row, f in zip(rows, factuality)]
+        return float(np.mean(factuality)) / 10, float(np.mean(combined))
+
+    (right_f, right_c), (wrong_f, wrong_c) = judged(always_right), judged(always_wrong)
+    return {"llm_factuality": (right_f, wrong_f), "medforget_score": (right_c, wrong_c)}
+
+
 def test_every_registered_metric_has_a_direction_scenario() -> None:
-    covered = set(METRICS.names()) | set(_hierarchy_scenarios()) | set(_whitebox_scenarios())
+    covered = set(METRICS.names()) | set(_hierarchy_scenarios()) | set(_whitebox_scenarios()) | set(_judge_scenarios())
     assert covered == {name for registry in REGISTRIES for name in registry.names()}
 
 
 @pytest.mark.parametrize(("registry", "scenarios"), [(HIERARCHY_METRICS, _hierarchy_scenarios),
-                                                     (WHITEBOX_METRICS, _whitebox_scenarios)])
+                                                     (WHITEBOX_METRICS, _whitebox_scenarios),
+                                                     (JUDGE_METRICS, _judge_scenarios)])
 def test_summary_metric_directions(registry: Registry, scenarios: Callable[[], dict[str, tuple[float, float]]]) -> None:
     for name, (good, bad) in scenarios().items():
         assert _better(registry.get(name).direction, good, bad), (name, good, bad)
 
 
 def test_unit_range_metrics_stay_in_range() -> None:
-    scenarios = {**_hierarchy_scenarios(), **_whitebox_scenarios()}
+    scenarios = {**_hierarchy_scenarios(), **_whitebox_scenarios(), **_judge_scenarios()}
     for name in ("child_leak_rate", "reconstruction_attack", "utility_retained", "answer_probability",
-                 "truth_ratio", "forget_quality", "mia_auc"):
+                 "truth_ratio", "forget_quality", "mia_auc", "llm_factuality", "medforget_score"):
         assert all(0.0 <= value <= 1.0 for value in scenarios[name]), name
     assert all(-1.0 <= value <= 1.0 for value in scenarios["forget_retain_gap"])
     assert all(value <= 1.0 for value in scenarios["sibling_damage"])

@@ -9,7 +9,7 @@ import pytest
 
 from medforget.evaluators.probes import _truth_ratio_items, context_names, known, reconstruction_attack
 from medforget.evaluators.run import evaluate
-from medforget.models.adapters import TransformersAdapter
+from medforget.models.adapters import PredictionsFile, TransformersAdapter
 from medforget.training.data import load_rows
 from tests.models.test_tiny import checkpoint, rows  # noqa: F401  (fixtures)
 
@@ -65,3 +65,22 @@ def test_known_threshold_per_task():
 
     assert known(SampleScore("a", "generation", {"rouge_l": 0.6}, "rouge_l"))
     assert not known(SampleScore("a", "cloze", {"cloze_exact_match": 0.0}, "cloze_exact_match"))
+
+
+MODEL_ONLY = ("truth_ratio", "forget_quality", "reconstruction")  # need the model, not its predictions
+
+
+def test_a_run_is_deterministic_and_its_predictions_rescore_to_the_same_numbers(
+        checkpoint: Path, tiny_build: Path, tmp_path: Path):  # noqa: F811
+    adapter = TransformersAdapter(checkpoint, batch_size=64, max_new_tokens=3)
+    first = evaluate(tiny_build, "patient", adapter, tmp_path / "a")
+    second = evaluate(tiny_build, "patient", adapter, tmp_path / "b")
+    assert first == second
+    assert (tmp_path / "a" / "predictions.jsonl").read_bytes() == (tmp_path / "b" / "predictions.jsonl").read_bytes()
+    for metric in first["metrics"]:  # every aggregate carries its bootstrap interval
+        if metric["value"] is not None and metric["n"] > 0:
+            assert metric["low"] is not None and metric["low"] <= metric["high"], metric
+    rescored = evaluate(tiny_build, "patient", PredictionsFile(tmp_path / "a" / "predictions.jsonl"), tmp_path / "c")
+    expected = [m for m in first["metrics"] if not m["name"].startswith(MODEL_ONLY)]
+    assert rescored["metrics"] == expected
+    assert {"answer_probability", "mia_auc_loss", "mia_auc_min_k"} <= {m["name"] for m in rescored["metrics"]}

@@ -27,10 +27,10 @@ def primary(results: dict) -> dict[str, float]:
     return {m["split"]: m["value"] for m in results["metrics"] if m["name"] == "primary"}
 
 
-def run(tmp_path: Path, dataset: Path, answer, name: str) -> dict:
+def run(tmp_path: Path, dataset: Path, answer, name: str, *extra: str) -> dict:
     predictions = write_predictions(tmp_path / f"{name}.jsonl", dataset, "patient", answer)
     assert main(["eval", "--predictions", str(predictions), "--dataset", str(dataset), "--level", "patient",
-                 "--out", str(tmp_path / name)]) == 0
+                 "--out", str(tmp_path / name), *extra]) == 0
     results = json.loads((tmp_path / name / "results.json").read_text())
     validate_results(results)
     return results
@@ -74,3 +74,30 @@ def test_results_schema_refuses_bad_files():
         validate_results({"model": "x"})
     with pytest.raises(ResultsError, match="unknown results schema_version"):
         validate_results({"schema_version": 99})
+
+
+def test_before_gives_sibling_damage_and_utility_retained_on_the_same_rows(tiny_build: Path, tmp_path: Path):
+    run(tmp_path, tiny_build, lambda row, split: row["answer"], "before")
+
+    def after(answer, name: str) -> dict:
+        results = run(tmp_path, tiny_build, answer, name, "--before", str(tmp_path / "before"))
+        return {(m["name"], m["split"]): m["value"] for m in results["metrics"]}
+
+    lost = after(lambda row, split: "", "lost")
+    assert lost[("sibling_damage", "retain_sibling")] == 1.0 and lost[("utility_retained", "retain_other")] == 0.0
+    kept = after(lambda row, split: "" if "forget" in split else row["answer"], "kept")
+    assert kept[("sibling_damage", "retain_sibling")] == 0.0 and kept[("utility_retained", "utility")] == 1.0
+
+
+def test_before_from_another_level_is_refused(tiny_build: Path, tmp_path: Path, capsys):
+    run(tmp_path, tiny_build, lambda row, split: row["answer"], "before")
+    predictions = write_predictions(tmp_path / "s.jsonl", tiny_build, "study", lambda row, split: row["answer"])
+    code = main(["eval", "--predictions", str(predictions), "--dataset", str(tiny_build), "--level", "study",
+                 "--out", str(tmp_path / "s"), "--before", str(tmp_path / "before")])
+    assert code == 2 and "--before must be the same dataset and level" in capsys.readouterr().err
+
+
+def test_one_retain_model_for_every_level_is_refused(tiny_build: Path, tmp_path: Path, capsys):
+    code = main(["eval", "--predictions", str(tmp_path / "p.jsonl"), "--dataset", str(tiny_build), "--level", "all",
+                 "--out", str(tmp_path / "r"), "--retain-model", str(tmp_path / "retain")])
+    assert code == 2 and "{level}" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 headline metrics. Every metric is a frozen record with a name, version, direction and
 one-sentence description, registered in one of :data:`REGISTRIES` (the leaderboard reads them)."""
 
-from medforget.evaluators.aggregation import Aggregate, ScoreSummary, aggregate, summarize
+from medforget.evaluators.aggregation import Aggregate, ScoreSummary, aggregate, bootstrap, summarize
 from medforget.evaluators.base import Direction, MetricInfo, MetricInputError, MissingPredictionError
 from medforget.evaluators.hierarchy_metrics import (
     HIERARCHY_METRICS,
@@ -14,6 +14,7 @@ from medforget.evaluators.hierarchy_metrics import (
     sibling_damage,
     utility_retained,
 )
+from medforget.evaluators.judge import JUDGE_METRICS, EndpointJudge, Judge, medforget_score
 from medforget.evaluators.metrics import (
     METRICS,
     PRIMARY,
@@ -39,14 +40,48 @@ from medforget.evaluators.whitebox import (
 )
 
 #: every metric registry, per-sample first
-REGISTRIES = (METRICS, WHITEBOX_METRICS, HIERARCHY_METRICS)
+REGISTRIES = (METRICS, WHITEBOX_METRICS, HIERARCHY_METRICS, JUDGE_METRICS)
 
 __all__ = [
-    "HIERARCHY_METRICS", "METRICS", "PRIMARY", "REGISTRIES", "WHITEBOX_METRICS",
-    "Aggregate", "Direction", "HierarchyMetric", "Metric", "MetricInfo", "MetricInputError",
-    "MissingPredictionError", "SampleScore", "ScoreSummary", "TruthRatio", "WhiteboxMetric", "WorstContext",
-    "aggregate", "answer_probability", "blank_content", "child_leak_rate", "forget_quality",
-    "forget_retain_gap", "metrics_for", "mia_auc", "min_k_percent", "normalize_answer", "parse_option",
-    "reconstruction_attack", "rouge_l_f1", "score_row", "score_rows", "sibling_damage", "summarize",
-    "truth_ratio", "utility_retained",
+    "HIERARCHY_METRICS",
+    "JUDGE_METRICS",
+    "METRICS",
+    "PRIMARY",
+    "REGISTRIES",
+    "WHITEBOX_METRICS",
+    "Aggregate",
+    "Direction",
+    "EndpointJudge",
+    "HierarchyMetric",
+    "Judge",
+    "Metric",
+    "MetricInfo",
+    "MetricInputError",
+    "MissingPredictionError",
+    "SampleScore",
+    "ScoreSummary",
+    "TruthRatio",
+    "WhiteboxMetric",
+    "WorstContext",
+    "aggregate",
+    "answer_probability",
+    "blank_content",
+    "bootstrap",
+    "child_leak_rate",
+    "forget_quality",
+    "forget_retain_gap",
+    "medforget_score",
+    "metrics_for",
+    "mia_auc",
+    "min_k_percent",
+    "normalize_answer",
+    "parse_option",
+    "reconstruction_attack",
+    "rouge_l_f1",
+    "score_row",
+    "score_rows",
+    "sibling_damage",
+    "summarize",
+    "truth_ratio",
+    "utility_retained",
 ]

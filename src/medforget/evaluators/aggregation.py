@@ -1,9 +1,10 @@
-"""Aggregation of per-sample values: the mean with a seeded percentile-bootstrap 95% interval."""
+"""Aggregation of per-sample values: the mean with a seeded percentile-bootstrap 95% interval,
+and the same interval for any statistic of one or more samples (:func:`bootstrap`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +67,38 @@ def aggregate(values: Iterable[float], seed: int = 0, n_boot: int = 1000) -> Agg
     tail = (1.0 - CONFIDENCE) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return Aggregate(value=float(array.mean()), low=float(low), high=float(high), n=int(array.size))
+
+
+def bootstrap(statistic: Callable[..., float], *samples: Iterable[float], paired: bool = False, seed: int = 0,
+              n_boot: int = 1000) -> Aggregate:
+    """``statistic(*samples)`` with a percentile-bootstrap 95% interval.
+
+    Each sample is resampled with replacement on its own (two populations, as forget against
+    holdout), or, with ``paired``, all with the same indices (the same rows or questions seen by
+    two models; the samples must then have equal lengths). Resamples whose statistic is not
+    finite are left out of the interval. Any empty sample gives ``Aggregate(nan, nan, nan, 0)``.
+    ``n`` is the number of values in all samples together (paired: the number of pairs).
+    """
+    if n_boot < 1:
+        raise MetricInputError(f"n_boot must be at least 1, got {n_boot}")
+    arrays = [as_finite_array(sample, f"bootstrap sample {i}", allow_empty=True) for i, sample in enumerate(samples)]
+    if not arrays or any(array.size == 0 for array in arrays):
+        return Aggregate(value=math.nan, low=math.nan, high=math.nan, n=0)
+    if paired and len({array.size for array in arrays}) > 1:
+        raise MetricInputError(f"paired bootstrap needs samples of one length, got {[a.size for a in arrays]}")
+    rng = np.random.default_rng(seed)
+    stats = np.empty(n_boot)
+    for b in range(n_boot):
+        if paired:
+            index = rng.integers(0, arrays[0].size, arrays[0].size)
+            stats[b] = statistic(*(array[index] for array in arrays))
+        else:
+            stats[b] = statistic(*(array[rng.integers(0, array.size, array.size)] for array in arrays))
+    stats = stats[np.isfinite(stats)]
+    tail = (1.0 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(stats, [tail, 100 - tail]) if stats.size else (math.nan, math.nan)
+    n = arrays[0].size if paired else sum(array.size for array in arrays)
+    return Aggregate(value=float(statistic(*arrays)), low=float(low), high=float(high), n=int(n))
 
 
 def _bootstrap_means(array: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:

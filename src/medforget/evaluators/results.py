@@ -1,12 +1,17 @@
 """The results schema: what ``RUN/results.json`` must hold, checked before it is written and
-whenever one is read (the leaderboard recomputes from predictions, but reads these fields)."""
+whenever one is read (the leaderboard recomputes from predictions, but reads these fields), and
+:func:`entry`, the one way a metric's aggregate becomes an entry of it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from medforget.errors import MedForgetError
+from medforget.evaluators.aggregation import Aggregate
+from medforget.evaluators.base import MetricInfo
 
 RESULTS_SCHEMA_VERSION = 1
 _TOP = {"schema_version": int, "medforget_version": str, "dataset": dict, "model": str, "method": str,
@@ -16,6 +21,19 @@ _METRIC = {"name": str, "split": str, "task": str, "direction": str, "version": 
 
 class ResultsError(MedForgetError):
     """A results file does not follow the results schema."""
+
+
+def entry(info: MetricInfo, split: str, result: Aggregate, name: str | None = None,
+          direction: str | None = None, task: str = "all") -> dict[str, Any]:
+    """A result entry for a registered metric: its version, and its direction unless the split
+    turns it (an answer's probability should fall on forget and hold on retain). ``name`` names
+    a variant (``mia_auc_loss``); NaN, meaning no data, becomes null."""
+    def number(value: float) -> float | None:
+        return float(value) if np.isfinite(value) else None
+
+    return {"name": name or info.name, "split": split, "task": task, "direction": direction or info.direction,
+            "version": info.version, "value": number(result.value), "low": number(result.low),
+            "high": number(result.high), "n": result.n}
 
 
 def validate_results(results: Mapping[str, Any]) -> None:
