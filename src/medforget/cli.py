@@ -126,8 +126,8 @@ def _run_eval(args: argparse.Namespace) -> int:
         raise ConfigError("--endpoint needs --endpoint-model NAME")
     if bool(args.judge_endpoint) != bool(args.judge_model):
         raise ConfigError("--judge-endpoint and --judge-model go together")
-    known = list(read_manifest(args.dataset)["targets"])  # a wrong --dataset fails before a model loads
-    levels = known if args.level == "all" else [args.level]
+    dataset_levels = list(read_manifest(args.dataset)["targets"])  # a wrong --dataset fails before a model loads
+    levels = dataset_levels if args.level == "all" else [args.level]
     if args.retain_model and len(levels) > 1 and "{level}" not in args.retain_model:
         raise ConfigError("a retain model is trained without one level's forget split: with --level all, write "
                           "--retain-model with {level} in it (e.g. models/tiny/retain-{level})")
