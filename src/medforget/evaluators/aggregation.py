@@ -34,6 +34,10 @@ class Aggregate:
     n: int
 
 
+#: the aggregate of no values
+NO_DATA = Aggregate(value=math.nan, low=math.nan, high=math.nan, n=0)
+
+
 @dataclass(frozen=True)
 class ScoreSummary:
     """Aggregates of a list of :class:`SampleScore`: one per metric seen, plus the primary metric.
@@ -62,11 +66,9 @@ def aggregate(values: Iterable[float], seed: int = 0, n_boot: int = 1000) -> Agg
         raise MetricInputError(f"n_boot must be at least 1, got {n_boot}")
     array = as_finite_array(values, "aggregate", allow_empty=True)
     if array.size == 0:
-        return Aggregate(value=math.nan, low=math.nan, high=math.nan, n=0)
-    means = _bootstrap_means(array, np.random.default_rng(seed), n_boot)
-    tail = (1.0 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return Aggregate(value=float(array.mean()), low=float(low), high=float(high), n=int(array.size))
+        return NO_DATA
+    low, high = _interval(_bootstrap_means(array, np.random.default_rng(seed), n_boot))
+    return Aggregate(value=float(array.mean()), low=low, high=high, n=int(array.size))
 
 
 def bootstrap(statistic: Callable[..., float], *samples: Iterable[float], paired: bool = False, seed: int = 0,
@@ -83,7 +85,7 @@ def bootstrap(statistic: Callable[..., float], *samples: Iterable[float], paired
         raise MetricInputError(f"n_boot must be at least 1, got {n_boot}")
     arrays = [as_finite_array(sample, f"bootstrap sample {i}", allow_empty=True) for i, sample in enumerate(samples)]
     if not arrays or any(array.size == 0 for array in arrays):
-        return Aggregate(value=math.nan, low=math.nan, high=math.nan, n=0)
+        return NO_DATA
     if paired and len({array.size for array in arrays}) > 1:
         raise MetricInputError(f"paired bootstrap needs samples of one length, got {[a.size for a in arrays]}")
     rng = np.random.default_rng(seed)
@@ -94,11 +96,18 @@ def bootstrap(statistic: Callable[..., float], *samples: Iterable[float], paired
             stats[b] = statistic(*(array[index] for array in arrays))
         else:
             stats[b] = statistic(*(array[rng.integers(0, array.size, array.size)] for array in arrays))
-    stats = stats[np.isfinite(stats)]
-    tail = (1.0 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(stats, [tail, 100 - tail]) if stats.size else (math.nan, math.nan)
+    low, high = _interval(stats[np.isfinite(stats)])
     n = arrays[0].size if paired else sum(array.size for array in arrays)
-    return Aggregate(value=float(statistic(*arrays)), low=float(low), high=float(high), n=int(n))
+    return Aggregate(value=float(statistic(*arrays)), low=low, high=high, n=int(n))
+
+
+def _interval(resampled: np.ndarray) -> tuple[float, float]:
+    """The central :data:`CONFIDENCE` percentile interval of resampled statistics (NaN if none)."""
+    if resampled.size == 0:
+        return math.nan, math.nan
+    tail = (1.0 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(resampled, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def _bootstrap_means(array: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
