@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from medforget.cli import main
-from medforget.evaluators.judge import RUBRIC, EndpointJudge, medforget_score, parse_score
+from medforget.evaluators.judge import JUDGE_PROMPT_VERSION, RUBRIC, EndpointJudge, medforget_score, parse_score
 from tests.evaluators.test_run import write_predictions
 from tests.fake_openai import serve
 
@@ -51,6 +51,7 @@ def test_eval_reports_factuality_and_the_combined_score(tiny_build: Path, tmp_pa
         assert main(["eval", "--predictions", str(predictions), "--dataset", str(tiny_build), "--level", "patient",
                      "--out", str(tmp_path / "run"), "--judge-endpoint", server.url, "--judge-model", "judge"]) == 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["judge"] == {"name": f"judge@{server.url}", "version": JUDGE_PROMPT_VERSION}
     factuality = {m["split"]: m for m in results["metrics"] if m["name"] == "llm_factuality"}
     assert factuality["forget"]["value"] == 1.0 and factuality["forget"]["failed"] == 0
     assert factuality["holdout"]["value"] is None and factuality["holdout"]["failed"] > 0  # failures are not zeros

@@ -42,6 +42,8 @@ for _info in (
 
 class Judge(Protocol):
     name: str
+    #: the version of its rubric and prompt: recorded in results, bump it when scores could change
+    version: str
 
     def judge(self, rows: Sequence[Mapping[str, Any]], predictions: Mapping[str, str]) -> list[float | None]:
         """Factuality 1-10 per row (``None``: the judge failed on that row)."""
@@ -78,6 +80,7 @@ class EndpointJudge:
         from openai import OpenAI
 
         self.name = f"{model}@{base_url}"
+        self.version = JUDGE_PROMPT_VERSION
         self.model = model
         self.concurrency = concurrency
         self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed",

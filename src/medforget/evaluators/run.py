@@ -123,7 +123,7 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
         "dataset": described,
         "model": adapter.name,
         "method": method,
-        "judge": judge.name if judge is not None else None,
+        "judge": {"name": judge.name, "version": judge.version} if judge is not None else None,
         "level": level,
         "metrics": metrics,
     }
