@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup build-dataset test bench reference-models clean
+.PHONY: setup build-dataset test bench reference-models tiny-methods clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_build.py
 	$(PY) benchmarks/bench_validate.py
 	$(PY) benchmarks/bench_eval.py
+	$(PY) benchmarks/bench_unlearn.py
 
 # The tiny track's target model and one retain model per level, trained on CPU from the tiny preset.
 # Each prints what it knows (seen, left-out and held-out rows); the target must reach the bar.
@@ -41,6 +42,27 @@ reference-models: $(STAMP)
 	$(VENV)/bin/medforget train --dataset medforget-tiny --out models/tiny/target --require-knowledge
 	for level in institution patient study section; do \
 		$(VENV)/bin/medforget train --dataset medforget-tiny --without $$level --out models/tiny/retain-$$level; done
+
+# Every unlearning method at every level of the tiny track, each evaluated against the target
+# (sibling damage, utility kept) and the level's retain model (forget quality); then the table.
+# The target and the retain models are evaluated too, as reference rows. Needs reference-models.
+METHODS ?= ga gd kl npo prune chip
+LEVELS  ?= institution patient study section
+MF      := $(VENV)/bin/medforget
+EVAL     = $(MF) eval --dataset medforget-tiny --retain-model models/tiny/retain-$$level
+tiny-methods: $(STAMP)
+	@test -f models/tiny/target/medforget_training.json || { echo "run make reference-models first"; exit 2; }
+	for level in $(LEVELS); do \
+		$(EVAL) --level $$level --model models/tiny/target --method target --out runs/tiny/target/$$level || exit 1; \
+		$(EVAL) --level $$level --model models/tiny/retain-$$level --method retain --out runs/tiny/retain/$$level \
+			--before runs/tiny/target/$$level || exit 1; \
+		for method in $(METHODS); do \
+			$(MF) unlearn --method $$method --level $$level --model models/tiny/target --dataset medforget-tiny \
+				--track tiny --threads 2 --out models/tiny/$$method-$$level || exit 1; \
+			$(EVAL) --level $$level --model models/tiny/$$method-$$level --method $$method \
+				--before runs/tiny/target/$$level --out runs/tiny/$$method/$$level || exit 1; \
+		done; done
+	$(MF) table runs/tiny/*/* | tee runs/tiny/methods.md
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

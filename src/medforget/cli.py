@@ -62,6 +62,26 @@ def _build_parser() -> argparse.ArgumentParser:
                        "(classification >= 0.95, generation ROUGE-L >= 0.8)")
     train.set_defaults(run=_run_train)
 
+    unlearn = commands.add_parser(
+        "unlearn", help="unlearn one level's forget split from a model: ga, gd, kl, npo, prune or chip",
+        description="Run an unlearning method on a checkpoint (or a LoRA adapter) at one level of a built dataset. "
+        "Gradient methods (ga, gd, kl, npo) train a LoRA adapter (or all weights with --param lora=false) with "
+        "accelerate: run `accelerate launch -m medforget unlearn ...` for one or many GPUs. prune and chip are "
+        "training-free. The output is a checkpoint or adapter that `medforget eval --model` reads, with "
+        "medforget_unlearning.json (method, hyperparameters, seed, data hashes, wall time).")
+    unlearn.add_argument("--method", required=True, help="ga | gd | kl | npo | prune | chip")
+    unlearn.add_argument("--level", required=True, help="the level whose forget split is unlearned")
+    unlearn.add_argument("--model", type=Path, required=True, metavar="PATH", help="the model to unlearn from")
+    unlearn.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="a built dataset")
+    unlearn.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the unlearned model goes")
+    unlearn.add_argument("--track", choices=("model", "tiny"), default="model",
+                         help="defaults for real checkpoints (model) or for the tiny track's CPU models (tiny)")
+    unlearn.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a hyperparameter (repeatable), e.g. --param epochs=3 --param top_k_percent=5")
+    unlearn.add_argument("--seed", type=int, default=0)
+    unlearn.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    unlearn.set_defaults(run=_run_unlearn)
+
     evaluate = commands.add_parser("eval", help="score a model or submitted predictions on a level's splits")
     source = evaluate.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", type=Path, metavar="PATH", help="a local image-text-to-text checkpoint")
@@ -83,7 +103,17 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--judge-model", metavar="NAME", default=None, help="model name to ask the judge endpoint for")
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.set_defaults(run=_run_eval)
+    table = commands.add_parser("table", help="a Markdown table of eval runs: headline metrics and unlearning time")
+    table.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="--out folders of `medforget eval`")
+    table.set_defaults(run=_run_table)
     return parser
+
+
+def _run_table(args: argparse.Namespace) -> int:
+    from medforget.evaluators.table import markdown
+
+    print("\n".join(markdown(args.runs)))
+    return 0
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -115,6 +145,28 @@ def _run_train(args: argparse.Namespace) -> int:
         print(("below the bar on seen rows: " if args.require_knowledge else "note: below the bar on seen rows: ")
               + "; ".join(missed))
     return 1 if missed and args.require_knowledge else 0
+
+
+def _run_unlearn(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from medforget.unlearning.run import method_for, unlearn
+
+    params = dict(_key_value(p) for p in args.param)
+    method = method_for(args.method, params, args.track)
+    record = unlearn(method, args.level, args.model, args.dataset, args.out, seed=args.seed, threads=args.threads)
+    settings = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(method).items())
+    print(f"{method.name} at {args.level} on {args.model} -> {args.out} ({record['output']}) in {record['seconds']:.1f}s")
+    print(f"  {settings}")
+    print("  " + ", ".join(f"{k}: {v}" for k, v in record["summary"].items() if not isinstance(v, dict)))
+    return 0
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--param {text!r}: expected KEY=VALUE")
+    return key.strip(), value.strip()
 
 
 def _run_eval(args: argparse.Namespace) -> int:

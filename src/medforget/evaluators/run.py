@@ -68,7 +68,7 @@ def _split_hashes(manifest: Mapping[str, Any], config: str) -> dict[str, str]:
     return {split: hashlib.sha256("".join(shas).encode()).hexdigest() for split, shas in shards.items()}
 
 
-def _commit() -> str | None:
+def code_commit() -> str | None:
     """The commit of the medforget code that ran, with ``-dirty`` when tracked files differ from
     it; None outside a git checkout (an installed wheel)."""
     here = Path(medforget.__file__).parent
@@ -93,7 +93,7 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
     from medforget.training.data import load_rows, read_manifest
 
     manifest = read_manifest(dataset)
-    described = _dataset_record(dataset, manifest, level)
+    described = dataset_record(dataset, manifest, level)
     before_scores = _primary_scores(before, described, level) if before is not None else None
     rows_by_split = {split: load_rows(dataset, level, split) for split in LEVEL_SPLITS}
     rows_by_split["utility"] = load_rows(dataset, "utility", "test")
@@ -119,7 +119,7 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
     results = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "medforget_version": medforget.__version__,
-        "commit": _commit(),
+        "commit": code_commit(),
         "dataset": described,
         "model": adapter.name,
         "method": method,
@@ -136,7 +136,7 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
     return results
 
 
-def _dataset_record(dataset: Path, manifest: Mapping[str, Any], level: str) -> dict[str, Any]:
+def dataset_record(dataset: Path, manifest: Mapping[str, Any], level: str) -> dict[str, Any]:
     if level not in manifest["targets"]:
         raise ConfigError(f"{dataset} has no level {level!r}; its levels are {', '.join(manifest['targets'])}")
     return {"manifest_sha256": sha256_file(dataset / "manifest.json"),

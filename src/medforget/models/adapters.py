@@ -35,23 +35,15 @@ class TransformersAdapter:
 
     def __init__(self, path: Path, batch_size: int = 32, max_new_tokens: int = 48, device: str | None = None):
         import torch
-        from transformers import AutoModelForImageTextToText
 
-        from medforget.models.families import load_processor
+        from medforget.models.families import ModelFamilyError, load_checkpoint
 
-        lora = (path / "adapter_config.json").is_file()
-        if not lora and not (path / "config.json").is_file():
-            raise AdapterError(f"{path} is not a model checkpoint (no config.json) nor a LoRA adapter")
         self.name = str(path)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.processor = load_processor(path)
-        if lora:  # load the adapter's base and merge the adapter into it
-            from peft import PeftConfig, PeftModel
-
-            base = AutoModelForImageTextToText.from_pretrained(PeftConfig.from_pretrained(path).base_model_name_or_path)
-            model = PeftModel.from_pretrained(base, path).merge_and_unload()
-        else:
-            model = AutoModelForImageTextToText.from_pretrained(path)
+        try:
+            model, self.processor = load_checkpoint(path)
+        except ModelFamilyError as err:
+            raise AdapterError(str(err)) from err
         self.model = model.to(self.device).eval()
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens

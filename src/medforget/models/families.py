@@ -28,7 +28,12 @@ class Family:
         vision_tower: attribute of ``model.model`` holding the vision encoder (frozen by LoRA).
         projector: the vision-language projector's linear layers, as module names of
             ``model.model`` (hooked by CHIP when asked).
-        image_token: the placeholder token that image features replace in the sequence.
+        image_token: the placeholder token that image features replace in the sequence; its
+            positions are the vision-token span (Qwen2.5-VL: the tokens between
+            ``<|vision_start|>`` and ``<|vision_end|>``; LLaVA: the expanded ``<image>`` tokens).
+        hook_projector: whether the published CHIP hooks the projector for this family.
+        decoder_layers: module name, under ``model.model``, of the language model's layer list.
+        mlp: the MLP's linear layers, as module names of one decoder layer, in forward order.
     """
 
     name: str
@@ -36,14 +41,24 @@ class Family:
     vision_tower: str
     projector: tuple[str, ...]
     image_token: str
+    hook_projector: bool
+    decoder_layers: str = "language_model.layers"
+    mlp: tuple[str, ...] = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+
+    def module(self, model: Any, name: str) -> Any:
+        """The submodule ``name`` of ``model.model`` (where every name above points)."""
+        return model.get_submodule(f"model.{name}")
+
+    def layer_count(self, model: Any) -> int:
+        return len(self.module(model, self.decoder_layers))
 
 
 FAMILIES: Registry[Family] = Registry("model family")
 for _family in (
     Family("llava", ("llava",), "vision_tower", ("multi_modal_projector.linear_1", "multi_modal_projector.linear_2"),
-           "<image>"),
+           "<image>", hook_projector=False),
     Family("qwen2_5_vl", ("qwen2_5_vl", "qwen2_vl"), "visual", ("visual.merger.mlp.0", "visual.merger.mlp.2"),
-           "<|image_pad|>"),
+           "<|image_pad|>", hook_projector=True),
 ):
     FAMILIES.register(_family.name)(_family)
 
@@ -73,3 +88,22 @@ def load_processor(path: Path) -> Any:
     from medforget.models.qwen_processor import ImageOnlyQwen2_5_VLProcessor
 
     return ImageOnlyQwen2_5_VLProcessor.from_pretrained(path)
+
+
+def is_lora_adapter(path: Path) -> bool:
+    return (path / "adapter_config.json").is_file()
+
+
+def load_checkpoint(path: Path) -> tuple[Any, Any]:
+    """``(model, processor)`` of a local checkpoint, or of a LoRA adapter merged into its base
+    (the base named in ``adapter_config.json``, itself a checkpoint or an adapter)."""
+    from transformers import AutoModelForImageTextToText
+
+    if is_lora_adapter(path):
+        from peft import PeftConfig, PeftModel
+
+        base, _ = load_checkpoint(Path(PeftConfig.from_pretrained(path).base_model_name_or_path))
+        return PeftModel.from_pretrained(base, path).merge_and_unload(), load_processor(path)
+    if not (path / "config.json").is_file():
+        raise ModelFamilyError(f"{path} is not a model checkpoint (no config.json) nor a LoRA adapter")
+    return AutoModelForImageTextToText.from_pretrained(path), load_processor(path)

@@ -61,7 +61,7 @@ def train_tiny(dataset: Path, out: Path, config: TrainConfig, without: tuple[str
     rows = training_rows(rows, dataset, without, config.max_rows, config.seed)
     processor = build_processor(tokenizer, config.spec)
     model = build_model(tokenizer, config.spec, config.seed)
-    steps, loss = _fit(model, processor, rows, config)
+    steps, loss = fit(model, processor, rows, config)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     processor.save_pretrained(out)
@@ -74,7 +74,7 @@ def _texts(rows: Sequence[dict[str, Any]]) -> list[str]:
     return [text for r in rows for text in (r["question"], r["answer"], *r["options"])]
 
 
-def _fit(model: Any, processor: Any, rows: list[dict[str, Any]], config: TrainConfig) -> tuple[int, float]:
+def fit(model: Any, processor: Any, rows: list[dict[str, Any]], config: TrainConfig) -> tuple[int, float]:
     import torch
 
     from medforget.models.chat import TrainingCollator

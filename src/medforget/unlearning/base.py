@@ -1,0 +1,86 @@
+"""What every unlearning method is: a frozen dataclass of its hyperparameters, registered by
+name, whose ``run`` edits or trains a loaded model on one level's forget and retain rows and
+says what came out (:class:`Outcome`). :mod:`medforget.unlearning.run` loads, seeds, times,
+saves and records around it, so a method holds only its own logic."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from medforget.errors import ConfigError, MedForgetError
+from medforget.registry import Registry
+
+
+class UnlearningError(MedForgetError):
+    """An unlearning method cannot run on the model or data it was given."""
+
+
+@dataclass
+class Outcome:
+    """What a method produced.
+
+    Attributes:
+        model: the model to save (a ``peft`` model when only a LoRA adapter was trained).
+        adapter: True when ``model`` is a LoRA adapter over the input checkpoint.
+        tensors: artefacts worth keeping beside the weights (selected units, directions), saved
+            as safetensors under their names.
+        summary: small JSON facts about the run (steps, losses, ranks), kept in the record.
+    """
+
+    model: Any
+    adapter: bool = False
+    tensors: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class Method(Protocol):
+    name: ClassVar[str]
+    version: ClassVar[str]
+    #: True when the method trains (gradient methods), False when it edits weights in closed form
+    trains: ClassVar[bool]
+
+    def run(self, model: Any, processor: Any, data: Any, seed: int) -> Outcome: ...
+
+
+METHODS: Registry[type] = Registry("unlearning method")
+
+
+def configure(cls: type, params: Mapping[str, str | Any]) -> Any:
+    """``cls`` with ``params`` (CLI strings or typed values) over its defaults; an unknown name
+    is an error that suggests the closest field."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, raw in params.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{cls.name} has no hyperparameter {key!r}{hint} (known: {', '.join(fields)})")
+        values[key] = _parse(key, raw, hints[key]) if isinstance(raw, str) else raw
+    return cls(**values)
+
+
+def _parse(key: str, raw: str, hint: Any) -> Any:
+    """A CLI string as the field's type (bool, int, float, str, or one of them or None)."""
+    options = [t for t in typing.get_args(hint) if t is not type(None)] if _is_union(hint) else [hint]
+    if raw.lower() in ("none", "null") and len(options) < len(typing.get_args(hint) or [hint]):
+        return None
+    kind = options[0]
+    try:
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1", "yes")
+        return kind(raw)
+    except ValueError as err:
+        raise ConfigError(f"hyperparameter {key}={raw!r}: expected {kind.__name__}") from err
+
+
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)

@@ -1,0 +1,218 @@
+"""CHIP: Cross-modal Hierarchy-Informed Projection (benchmark.md section 6), training-free.
+
+1. activations of the MLP ``gate_proj``/``up_proj``/``down_proj`` outputs of the last decoder
+   layers (and of the vision-language projector where asked), pooled per row with ``alpha``
+   on the vision positions, per node over a seeded sample of its subtree's rows;
+2. per module, the top ``k`` % units by ``mean|F| - mean|R|``: the set S;
+3. sibling-differential directions restricted to S (:func:`contrasts`);
+4. SVD of the stacked directions, rank r reaching ``tau`` of the energy: Q (``|S| x r``);
+5. ``W[S, :] <- (I - Q Q^T) W[S, :]`` for each module; biases untouched.
+
+Where we differ from the published code, on purpose: padding is left out of the "other
+positions" mean (``include_padding=True`` restores the published behaviour); per-node samples
+are seeded by a stable digest of the node id, not Python's salted ``hash``; unit selection
+counts each sampled row once (the published code concatenates per-node activations, so a row
+under a target and its child counts twice); the LLaVA projector can be hooked
+(``hook_projector=True``), off by default as in the published code.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from medforget.hierarchy import stable_int
+from medforget.unlearning.activations import Hooked, Sums, collect, mean, mean_absolute
+from medforget.unlearning.base import METHODS, Outcome, UnlearningError
+from medforget.unlearning.data import RowTree, UnlearnData, row_tree
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+CHIP_VERSION = "1.0.0"
+FORGET, RETAIN = "forget", "retain"
+
+
+@METHODS.register("chip")
+@dataclass(frozen=True)
+class Chip:
+    """CHIP's hyperparameters, published defaults.
+
+    Attributes:
+        top_k_percent: share of each module's units selected (k).
+        tau: share of the directions' squared singular values Q keeps.
+        alpha: weight of the vision positions in a row's pooled activation.
+        last_layers: how many of the last decoder layers are hooked (6 of Lingshu-7B's 28).
+        max_per_node: cap on the rows sampled per node.
+        hook_projector: hook the vision-language projector; None: as the published code does
+            for the family (Qwen2.5-VL's merger yes, LLaVA's projector no).
+        include_padding: count padding in the "other positions" mean, as the published code does.
+        batch_size: rows per forward pass.
+    """
+
+    name: ClassVar[str] = "chip"
+    version: ClassVar[str] = CHIP_VERSION
+    trains: ClassVar[bool] = False
+
+    top_k_percent: float = 10.0
+    tau: float = 0.95
+    alpha: float = 0.3
+    last_layers: int = 6
+    max_per_node: int = 500
+    hook_projector: bool | None = None
+    include_padding: bool = False
+    batch_size: int = 8
+
+    def run(self, model: Any, processor: Any, data: UnlearnData, seed: int) -> Outcome:
+        found = chip(model, processor, data, self, seed)
+        tensors = {f"{kind}/{name}": value for kind in ("units", "directions", "bases")
+                   for name, value in found[kind].items()}
+        return Outcome(model, tensors=tensors, summary=found["summary"])
+
+
+def child_level(levels: Sequence[str], level: str) -> str | None:
+    index = levels.index(level)
+    return levels[index + 1] if index + 1 < len(levels) else None
+
+
+def contrasts(tree: RowTree, level: str, below: str | None) -> list[tuple[str, list[str]]]:
+    """The sibling-differential pairs ``(forget node, retain nodes)``, one direction each.
+
+    For each forget target t at ``level``: if t has children (at ``below``), each child c
+    against the retain nodes at c's level under t's parent (the children of t's siblings), or
+    every retain node of that level when there are none (t has no parent); if t is a leaf,
+    t against its retain siblings, or every retain node of ``level`` when it has none.
+    """
+    pairs = []
+    for target in tree.at_level(level, tree.forget):
+        children = [c for c in tree.children(target) if c in tree.forget]
+        if below is not None and children:
+            parent = tree.parent[target]
+            cousins = [c for s in (tree.children(parent) if parent else []) for c in tree.children(s)
+                       if c in tree.retain and tree.level[c] == below]
+            pairs += [(child, cousins or tree.at_level(below, tree.retain)) for child in children]
+        else:
+            siblings = [s for s in tree.children(tree.parent[target]) if s in tree.retain and s != target] \
+                if tree.parent[target] else []
+            pairs.append((target, siblings or tree.at_level(level, tree.retain)))
+    return [(node, others) for node, others in pairs if others]
+
+
+def sample_nodes(tree: RowTree, levels: Sequence[str], cap: int, seed: int) -> tuple[list[list[str]], list[list[str]]]:
+    """Per forget row and per retain row, the groups it adds into: ``(side, node)`` for each
+    node at ``levels`` that sampled it (at most ``cap`` rows per node, seeded by the node id),
+    plus the side's own group for unit selection."""
+    groups: tuple[list[list[str]], list[list[str]]] = ([], [])
+    for side_name, side, out in ((FORGET, tree.forget, groups[0]), (RETAIN, tree.retain, groups[1])):
+        size = 1 + max((i for rows in side.values() for i in rows), default=-1)
+        out.extend([] for _ in range(size))
+        for node in (n for n in sorted(side) if tree.level[n] in levels):
+            rows = side[node]
+            chosen = rows if len(rows) <= cap else random.Random(stable_int(node, str(seed))).sample(rows, cap)
+            for index in chosen:
+                out[index].append(f"{side_name}:{node}")
+        for row_groups in out:
+            if row_groups:
+                row_groups.append(side_name)
+    return groups
+
+
+def hooked_modules(model: Any, config: Chip) -> list[Hooked]:
+    from medforget.models.families import family_of
+
+    family = family_of(model)
+    layers = family.layer_count(model)
+    names = [f"model.{family.decoder_layers}.{i}.{m}" for i in range(max(0, layers - config.last_layers), layers)
+             for m in family.mlp]
+    modules = [Hooked(name) for name in names]
+    hook_projector = family.hook_projector if config.hook_projector is None else config.hook_projector
+    return modules + ([Hooked(f"model.{name}", "projector") for name in family.projector] if hook_projector else [])
+
+
+def select_units(sums: Mapping[str, Mapping[str, Sums]], top_k_percent: float) -> dict[str, torch.Tensor]:
+    """Per module, the top k % units by ``mean|F| - mean|R|`` (ascending indices)."""
+    import torch
+
+    selected = {}
+    for name in (n for n in sums[FORGET] if n in sums[RETAIN]):
+        scores = mean_absolute([sums[FORGET][name]]) - mean_absolute([sums[RETAIN][name]])
+        k = max(1, int(scores.numel() * top_k_percent / 100))
+        selected[name] = torch.topk(scores, k).indices.sort().values
+    return selected
+
+
+def directions(sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[str, list[str]]],
+               units: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per module, the unit-norm directions ``mean(node) - mean(others)`` restricted to the
+    selected units, one row per pair; directions of norm below 1e-8 are dropped."""
+    import torch
+
+    out = {}
+    for name, selected in units.items():
+        rows = []
+        for node, others in pairs:
+            target = sums.get(f"{FORGET}:{node}", {}).get(name)
+            contrast = [sums[f"{RETAIN}:{o}"][name] for o in others if name in sums.get(f"{RETAIN}:{o}", {})]
+            if target is None or not contrast:
+                continue
+            difference = (mean([target]) - mean(contrast))[selected]
+            if difference.norm() > 1e-8:
+                rows.append(difference / difference.norm())
+        if rows:
+            out[name] = torch.stack(rows)
+    return out
+
+
+def basis(stacked: torch.Tensor, tau: float) -> torch.Tensor:
+    """Q: the top r right singular vectors of the stacked directions, r the smallest rank whose
+    squared singular values reach ``tau`` of the total (the normalised mean direction if the
+    SVD fails)."""
+    import torch
+
+    try:
+        _, singular, right = torch.linalg.svd(stacked, full_matrices=False)
+    except torch.linalg.LinAlgError:
+        average = stacked.mean(0)
+        return (average / average.norm().clamp(min=1e-8)).unsqueeze(1)
+    energy = singular.square()
+    rank = int((torch.cumsum(energy, 0) < tau * energy.sum()).sum()) + 1
+    return right[: min(rank, len(singular))].T
+
+
+def project(weight: torch.Tensor, units: torch.Tensor, q: torch.Tensor) -> None:
+    """``W[S, :] <- (I - Q Q^T) W[S, :]`` in place (computed in float32)."""
+    import torch
+
+    rows = weight.data[units].float()
+    edited = rows - q @ (q.T @ rows)
+    with torch.no_grad():
+        weight.data[units] = edited.to(weight.dtype)
+
+
+def chip(model: Any, processor: Any, data: UnlearnData, config: Chip, seed: int = 0) -> dict[str, Any]:
+    """Edit ``model`` in place; return what was selected and projected, and a summary."""
+    below = child_level(data.levels, data.level)
+    tree = row_tree(data.forget, data.retain, data.levels)
+    levels = [data.level] + ([below] if below else [])
+    forget_groups, retain_groups = sample_nodes(tree, levels, config.max_per_node, seed)
+    modules = hooked_modules(model, config)
+    rows = [r for r, g in zip(data.forget, forget_groups) if g] + [r for r, g in zip(data.retain, retain_groups) if g]
+    groups = [g for g in forget_groups if g] + [g for g in retain_groups if g]
+    sums = collect(model, processor, rows, groups, modules, config.alpha, config.include_padding, config.batch_size)
+    if FORGET not in sums or RETAIN not in sums:
+        raise UnlearningError(f"CHIP at level {data.level!r} needs forget and retain rows at {levels}")
+    pairs = contrasts(tree, data.level, below)
+    units = select_units(sums, config.top_k_percent)
+    found = directions(sums, pairs, units)
+    bases = {name: basis(stacked, config.tau) for name, stacked in found.items()}
+    for name, q in bases.items():
+        project(model.get_submodule(name).weight, units[name], q)
+        logger.info("%s: %d units, %d directions -> rank %d", name, len(units[name]), len(found[name]), q.shape[1])
+    return {"units": units, "directions": found, "bases": bases,
+            "summary": {"rows_forwarded": len(rows), "pairs": len(pairs), "modules": len(modules),
+                        "modules_projected": len(bases), "ranks": {n: int(q.shape[1]) for n, q in bases.items()}}}
