@@ -63,7 +63,8 @@ class Hooked:
 def collect(model: Any, processor: Any, rows: Sequence[Mapping[str, Any]], groups: Sequence[Sequence[str]],
             modules: Sequence[Hooked], alpha: float | None, include_padding: bool = False,
             batch_size: int = 8) -> dict[str, dict[str, Sums]]:
-    """``{group: {module: Sums}}`` over ``rows``, row ``i`` adding into each of ``groups[i]``."""
+    """``{group: {module: Sums}}`` over ``rows``, row ``i`` adding into each of ``groups[i]``.
+    Activations are pooled inside the hooks, on the model's device; only the sums are kept."""
     import torch
 
     from medforget.models.chat import TrainingCollator
@@ -71,46 +72,61 @@ def collect(model: Any, processor: Any, rows: Sequence[Mapping[str, Any]], group
 
     image_token = processor.tokenizer.convert_tokens_to_ids(family_of(model).image_token)
     collate = TrainingCollator(processor)
-    sums: dict[str, dict[str, Sums]] = defaultdict(dict)
-    state: dict[str, Any] = {}
-    handles = [_register(model, hooked, state) for hooked in modules]
     device = next(model.parameters()).device
+    sums: dict[str, dict[str, Sums]] = defaultdict(dict)
+    pooled: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+    batch_state: dict[str, Any] = {}
+    handles = [_register(model, hooked, batch_state, pooled) for hooked in modules]
     try:
         model.eval()
         for start in range(0, len(rows), batch_size):
-            batch = collate(rows[start : start + batch_size])
-            batch.pop("labels")
-            state.clear()
+            batch = {k: v.to(device) for k, v in collate(rows[start : start + batch_size]).items() if k != "labels"}
+            vision = batch["input_ids"] == image_token
+            valid = torch.ones_like(vision) if include_padding else batch["attention_mask"].bool()
+            batch_state.update(weights=_position_weights(vision, valid, alpha), tokens=vision.sum(1))
+            pooled.clear()
             with torch.inference_mode():
-                model(**{k: v.to(device) for k, v in batch.items()})
-            ids, valid = batch["input_ids"], batch["attention_mask"].bool()
-            weights = _position_weights(ids == image_token, torch.ones_like(valid) if include_padding else valid, alpha)
-            per_row_tokens = (ids == image_token).sum(1).tolist()
-            for hooked in (m for m in modules if m.name in state):  # a projector sees no text-only batch
-                values, absolute, counts = _pool(state[hooked.name], hooked.kind, weights, per_row_tokens)
-                for offset, row_groups in enumerate(groups[start : start + batch_size]):
-                    for group in row_groups:
-                        _sums(sums[group], hooked.name, values.shape[1]).add(values[offset], absolute[offset],
-                                                                             counts[offset])
+                model(**batch)
+            names, membership = _membership(groups[start : start + batch_size], device)
+            for module, (values, absolute, counts) in pooled.items():  # a projector sees no text-only batch
+                totals, absolutes, numbers = membership @ values, membership @ absolute, membership @ counts
+                for index, group in enumerate(names):
+                    _sums(sums[group], module, values.shape[1], device).add(totals[index], absolutes[index],
+                                                                            int(numbers[index]))
     finally:
         for handle in handles:
             handle.remove()
-    return dict(sums)
+    return {group: {m: Sums(s.total.cpu(), s.absolute.cpu(), s.count) for m, s in by_module.items()}
+            for group, by_module in sums.items()}
 
 
-def _register(model: Any, hooked: Hooked, state: dict[str, Any]) -> Any:
+def _membership(groups: Sequence[Sequence[str]], device: Any) -> tuple[list[str], torch.Tensor]:
+    """The groups of a batch, and the ``[groups, rows]`` 0/1 matrix of which row adds into which."""
+    import torch
+
+    names = sorted({g for row_groups in groups for g in row_groups})
+    index = {name: i for i, name in enumerate(names)}
+    membership = torch.zeros(len(names), len(groups), device=device)
+    for row, row_groups in enumerate(groups):
+        for group in row_groups:
+            membership[index[group], row] = 1.0
+    return names, membership
+
+
+def _register(model: Any, hooked: Hooked, batch: Mapping[str, Any], pooled: dict[str, Any]) -> Any:
     def hook(_module: Any, args: tuple[Any, ...], output: Any) -> None:
         value = args[0] if hooked.capture == "input" else output
-        state[hooked.name] = (value[0] if isinstance(value, tuple) else value).detach().float().cpu()
+        value = (value[0] if isinstance(value, tuple) else value).detach().float()
+        pooled[hooked.name] = _pool(value, hooked.kind, batch["weights"], batch["tokens"])
 
     return model.get_submodule(hooked.name).register_forward_hook(hook)
 
 
-def _sums(by_module: dict[str, Sums], name: str, units: int) -> Sums:
+def _sums(by_module: dict[str, Sums], name: str, units: int, device: Any) -> Sums:
     import torch
 
     if name not in by_module:
-        by_module[name] = Sums(torch.zeros(units), torch.zeros(units), 0)
+        by_module[name] = Sums(torch.zeros(units, device=device), torch.zeros(units, device=device), 0)
     return by_module[name]
 
 
@@ -126,15 +142,17 @@ def _position_weights(vision: torch.Tensor, valid: torch.Tensor, alpha: float | 
 
 
 def _pool(activations: torch.Tensor, kind: str, weights: torch.Tensor,
-          per_row_tokens: list[int]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+          tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per batch row: the sum of its activation rows, of their absolute values, and their count."""
     import torch
 
     if kind == "language":
         pooled = torch.einsum("bt,btd->bd", weights, activations)
-        return pooled, pooled.abs(), [1] * len(per_row_tokens)
-    tokens = activations.reshape(-1, activations.shape[-1])  # one row per visual token, rows of a batch in order
-    if tokens.shape[0] != sum(per_row_tokens):
-        raise UnlearningError(f"the projector gave {tokens.shape[0]} rows for {sum(per_row_tokens)} image tokens")
-    parts = torch.split(tokens, per_row_tokens)
-    return (torch.stack([p.sum(0) for p in parts]), torch.stack([p.abs().sum(0) for p in parts]), per_row_tokens)
+        return pooled, pooled.abs(), torch.ones(len(tokens), device=pooled.device)
+    flat = activations.reshape(-1, activations.shape[-1])  # one row per visual token, rows of a batch in order
+    if flat.shape[0] != int(tokens.sum()):
+        raise UnlearningError(f"the projector gave {flat.shape[0]} rows for {int(tokens.sum())} image tokens")
+    owner = torch.repeat_interleave(torch.arange(len(tokens), device=flat.device), tokens)
+    total = torch.zeros(len(tokens), flat.shape[1], device=flat.device).index_add_(0, owner, flat)
+    absolute = torch.zeros_like(total).index_add_(0, owner, flat.abs())
+    return total, absolute, tokens.float()

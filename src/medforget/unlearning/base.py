@@ -67,20 +67,14 @@ def configure(cls: type, params: Mapping[str, str | Any]) -> Any:
 
 
 def _parse(key: str, raw: str, hint: Any) -> Any:
-    """A CLI string as the field's type (bool, int, float, str, or one of them or None)."""
-    options = [t for t in typing.get_args(hint) if t is not type(None)] if _is_union(hint) else [hint]
-    if raw.lower() in ("none", "null") and len(options) < len(typing.get_args(hint) or [hint]):
+    """A CLI string as the field's type: bool, int, float or str, or None for optional fields."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if type(None) in args and raw.lower() in ("none", "null"):
         return None
-    kind = options[0]
+    kind = next(t for t in args if t is not type(None))
     try:
         if kind is bool:
-            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(raw)
-            return raw.lower() in ("true", "1", "yes")
+            return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[raw.lower()]
         return kind(raw)
-    except ValueError as err:
+    except (KeyError, ValueError) as err:
         raise ConfigError(f"hyperparameter {key}={raw!r}: expected {kind.__name__}") from err
-
-
-def _is_union(hint: Any) -> bool:
-    return typing.get_origin(hint) in (typing.Union, types.UnionType)
