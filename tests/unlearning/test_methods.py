@@ -105,6 +105,8 @@ def test_hyperparameters_are_typed_and_checked():
     assert method_for("ga", {}, track="tiny").lora is False
     with pytest.raises(ConfigError, match="did you mean 'beta'"):
         method_for("npo", {"betta": "1"})
+    with pytest.raises(ConfigError, match="expected bool"):
+        method_for("ga", {"lora": "maybe"})
     with pytest.raises(ConfigError, match="expected int"):
         method_for("ga", {"epochs": "many"})
     with pytest.raises(UnknownNameError, match="did you mean 'npo'"):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from medforget.evaluators.results import ResultsError, validate_results
+from medforget.hierarchy import DEFAULT_LEVELS
 
 #: (column, metric name, split) read from results.json; split None: the metric's only entry
 COLUMNS = (
@@ -46,10 +47,10 @@ def unlearning_seconds(results: dict[str, Any]) -> float | None:
 
 
 def markdown(runs: Sequence[Path]) -> list[str]:
-    """The table's lines, runs sorted by level (the dataset's order of appearance) then method."""
+    """The table's lines, runs sorted by level (outer first) then method."""
     rows = [read_run(run) for run in runs]
-    levels = list(dict.fromkeys(r["level"] for r in rows))
-    rows.sort(key=lambda r: (levels.index(r["level"]), r["method"]))
+    known = {level: i for i, level in enumerate(DEFAULT_LEVELS)}
+    rows.sort(key=lambda r: (known.get(r["level"], len(known)), r["level"], r["method"]))
     header = ["level", "method", *(c for c, _, _ in COLUMNS), "unlearning s"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for results in rows:
