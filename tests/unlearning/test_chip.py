@@ -66,11 +66,11 @@ def test_a_target_without_a_parent_is_contrasted_with_every_retain_node_of_the_l
 def test_per_node_samples_are_capped_seeded_and_stable():
     forget = [row("S1") | {"id": f"qa-{i}"} for i in range(30)]
     tree = row_tree(forget, [row("S3")], LEVELS)
-    groups, _ = sample_nodes(tree, ["study"], cap=10, seed=0)
+    groups, _ = sample_nodes(tree, ["study"], cap=10, seed=0, sizes=(30, 1))
     chosen = [i for i, g in enumerate(groups) if "forget:S1" in g]
     assert len(chosen) == 10 and all(g[-1] == "forget" for g in groups if g)
-    assert chosen == [i for i, g in enumerate(sample_nodes(tree, ["study"], 10, 0)[0]) if g]  # same in any process
-    assert chosen != [i for i, g in enumerate(sample_nodes(tree, ["study"], 10, 1)[0]) if g]
+    assert chosen == [i for i, g in enumerate(sample_nodes(tree, ["study"], 10, 0, (30, 1))[0]) if g]  # same in any process
+    assert chosen != [i for i, g in enumerate(sample_nodes(tree, ["study"], 10, 1, (30, 1))[0]) if g]
 
 
 def sums(*rows: list[float]) -> Sums:

@@ -66,6 +66,7 @@ def collect(model: Any, processor: Any, rows: Sequence[Mapping[str, Any]], group
     """``{group: {module: Sums}}`` over ``rows``, row ``i`` adding into each of ``groups[i]``.
     Activations are pooled inside the hooks, on the model's device; only the sums are kept."""
     import torch
+    from tqdm import tqdm
 
     from medforget.models.chat import TrainingCollator
     from medforget.models.families import family_of
@@ -79,7 +80,7 @@ def collect(model: Any, processor: Any, rows: Sequence[Mapping[str, Any]], group
     handles = [_register(model, hooked, batch_state, pooled) for hooked in modules]
     try:
         model.eval()
-        for start in range(0, len(rows), batch_size):
+        for start in tqdm(range(0, len(rows), batch_size), desc="activations", unit="batch", leave=False):
             batch = {k: v.to(device) for k, v in collate(rows[start : start + batch_size]).items() if k != "labels"}
             vision = batch["input_ids"] == image_token
             valid = torch.ones_like(vision) if include_padding else batch["attention_mask"].bool()

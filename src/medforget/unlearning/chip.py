@@ -103,14 +103,14 @@ def contrasts(tree: RowTree, level: str, below: str | None) -> list[tuple[str, l
     return [(node, others) for node, others in pairs if others]
 
 
-def sample_nodes(tree: RowTree, levels: Sequence[str], cap: int, seed: int) -> tuple[list[list[str]], list[list[str]]]:
-    """Per forget row and per retain row, the groups it adds into: ``(side, node)`` for each
-    node at ``levels`` that sampled it (at most ``cap`` rows per node, seeded by the node id),
-    plus the side's own group for unit selection."""
-    groups: tuple[list[list[str]], list[list[str]]] = ([], [])
+def sample_nodes(tree: RowTree, levels: Sequence[str], cap: int, seed: int,
+                 sizes: tuple[int, int]) -> tuple[list[list[str]], list[list[str]]]:
+    """For each of the ``sizes`` forget and retain rows, the groups it adds into:
+    ``"<side>:<node>"`` for each node at ``levels`` that sampled it (at most ``cap`` rows per
+    node, seeded by the node id), then ``"<side>"`` (all sampled rows of the side, for unit
+    selection). Rows no node sampled get no group and are never forwarded."""
+    groups: tuple[list[list[str]], list[list[str]]] = ([[] for _ in range(sizes[0])], [[] for _ in range(sizes[1])])
     for side_name, side, out in ((FORGET, tree.forget, groups[0]), (RETAIN, tree.retain, groups[1])):
-        size = 1 + max((i for rows in side.values() for i in rows), default=-1)
-        out.extend([] for _ in range(size))
         for node in (n for n in sorted(side) if tree.level[n] in levels):
             rows = side[node]
             chosen = rows if len(rows) <= cap else random.Random(stable_int(node, str(seed))).sample(rows, cap)
@@ -199,7 +199,8 @@ def chip(model: Any, processor: Any, data: UnlearnData, config: Chip, seed: int 
     below = child_level(data.levels, data.level)
     tree = row_tree(data.forget, data.retain, data.levels)
     levels = [data.level] + ([below] if below else [])
-    forget_groups, retain_groups = sample_nodes(tree, levels, config.max_per_node, seed)
+    forget_groups, retain_groups = sample_nodes(tree, levels, config.max_per_node, seed,
+                                                 (len(data.forget), len(data.retain)))
     modules = hooked_modules(model, config)
     rows = [r for r, g in zip(data.forget, forget_groups) if g] + [r for r, g in zip(data.retain, retain_groups) if g]
     groups = [g for g in forget_groups if g] + [g for g in retain_groups if g]

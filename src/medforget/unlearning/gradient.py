@@ -145,6 +145,7 @@ class _Reference:
 def train(method: GradientMethod, model: Any, processor: Any, data: Any, seed: int) -> Outcome:
     import torch
     from accelerate import Accelerator
+    from tqdm import tqdm
 
     from medforget.models.chat import TrainingCollator
     from medforget.training.lora import freeze_vision, language_linear_modules
@@ -169,9 +170,10 @@ def train(method: GradientMethod, model: Any, processor: Any, data: Any, seed: i
     retain = itertools.cycle(loaders[1]) if method.uses_retain else itertools.repeat(None)
     model.train()
     losses: list[float] = []
-    for _ in range(method.epochs):
+    for number in range(method.epochs):
         epoch = []
-        for forget in loaders[0]:
+        for forget in tqdm(loaders[0], desc=f"{method.name} epoch {number + 1}/{method.epochs}", leave=False,
+                           disable=not accelerator.is_main_process):
             with accelerator.accumulate(model):
                 loss = method.loss(model, forget, next(retain), reference)
                 accelerator.backward(loss)

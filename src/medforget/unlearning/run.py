@@ -32,7 +32,6 @@ TINY_TRACK: dict[str, dict[str, Any]] = {
     "prune": {},
     "chip": {},
 }
-TRACKS = ("model", "tiny")
 
 
 def method_for(name: str, params: Mapping[str, Any], track: str = "model") -> Any:
@@ -68,7 +67,10 @@ def unlearn(method: Any, level: str, model_path: Path, dataset: Path, out: Path,
         "dataset": data.record, "rows": {"forget": len(data.forget), "retain": len(data.retain)},
         "seconds": round(seconds, 2), "summary": outcome.summary,
     }
-    _save(outcome, processor, model_path, out, record)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:  # under `accelerate launch`, one process writes
+        _save(outcome, processor, model_path, out, record)
     return record
 
 
@@ -79,7 +81,7 @@ def _save(outcome: Outcome, processor: Any, base: Path, out: Path, record: Mappi
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         if outcome.adapter:
-            outcome.model.peft_config["default"].base_model_name_or_path = str(base)
+            outcome.model.peft_config["default"].base_model_name_or_path = str(base.resolve())
         outcome.model.save_pretrained(staging)
         processor.save_pretrained(staging)
         if outcome.tensors:
