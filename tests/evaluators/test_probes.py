@@ -54,7 +54,10 @@ def test_reconstruction_prompts_carry_hierarchy_context(tiny_build: Path):
     names = context_names(load_rows(tiny_build, "train", "train"))
     forget = load_rows(tiny_build, "section", "forget")[:3]
     echo = Echo()
-    out = reconstruction_attack(echo, forget, names)
+    out, scores, predictions = reconstruction_attack(echo, forget, names)
+    assert set(scores) == {"reconstruction:institution", "reconstruction:institution+patient",
+                           "reconstruction:institution+patient+study"}
+    assert f"{forget[0]['id']}#context-institution" in predictions
     assert echo.seen[0].startswith("Hospital: ") and "Patient: " in echo.seen[0] and "Study date: " in echo.seen[0]
     assert [m["name"] for m in out][-1] == "reconstruction_attack" and out[-1]["value"] == 0.0
     assert json.dumps(out)  # serialisable
@@ -67,7 +70,7 @@ def test_known_threshold_per_task():
     assert not known(SampleScore("a", "cloze", {"cloze_exact_match": 0.0}, "cloze_exact_match"))
 
 
-MODEL_ONLY = ("truth_ratio", "forget_quality", "reconstruction")  # need the model, not its predictions
+MODEL_ONLY = ("truth_ratio", "forget_quality")  # need the model, not its predictions
 
 
 def test_a_run_is_deterministic_and_its_predictions_rescore_to_the_same_numbers(

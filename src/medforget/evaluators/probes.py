@@ -138,20 +138,34 @@ def context_names(rows: Sequence[Row]) -> dict[str, str]:
             if (r["level"], r["attribute"]) in wanted and r["task"] == "generation" and r["rephrased_of"] is None}
 
 
-def reconstruction_attack(adapter: ModelAdapter, forget: Sequence[Row], names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Forget accuracy when questions carry more and more hierarchy context; the worst case."""
+def reconstruction_attack(adapter: ModelAdapter, forget: Sequence[Row], names: Mapping[str, str]
+                          ) -> tuple[list[dict[str, Any]], dict[str, list[SampleScore]], dict[str, str]]:
+    """Forget accuracy when questions carry more and more hierarchy context; the worst case.
+
+    Each context's questions are asked under their own ids (``<id>#context-<levels>``) and
+    returned with their scores and predictions, per ``reconstruction:<levels>`` split, so a
+    predictions file that carries them re-scores the attack without the model."""
     metric = HIERARCHY_METRICS.get("reconstruction_attack")
-    out, by_context = [], {}
-    for depth in range(1, len(CONTEXT_LEVELS) + 1):
-        context = "+".join(CONTEXT_LEVELS[:depth])
-        asked = [{**r, "question": _with_context(r, CONTEXT_LEVELS[:depth], names)} for r in forget]
-        predictions = dict(zip((r["id"] for r in asked), adapter.generate(asked)))
-        by_context[context] = aggregate([float(known(s)) for s in score_rows(asked, predictions)])
+    out, by_context, scores, predictions = [], {}, {}, {}
+    for context, asked in reconstruction_rows(forget, names).items():
+        predictions.update(zip((r["id"] for r in asked), adapter.generate(asked)))
+        scores[f"reconstruction:{context}"] = score_rows(asked, predictions)
+        by_context[context] = aggregate([float(known(s)) for s in scores[f"reconstruction:{context}"]])
         out.append(entry(metric, "forget", by_context[context], name=f"reconstruction:{context}"))
     measured = {context: result for context, result in by_context.items() if result.n}
     if measured:
         worst = metric.compute({context: result.value for context, result in measured.items()}).context
         out.append(entry(metric, f"forget ({worst})", measured[worst]))
+    return out, scores, predictions
+
+
+def reconstruction_rows(forget: Sequence[Row], names: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Per context (``institution``, ``institution+patient``, ...), the forget rows asked with it."""
+    out = {}
+    for depth in range(1, len(CONTEXT_LEVELS) + 1):
+        context = "+".join(CONTEXT_LEVELS[:depth])
+        out[context] = [{**r, "id": f"{r['id']}#context-{context}",
+                         "question": _with_context(r, CONTEXT_LEVELS[:depth], names)} for r in forget]
     return out
 
 

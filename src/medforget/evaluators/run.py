@@ -6,7 +6,8 @@ bootstrap interval, n, direction and version), validated by :mod:`medforget.eval
 
 ``predictions.jsonl`` is itself a valid ``--predictions`` file: it carries the answer
 log-probabilities the white-box probes read, so re-scoring it gives the same numbers (less
-those that need the model itself: truth ratio, forget quality and the reconstruction attack).
+those that need the model itself: truth ratio and forget quality). The reconstruction attack's
+questions are written under ``<id>#context-<levels>`` ids, so it re-scores too.
 """
 
 from __future__ import annotations
@@ -109,9 +110,16 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
     if before_scores is not None:
         after = {split: {s.id: s.primary_value for s in scores} for split, scores in scores_by_split.items()}
         metrics += probes.against_before(after, before_scores)
-    if reconstruction and not isinstance(adapter, PredictionsFile):
+    written = dict(scores_by_split)
+    if reconstruction:
         names = probes.context_names(load_rows(dataset, "train", "train"))
-        metrics += probes.reconstruction_attack(adapter, rows_by_split["forget"], names)
+        asked = [r for rows in probes.reconstruction_rows(rows_by_split["forget"], names).values() for r in rows]
+        if not isinstance(adapter, PredictionsFile) or adapter.covers(asked):
+            attack, attack_scores, attack_predictions = probes.reconstruction_attack(
+                adapter, rows_by_split["forget"], names)
+            metrics += attack
+            written.update(attack_scores)
+            predictions.update(attack_predictions)
     factuality: dict[str, float | None] = {}
     if judge is not None:
         judged, factuality = judge_splits(judge, rows_by_split, scores_by_split, predictions)
@@ -132,7 +140,7 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
              for row, lp in zip(rows_by_split[split], lps)}
     for row_id, value in factuality.items():
         extra.setdefault(row_id, {})["judge_factuality"] = value
-    _write(out, results, scores_by_split, predictions, extra)
+    _write(out, results, written, predictions, extra)
     return results
 
 

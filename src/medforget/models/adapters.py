@@ -119,6 +119,10 @@ class PredictionsFile:
     def _missing(self, rows: Sequence[Mapping[str, Any]], have: Mapping[str, Any]) -> list[str]:
         return [r["id"] for r in rows if r["id"] not in have]
 
+    def covers(self, rows: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether every row has a prediction (optional probes run only then)."""
+        return not self._missing(rows, self.predictions)
+
     def generate(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         missing = self._missing(rows, self.predictions)
         if missing:
