@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup build-dataset test bench reference-models tiny-methods clean
+.PHONY: setup build-dataset test bench reference-models tiny-methods leaderboard board-submissions clean
 
 setup: $(STAMP)
 
@@ -19,15 +19,23 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==$(TORCH)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,models,llm]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,models,llm,leaderboard,browser]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps torchxrayvision==1.5.7
 	touch $@
 
 build-dataset: $(STAMP)
 	$(VENV)/bin/medforget build --preset $(PRESET) --out $(OUT)
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# `make test` runs the browser test too (marked `browser`, Playwright driving Debian's chromium),
+# installing chromium with apt when it is missing.
+CHROMIUM ?= /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium >/dev/null || \
+		{ echo "the browser test needs Debian's chromium: apt-get install chromium"; exit 1; }
+
+test: $(STAMP) $(CHROMIUM)
+	$(PY) -m pytest -q -m 'not slow and not gpu'
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_build.py
@@ -49,7 +57,8 @@ reference-models: $(STAMP)
 METHODS ?= ga gd kl npo prune chip
 LEVELS  ?= institution patient study section
 MF      := $(VENV)/bin/medforget
-EVAL     = $(MF) eval --dataset medforget-tiny --retain-model models/tiny/retain-$$level
+RETAIN_EVAL ?= --retain-model models/tiny/retain-$$level
+EVAL     = $(MF) eval --dataset medforget-tiny $(RETAIN_EVAL)
 tiny-methods: $(STAMP)
 	@test -f models/tiny/target/medforget_training.json || { echo "run make reference-models first"; exit 2; }
 	for level in $(LEVELS); do \
@@ -63,6 +72,24 @@ tiny-methods: $(STAMP)
 				--before runs/tiny/target/$$level --out runs/tiny/$$method/$$level || exit 1; \
 		done; done
 	$(MF) table runs/tiny/*/* | tee runs/tiny/methods.md
+
+# The leaderboard, from nothing: the tiny preset, its reference models, every method at every
+# level, evaluated (forget quality is left out: it needs the models, and the board only shows
+# what it recomputes from predictions), submitted, checked and rendered into leaderboard/.
+leaderboard: $(STAMP)
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory reference-models && \
+	$(MAKE) --no-print-directory tiny-methods RETAIN_EVAL= && \
+	$(MAKE) --no-print-directory board-submissions && \
+	$(MF) leaderboard build --board leaderboard --dataset tiny=medforget-tiny && \
+	echo "make leaderboard: $$(( $$(date +%s) - start )) s in all"
+
+board-submissions: $(STAMP)
+	rm -rf leaderboard/submissions && mkdir -p leaderboard/submissions
+	for name in target retain $(METHODS); do \
+		role=$$(case $$name in target|retain) echo $$name;; *) echo unlearned;; esac); \
+		$(MF) submit $(foreach level,$(LEVELS),runs/tiny/$$name/$(level)) --name tiny-$$name --track tiny \
+			--role $$role --hardware "CPU, 2 threads" --out leaderboard/submissions/tiny-$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -106,7 +106,74 @@ def _build_parser() -> argparse.ArgumentParser:
     table = commands.add_parser("table", help="a Markdown table of eval runs: headline metrics and unlearning time")
     table.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="--out folders of `medforget eval`")
     table.set_defaults(run=_run_table)
+
+    submit = commands.add_parser(
+        "submit", help="package eval runs of one model (one per level) into a leaderboard submission",
+        description="Copies each run's per-sample predictions (and its results, as claimed numbers the board "
+        "ignores) with a submission.json: method, hyperparameters, seed, commit, model, hardware, track, role and "
+        "the dataset's hashes. Format: medforget/leaderboard/submission.py.")
+    submit.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="--out folders of `medforget eval`")
+    submit.add_argument("--out", type=Path, required=True, metavar="DIR", help="e.g. leaderboard/submissions/NAME")
+    submit.add_argument("--name", required=True, help="the submission's name on the board")
+    submit.add_argument("--track", default="tiny", help="tiny, or a named model track (e.g. lingshu-7b)")
+    submit.add_argument("--role", choices=("unlearned", "target", "retain"), default="unlearned")
+    submit.add_argument("--hardware", default=None, help="what it ran on (default: this machine)")
+    submit.add_argument("--weights-url", default=None, help="a link to the unlearned weights")
+    submit.set_defaults(run=_run_submit)
+
+    board = commands.add_parser("leaderboard", help="check a submission, or build the board")
+    board_commands = board.add_subparsers(dest="board_command", required=True, metavar="ACTION")
+    check = board_commands.add_parser(
+        "check", help="validate a submission and recompute its scores from its predictions (exit 1: rejected)")
+    check.add_argument("submission", type=Path, metavar="PATH", help="a submission folder, .tar.gz or .zip")
+    check.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="the board's dataset for its track")
+    check.add_argument("--target", type=Path, default=None, metavar="PATH",
+                       help="the track's target submission: enables sibling damage and utility retained")
+    check.set_defaults(run=_run_check)
+    build_board = board_commands.add_parser(
+        "build", help="leaderboard/submissions/* -> board.json, index.html, board.md, plots/")
+    build_board.add_argument("--board", type=Path, default=Path("leaderboard"), metavar="DIR")
+    build_board.add_argument("--dataset", action="append", required=True, metavar="TRACK=DIR",
+                             help="each track's dataset, e.g. tiny=medforget-tiny (repeatable)")
+    build_board.set_defaults(run=_run_board_build)
     return parser
+
+
+def _run_submit(args: argparse.Namespace) -> int:
+    from medforget.leaderboard.submission import package
+
+    manifest = package(args.runs, args.out, args.name, args.track, args.role, args.hardware, args.weights_url)
+    print(f"submission {manifest['name']} ({manifest['role']}, {manifest['track']} track, levels "
+          f"{', '.join(manifest['levels'])}) in {args.out}")
+    return 0
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from medforget.leaderboard.check import check
+    from medforget.leaderboard.submission import SubmissionError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            before = check(args.target, args.dataset, Path(tmp) / "target").runs if args.target else None
+            checked = check(args.submission, args.dataset, Path(tmp) / "submission", before)
+        except SubmissionError as err:
+            print(f"rejected: {err}")
+            return 1
+        print(f"accepted: {checked.manifest['name']}, levels {', '.join(checked.results)}; scores recomputed")
+        print("\n".join(f"  claimed number differs: {line}" for line in checked.disagreements)
+              or "  every claimed number equals the recomputed one")
+    return 0
+
+
+def _run_board_build(args: argparse.Namespace) -> int:
+    from medforget.leaderboard.build import build
+
+    datasets = dict(_key_value(text) for text in args.dataset)
+    data = build(args.board, {track: Path(path) for track, path in datasets.items()})
+    print(f"board of {len(data['rows'])} rows in {args.board}: index.html, board.json, board.md, plots/")
+    return 0
 
 
 def _run_table(args: argparse.Namespace) -> int:

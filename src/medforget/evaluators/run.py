@@ -96,8 +96,9 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
     manifest = read_manifest(dataset)
     described = dataset_record(dataset, manifest, level)
     before_scores = _primary_scores(before, described, level) if before is not None else None
-    rows_by_split = {split: load_rows(dataset, level, split) for split in LEVEL_SPLITS}
-    rows_by_split["utility"] = load_rows(dataset, "utility", "test")
+    pixels = not isinstance(adapter, PredictionsFile)  # predictions are scored on text alone
+    rows_by_split = {split: load_rows(dataset, level, split, pixels) for split in LEVEL_SPLITS}
+    rows_by_split["utility"] = load_rows(dataset, "utility", "test", pixels)
     everything = [r for rows in rows_by_split.values() for r in rows]
     predictions = dict(zip((r["id"] for r in everything), adapter.generate(everything)))
     scores_by_split = {split: score_rows(rows, predictions) for split, rows in rows_by_split.items()}
@@ -112,7 +113,7 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
         metrics += probes.against_before(after, before_scores)
     written = dict(scores_by_split)
     if reconstruction:
-        names = probes.context_names(load_rows(dataset, "train", "train"))
+        names = probes.context_names(load_rows(dataset, "train", "train", images=False))
         asked = [r for rows in probes.reconstruction_rows(rows_by_split["forget"], names).values() for r in rows]
         if not isinstance(adapter, PredictionsFile) or adapter.covers(asked):
             attack, attack_scores, attack_predictions = probes.reconstruction_attack(

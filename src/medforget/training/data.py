@@ -25,16 +25,18 @@ def read_manifest(dataset: Path) -> dict[str, Any]:
                            f"Build one with `medforget build --out {dataset}`") from err
 
 
-def load_rows(dataset: Path, config: str, split: str) -> list[dict[str, Any]]:
-    """Rows of one split, images decoded, read straight from the shards (no cache). A build
-    never writes an empty split, so a split without shards is an error."""
-    from datasets import Dataset, concatenate_datasets
+def load_rows(dataset: Path, config: str, split: str, images: bool = True) -> list[dict[str, Any]]:
+    """Rows of one split, read straight from the shards (no cache), images decoded to PIL (or
+    left as ``{"bytes", "path"}`` when ``images`` is False: scoring text needs no pixels). A
+    build never writes an empty split, so a split without shards is an error."""
+    from datasets import Dataset, Image, concatenate_datasets
 
     files = sorted((dataset / config).glob(f"{split}-*.parquet"))
     if not files:
         raise DatasetError(f"{dataset} has no shards {config}/{split}-*.parquet; is it a complete MedForget build?")
     parts = [Dataset.from_parquet(str(f), keep_in_memory=True) for f in files]
-    return list(concatenate_datasets(parts))
+    rows = concatenate_datasets(parts)
+    return list(rows if images else rows.cast_column("image", Image(decode=False)))
 
 
 def training_rows(rows: list[dict[str, Any]], dataset: Path, without: tuple[str, str] | None,

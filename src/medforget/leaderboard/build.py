@@ -1,0 +1,220 @@
+"""``medforget leaderboard build``: every submission under ``leaderboard/submissions/`` checked
+and re-scored, then ``board.json``, ``index.html`` (static, self-contained), ``board.md`` and
+one plot per track and level. The columns, their descriptions and directions, and the overall
+score come from ``leaderboard/metrics.json``."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from medforget.evaluators.table import cell
+from medforget.leaderboard.check import Checked, check, read_manifest, unpack
+from medforget.leaderboard.submission import SubmissionError
+
+logger = logging.getLogger(__name__)
+
+BOARD_VERSION = "1.0.0"
+
+
+def load_schema(board: Path) -> dict[str, Any]:
+    path = board / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SubmissionError(f"{path} is missing or not JSON ({err}); it defines the board's columns") from err
+
+
+def overall(values: Mapping[str, float | None]) -> float | None:
+    """The overall score (its definition is ``metrics.json``'s ``overall.description``)."""
+    def clip(x: float) -> float:
+        return min(1.0, max(0.0, x))
+
+    parts = [values.get("forget_retain_gap"), values.get("sibling_damage"), values.get("utility_retained/retain_other"),
+             values.get("reconstruction_attack")]
+    if any(p is None for p in parts):
+        return None
+    leak = values.get("child_leak_rate")
+    gap, damage, kept, attack = parts
+    return round((clip(gap) + (1 - clip(leak) if leak is not None else 1.0) + 1 - clip(damage) + clip(kept)
+                  + 1 - clip(attack)) / 5, 6)
+
+
+def column_key(column: Mapping[str, Any]) -> str:
+    return column["name"] + (f"/{column['split']}" if column["split"] else "")
+
+
+def build(board: Path, datasets: Mapping[str, Path]) -> dict[str, Any]:
+    """Check every submission of ``board/submissions`` (against ``datasets[track]``) and write
+    the board; the targets of each track go first, as every other row is measured against them."""
+    schema = load_schema(board)
+    folders = sorted(p for p in (board / "submissions").iterdir() if not p.name.startswith("."))
+    with tempfile.TemporaryDirectory() as tmp:
+        manifests = [(p, read_manifest(unpack(p, Path(tmp) / p.name / "peek"))) for p in folders]
+        manifests.sort(key=lambda item: (item[1]["track"], item[1]["role"] != "target", item[1]["name"]))
+        targets: dict[str, dict[str, Path]] = {}
+        rows = []
+        for folder, manifest in manifests:
+            track = manifest["track"]
+            if track not in datasets:
+                raise SubmissionError(f"{folder}: track {track!r} has no dataset (tracks: {', '.join(datasets)})")
+            before = targets.get(track) if manifest["role"] != "target" else None
+            checked = check(folder, datasets[track], Path(tmp) / folder.name, before)
+            if manifest["role"] == "target":
+                checked = check(folder, datasets[track], Path(tmp) / f"{folder.name}-self", checked.runs)
+                targets[track] = checked.runs
+            rows += _rows(checked, schema)
+            for line in checked.disagreements:
+                logger.warning("%s: %s", manifest["name"], line)
+    data = {"board_version": BOARD_VERSION, "schema": schema, "rows": rows}
+    (board / "board.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (board / "index.html").write_text(render_html(data), encoding="utf-8")
+    (board / "board.md").write_text("\n".join(markdown(data)) + "\n", encoding="utf-8")
+    plot(data, board / "plots")
+    return data
+
+
+def _rows(checked: Checked, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
+    manifest = checked.manifest
+    out = []
+    for level, results in checked.results.items():
+        values = {column_key(c): cell(results, c["name"], c["split"]) for c in schema["columns"]}
+        out.append({"track": manifest["track"], "level": level, "submission": manifest["name"],
+                    "method": manifest["method"]["name"], "method_version": manifest["method"]["version"],
+                    "role": manifest["role"], "model": manifest["models"].get(level), "seed": manifest["seed"],
+                    "weights_url": manifest["weights_url"], "overall": overall(values), "values": values,
+                    "disagreements": len([d for d in checked.disagreements if d.startswith(f"{level} ")])})
+    return out
+
+
+def markdown(data: Mapping[str, Any]) -> list[str]:
+    columns = data["schema"]["columns"]
+    header = ["track", "level", "method", "role", "overall", *(c["display"] for c in columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in data["rows"]:
+        cells = [_number(row["overall"])] + [_number(row["values"][column_key(c)]) for c in columns]
+        lines.append("| " + " | ".join([row["track"], row["level"], row["method"], row["role"], *cells]) + " |")
+    return lines
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def plot(data: Mapping[str, Any], out: Path) -> list[Path]:
+    """Per track and level: forget score (lower is better) against retain_sibling score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    groups = sorted({(r["track"], r["level"]) for r in data["rows"]})
+    for track, level in groups:
+        rows = [r for r in data["rows"] if (r["track"], r["level"]) == (track, level)]
+        figure, axes = plt.subplots(figsize=(5, 4), dpi=100)
+        for row in rows:
+            x, y = row["values"].get("primary/forget"), row["values"].get("primary/retain_sibling")
+            if x is None or y is None:
+                continue
+            axes.scatter([x], [y], marker="s" if row["role"] != "unlearned" else "o")
+            axes.annotate(row["method"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        axes.set(xlim=(-0.05, 1.05), ylim=(-0.05, 1.05), xlabel="forget score (lower: forgotten)",
+                 ylabel="retain_sibling score (higher: kept)", title=f"{track} track, {level} level")
+        axes.grid(alpha=0.3)
+        path = out / f"{track}-{level}.png"
+        figure.tight_layout()
+        figure.savefig(path, metadata={"Software": None})
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def render_html(data: Mapping[str, Any]) -> str:
+    """The board as one static page: data, styles and script inline (opens offline)."""
+    schema = data["schema"]
+    legend = "".join(f"<dt>{html.escape(c['display'])} <span class='dir'>({c['direction']} is better)</span></dt>"
+                     f"<dd>{html.escape(c['description'])}</dd>" for c in [schema["overall"], *schema["columns"]])
+    payload = json.dumps(data).replace("</", "<\\/")
+    return _PAGE.replace("__LEGEND__", legend).replace("__DATA__", payload)
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>MedForget leaderboard</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse;margin:1rem 0}th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:right}
+th{cursor:pointer;background:#f4f4f4;position:sticky;top:0}td.t,th.t{text-align:left}
+tr.reference td{color:#666;font-style:italic}.dir{color:#888;font-size:90%}dd{margin:0 0 .5rem 1rem;color:#444}
+label{margin-right:1rem}
+</style></head><body>
+<h1>MedForget leaderboard</h1>
+<p>Every number is recomputed by MedForget from the submitted per-sample predictions; claimed
+numbers are ignored. Reference rows (italic): the target before unlearning and the retain model
+that never saw the forget split.</p>
+<div><label>Track <select id="track"></select></label>
+<label>Level <select id="level"><option value="">all</option></select></label>
+<label>Method <input id="method" placeholder="filter"></label></div>
+<div id="boards"></div>
+<h2>Metrics</h2><dl>__LEGEND__</dl>
+<script id="board-data" type="application/json">__DATA__</script>
+<script>
+const data = JSON.parse(document.getElementById("board-data").textContent);
+const columns = [data.schema.overall, ...data.schema.columns];
+const key = c => c.name === "overall" ? "overall" : c.name + (c.split ? "/" + c.split : "");
+const value = (row, c) => key(c) === "overall" ? row.overall : row.values[key(c)];
+let sortKey = "overall", ascending = false;
+const tracks = [...new Set(data.rows.map(r => r.track))];
+const levels = [...new Set(data.rows.map(r => r.level))];
+const trackSelect = document.getElementById("track"), levelSelect = document.getElementById("level");
+tracks.forEach(t => trackSelect.add(new Option(t, t)));
+levels.forEach(l => levelSelect.add(new Option(l, l)));
+function render() {
+  const track = trackSelect.value, level = levelSelect.value;
+  const text = document.getElementById("method").value.toLowerCase();
+  const shown = levels.filter(l => !level || l === level);
+  const boards = document.getElementById("boards");
+  boards.innerHTML = "";
+  for (const l of shown) {
+    const rows = data.rows.filter(r => r.track === track && r.level === l && r.method.toLowerCase().includes(text));
+    const column = columns.find(c => key(c) === sortKey);
+    rows.sort((a, b) => {
+      const x = value(a, column), y = value(b, column);
+      if (x === null || x === undefined) return 1;
+      if (y === null || y === undefined) return -1;
+      return ascending ? x - y : y - x;
+    });
+    const table = document.createElement("table");
+    table.dataset.level = l;
+    const head = table.createTHead().insertRow();
+    ["level", "method", "role"].forEach(h => { const th = document.createElement("th"); th.className = "t"; th.textContent = h; head.appendChild(th); });
+    columns.forEach(c => {
+      const th = document.createElement("th");
+      th.textContent = c.display + (key(c) === sortKey ? (ascending ? " \\u25b2" : " \\u25bc") : "");
+      th.title = c.description; th.dataset.key = key(c);
+      th.onclick = () => { ascending = sortKey === key(c) ? !ascending : c.direction === "lower"; sortKey = key(c); render(); };
+      head.appendChild(th);
+    });
+    const body = table.createTBody();
+    rows.forEach(r => {
+      const tr = body.insertRow();
+      tr.className = r.role === "unlearned" ? "method" : "reference";
+      [r.level, r.method, r.role].forEach(v => { const td = tr.insertCell(); td.className = "t"; td.textContent = v; });
+      columns.forEach(c => { const v = value(r, c); tr.insertCell().textContent = v === null || v === undefined ? "" : v.toFixed(3); });
+    });
+    const title = document.createElement("h2");
+    title.textContent = track + " track, " + l + " level";
+    boards.append(title, table);
+  }
+}
+[trackSelect, levelSelect].forEach(e => e.onchange = render);
+document.getElementById("method").oninput = render;
+render();
+</script></body></html>
+"""

@@ -1,0 +1,206 @@
+"""``medforget leaderboard check``: is a submission safe, complete and about the board's data,
+and what are its scores when we compute them from its predictions.
+
+Claimed numbers are never used: every score is recomputed by the evaluator from the submitted
+predictions (sibling damage and utility retained against the track's target submission), and
+any claimed number that disagrees is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tarfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medforget.leaderboard.submission import SubmissionError, validate_manifest
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_TOTAL_BYTES = 512 * 1024 * 1024
+
+
+@dataclass
+class Checked:
+    """A submission that passed: its manifest, and per level the recomputed results and the
+    folder of the recomputed run (a ``--before`` for the track's other submissions)."""
+
+    manifest: dict[str, Any]
+    results: dict[str, dict[str, Any]]
+    runs: dict[str, Path]
+    disagreements: list[str] = field(default_factory=list)
+
+
+def unpack(path: Path, into: Path) -> Path:
+    """The submission folder: ``path`` itself, or an archive safely extracted into ``into``
+    (no absolute paths, no ``..``, no links, no file over :data:`MAX_FILE_BYTES`)."""
+    if path.is_symlink():
+        raise SubmissionError(f"{path} is a symbolic link; submit the folder or archive itself")
+    if path.is_dir():
+        _check_tree(path)
+        return path
+    if not path.is_file():
+        raise SubmissionError(f"{path} does not exist")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            members = [(m.filename, m.file_size, _zip_is_link(m), m.is_dir()) for m in archive.infolist()]
+            _check_members(path, members)
+            archive.extractall(into)
+    elif tarfile.is_tarfile(path):
+        with tarfile.open(path) as archive:
+            infos = archive.getmembers()
+            _check_members(path, [(m.name, m.size, m.issym() or m.islnk() or not (m.isfile() or m.isdir()), m.isdir())
+                                  for m in infos])
+            archive.extractall(into, filter="data")
+    else:
+        raise SubmissionError(f"{path} is neither a folder nor a .tar.gz / .zip archive")
+    found = [p.parent for p in into.rglob("submission.json")]
+    if len(found) != 1:
+        raise SubmissionError(f"{path} must hold exactly one submission.json (found {len(found)})")
+    return found[0]
+
+
+def _zip_is_link(member: zipfile.ZipInfo) -> bool:
+    return (member.external_attr >> 16) & 0o170000 == 0o120000
+
+
+def _check_members(path: Path, members: list[tuple[str, int, bool, bool]]) -> None:
+    total = 0
+    for name, size, is_link, _ in members:
+        parts = Path(name).parts
+        if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+            raise SubmissionError(f"{path}: member {name!r} escapes the archive (path traversal)")
+        if is_link:
+            raise SubmissionError(f"{path}: member {name!r} is a link or a special file; only files are accepted")
+        if size > MAX_FILE_BYTES:
+            raise SubmissionError(f"{path}: member {name!r} is {size} bytes, over the {MAX_FILE_BYTES} limit")
+        total += size
+    if total > MAX_TOTAL_BYTES:
+        raise SubmissionError(f"{path}: {total} bytes unpacked, over the {MAX_TOTAL_BYTES} limit")
+
+
+def _check_tree(folder: Path) -> None:
+    total = 0
+    for item in folder.rglob("*"):
+        if item.is_symlink():
+            raise SubmissionError(f"{item} is a symbolic link; only files are accepted")
+        if item.is_file():
+            size = item.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise SubmissionError(f"{item} is {size} bytes, over the {MAX_FILE_BYTES} limit")
+            total += size
+    if total > MAX_TOTAL_BYTES:
+        raise SubmissionError(f"{folder} holds {total} bytes, over the {MAX_TOTAL_BYTES} limit")
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((folder / "submission.json").read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, ValueError) as err:
+        raise SubmissionError(f"{folder / 'submission.json'} is missing or not JSON ({err})") from err
+    validate_manifest(manifest)
+    return manifest
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a submission may carry")
+
+
+def check(path: Path, dataset: Path, work: Path, before: Mapping[str, Path] | None = None) -> Checked:
+    """Check the submission at ``path`` against ``dataset`` and recompute its scores into
+    ``work``; ``before`` (level -> recomputed run of the track's target) enables sibling damage
+    and utility retained."""
+    from medforget.evaluators.run import dataset_record, evaluate
+    from medforget.models.adapters import PredictionsFile
+    from medforget.training.data import read_manifest as read_dataset_manifest
+
+    folder = unpack(path, work / "unpacked")
+    manifest = read_manifest(folder)
+    board = read_dataset_manifest(dataset)
+    missing = [level for level in board["targets"] if level not in manifest["levels"]]
+    if missing or sorted(manifest["levels"]) != sorted(set(manifest["levels"])):
+        raise SubmissionError(f"{manifest['name']}: every level once is required; missing {missing}")
+    for level in board["targets"]:  # everything is validated before anything is scored
+        if manifest["dataset"]["splits"].get(level) != dataset_record(dataset, board, level)["splits"]:
+            raise SubmissionError(f"{manifest['name']}: level {level!r} was evaluated on other data than the "
+                                  "board's (split hashes differ); evaluate on the board's dataset")
+        _check_predictions(folder / "predictions" / f"{level}.jsonl", _dataset_ids(dataset, level))
+        _read_claimed(folder / "claimed" / f"{level}.json")
+    checked = Checked(manifest, {}, {})
+    for level in board["targets"]:
+        run = work / "runs" / level
+        checked.results[level] = evaluate(dataset, level, PredictionsFile(folder / "predictions" / f"{level}.jsonl"),
+                                          run, method=manifest["method"]["name"], before=(before or {}).get(level))
+        checked.runs[level] = run
+        claimed = _read_claimed(folder / "claimed" / f"{level}.json")
+        checked.disagreements += _disagreements(claimed, checked.results[level])
+    return checked
+
+
+def _dataset_ids(dataset: Path, level: str) -> set[str]:
+    """Every id a level's predictions must carry: its splits', utility's, and the
+    reconstruction prompts'."""
+    from medforget.evaluators import probes
+    from medforget.hierarchy import LEVEL_SPLITS
+    from medforget.training.data import load_rows
+
+    rows = [r for split in LEVEL_SPLITS for r in load_rows(dataset, level, split, images=False)]
+    rows += load_rows(dataset, "utility", "test", images=False)
+    names = probes.context_names(load_rows(dataset, "train", "train", images=False))
+    asked = probes.reconstruction_rows(load_rows(dataset, level, "forget", images=False), names)
+    return {r["id"] for r in rows} | {r["id"] for context in asked.values() for r in context}
+
+
+def _check_predictions(path: Path, wanted: set[str]) -> None:
+    """Complete, unique, known ids; strings; finite log-probabilities."""
+    if not path.is_file():
+        raise SubmissionError(f"{path.parent.parent.name}: no predictions for level {path.stem!r} ({path.name})")
+    seen: set[str] = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        where = f"{path.name}:{number}"
+        try:
+            record = json.loads(line, parse_constant=_no_constant)
+        except ValueError as err:
+            raise SubmissionError(f"{where}: not a JSON object ({err})") from err
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str) \
+                or not isinstance(record.get("prediction"), str):
+            raise SubmissionError(f"{where}: expected string 'id' and 'prediction'")
+        if record["id"] in seen:
+            raise SubmissionError(f"{where}: duplicate entry for id {record['id']!r}")
+        if record["id"] not in wanted:
+            raise SubmissionError(f"{where}: id {record['id']!r} is not in the dataset")
+        logprobs = record.get("logprobs", [])
+        if not isinstance(logprobs, list) or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in logprobs):
+            raise SubmissionError(f"{where}: logprobs must be a list of finite numbers")
+        seen.add(record["id"])
+    absent = sorted(wanted - seen)
+    if absent:
+        raise SubmissionError(f"{path.name}: {len(absent)} ids have no prediction, e.g. {absent[:5]}")
+
+
+def _read_claimed(path: Path) -> dict[tuple[str, str, str], Any]:
+    """The claimed metrics of a level (none when the submission has no claimed results)."""
+    if not path.is_file():
+        return {}
+    try:
+        claimed = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+        return {(m["name"], m["split"], m["task"]): m["value"] for m in claimed["metrics"]}
+    except (ValueError, KeyError, TypeError) as err:
+        raise SubmissionError(f"{path} is not a results.json ({err})") from err
+
+
+def _disagreements(claimed: Mapping[tuple[str, str, str], Any], recomputed: Mapping[str, Any]) -> list[str]:
+    """Claimed metrics whose value differs from ours (beyond 1e-9)."""
+    ours = {(m["name"], m["split"], m["task"]): m["value"] for m in recomputed["metrics"]}
+    out = []
+    for key, value in sorted(claimed.items(), key=str):
+        if key not in ours:  # a claim we do not recompute (forget quality, truth ratio) is not shown
+            continue
+        mine = ours[key]
+        same = mine == value or (isinstance(value, (int, float)) and mine is not None and abs(mine - value) <= 1e-9)
+        if not same:
+            out.append(f"{recomputed['level']} {'/'.join(key)}: claimed {value}, recomputed {mine}")
+    return out

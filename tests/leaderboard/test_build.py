@@ -1,0 +1,98 @@
+"""The board built from submissions: board.json, the page, the Markdown table and the plots;
+and, in a real browser, the page sorts, filters and shows every method."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from medforget.cli import main
+from medforget.evaluators.table import cell
+from medforget.leaderboard.build import column_key, markdown, overall, plot, render_html
+
+
+@pytest.fixture(scope="module")
+def built(board: Path, tiny_build: Path) -> Path:
+    assert main(["leaderboard", "build", "--board", str(board), "--dataset", f"tiny={tiny_build}"]) == 0
+    return board
+
+
+def test_the_board_holds_every_submission_at_every_level_with_recomputed_scores(built: Path):
+    data = json.loads((built / "board.json").read_text())
+    rows = {(r["submission"], r["level"]): r for r in data["rows"]}
+    levels = ("institution", "patient", "study", "section")
+    assert set(rows) == {(name, level) for name in ("target", "oracle") for level in levels}
+    for level in levels:  # the board's numbers are the evaluator's on the same predictions
+        evaluated = json.loads((built / "runs" / "oracle" / level / "results.json").read_text())
+        assert rows[("oracle", level)]["values"] == {
+            column_key(c): cell(evaluated, c["name"], c["split"]) for c in data["schema"]["columns"]}
+    oracle, target = rows[("oracle", "patient")]["values"], rows[("target", "patient")]["values"]
+    assert oracle["primary/forget"] == 0.0 and oracle["forget_retain_gap"] == 1.0 and oracle["sibling_damage"] == 0.0
+    assert target["forget_retain_gap"] == 0.0 and target["reconstruction_attack"] == 1.0
+    assert target["sibling_damage"] == 0.0  # the target against itself
+    assert rows[("oracle", "patient")]["overall"] == 1.0 > rows[("target", "patient")]["overall"]
+    assert rows[("oracle", "section")]["values"]["child_leak_rate"] is None  # a leaf has no children
+
+
+def test_the_page_the_table_and_the_plots_are_generated(built: Path):
+    page = (built / "index.html").read_text()
+    assert "<script" in page and "http" not in page.split("<script", 1)[1]  # nothing to fetch: opens offline
+    assert "Mean of five numbers" in page  # the overall score's definition is shown
+    table = (built / "board.md").read_text().splitlines()
+    assert table[0].startswith("| track | level | method | role | overall | Forget-retain gap")
+    assert len(table) == 2 + 8
+    plots = sorted(p.name for p in (built / "plots").iterdir())
+    assert plots == [f"tiny-{level}.png" for level in ("institution", "patient", "section", "study")]
+    assert all((built / "plots" / p).read_bytes()[:4] == b"\x89PNG" for p in plots)
+
+
+def test_the_board_renders_the_same_bytes_from_the_same_data(built: Path, tmp_path: Path):
+    data = json.loads((built / "board.json").read_text())
+    assert render_html(data) == (built / "index.html").read_text()
+    assert "\n".join(markdown(data)) + "\n" == (built / "board.md").read_text()
+    plot(data, tmp_path)
+    assert (tmp_path / "tiny-patient.png").read_bytes() == (built / "plots" / "tiny-patient.png").read_bytes()
+
+
+def test_overall_is_the_mean_of_five_clipped_numbers():
+    values = {"forget_retain_gap": 0.5, "child_leak_rate": 0.25, "sibling_damage": -0.1,
+              "utility_retained/retain_other": 1.2, "reconstruction_attack": 0.5}
+    assert overall(values) == pytest.approx((0.5 + 0.75 + 1.0 + 1.0 + 0.5) / 5)
+    assert overall({**values, "child_leak_rate": None}) == pytest.approx((0.5 + 1.0 + 1.0 + 1.0 + 0.5) / 5)
+    assert overall({**values, "sibling_damage": None}) is None
+
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1']
+
+
+@pytest.mark.browser
+def test_the_page_sorts_filters_and_shows_every_method_in_a_browser(built: Path):
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test-browser` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.goto((built / "index.html").as_uri())
+        tables = page.locator("table")
+        assert tables.count() == 4
+        methods = set(page.locator("tbody tr td:nth-child(2)").all_inner_texts())
+        assert methods == {"target", "oracle"}
+        page.select_option("#level", "patient")
+        assert page.locator("table").count() == 1
+        assert page.locator("table").get_attribute("data-level") == "patient"
+        page.locator("th[data-key='forget_retain_gap']").click()  # higher is better: best first
+        first = page.locator("tbody tr").first.locator("td").nth(1).inner_text()
+        assert first == "oracle"
+        page.locator("th[data-key='forget_retain_gap']").click()  # again: the other way round
+        assert page.locator("tbody tr").first.locator("td").nth(1).inner_text() == "target"
+        page.fill("#method", "orac")
+        assert page.locator("tbody tr").all_inner_texts()[0].split("\t")[1] == "oracle"
+        assert page.locator("tbody tr").count() == 1
+        browser.close()

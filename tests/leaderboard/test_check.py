@@ -1,0 +1,123 @@
+"""The checker recomputes every score from the predictions and rejects hostile submissions."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from medforget.cli import main
+from medforget.leaderboard import check as checker
+from medforget.leaderboard.check import check
+from medforget.leaderboard.submission import SubmissionError
+
+
+def copy(board: Path, name: str, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(board / "submissions" / name, tmp_path / name))
+
+
+def test_recomputed_scores_equal_the_evaluator_on_the_same_predictions(board, tiny_build, tmp_path):
+    checked = check(board / "submissions" / "oracle", tiny_build, tmp_path)
+    for level, results in checked.results.items():
+        evaluated = json.loads((board / "runs" / "oracle" / level / "results.json").read_text())
+        without_before = [m for m in evaluated["metrics"] if m["name"] not in ("sibling_damage", "utility_retained")]
+        assert results["metrics"] == without_before  # --before is the board's to give: the track's target
+    assert checked.disagreements == []
+
+
+def test_claimed_numbers_are_ignored_and_disagreements_reported(board, tiny_build, tmp_path):
+    folder = copy(board, "target", tmp_path)
+    claimed = json.loads((folder / "claimed" / "patient.json").read_text())
+    gap = next(m for m in claimed["metrics"] if m["name"] == "forget_retain_gap")
+    gap["value"] = 0.99
+    (folder / "claimed" / "patient.json").write_text(json.dumps(claimed))
+    checked = check(folder, tiny_build, tmp_path / "work")
+    assert any("forget_retain_gap" in line and "claimed 0.99" in line for line in checked.disagreements)
+    assert next(m for m in checked.results["patient"]["metrics"] if m["name"] == "forget_retain_gap")["value"] == 0.0
+
+
+def edit_predictions(folder: Path, change) -> Path:
+    path = folder / "predictions" / "study.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(change(lines)) + "\n")
+    return folder
+
+
+def edit_manifest(folder: Path, change) -> Path:
+    manifest = json.loads((folder / "submission.json").read_text())
+    change(manifest)
+    (folder / "submission.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def with_nan(lines):
+    record = json.loads(lines[0])
+    return [json.dumps({**record, "logprobs": [float("nan")]}), *lines[1:]]
+
+
+HOSTILE = {
+    "unknown schema version": (lambda f: edit_manifest(f, lambda m: m.update(schema_version="9.9")),
+                               "unknown submission schema version"),
+    "missing level": (lambda f: edit_manifest(f, lambda m: m.update(levels=["patient"])), "missing"),
+    "other data": (lambda f: edit_manifest(f, lambda m: m["dataset"]["splits"]["study"].update(forget="0" * 64)),
+                   "other data than the board's"),
+    "NaN": (lambda f: edit_predictions(f, with_nan), "NaN is not a number"),
+    "NaN claimed": (lambda f: (f / "claimed" / "study.json").write_text(
+        (f / "claimed" / "study.json").read_text().replace('"value": 1.0', '"value": NaN', 1)) and f, "NaN"),
+    "unknown id": (lambda f: edit_predictions(f, lambda ls: [*ls, json.dumps({"id": "qa-nothere", "prediction": "x"})]),
+                   "not in the dataset"),
+    "duplicate": (lambda f: edit_predictions(f, lambda ls: [*ls, ls[0]]), "duplicate entry"),
+    "incomplete": (lambda f: edit_predictions(f, lambda ls: ls[1:]), "have no prediction"),
+    "symlink": (lambda f: (f / "link").symlink_to("/etc/passwd") or f, "symbolic link"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_submissions_are_rejected_with_a_reason(case, board, tiny_build, tmp_path):
+    spoil, reason = HOSTILE[case]
+    folder = spoil(copy(board, "oracle", tmp_path))
+    with pytest.raises(SubmissionError, match=reason):
+        check(folder, tiny_build, tmp_path / "work")
+
+
+def tar_with(path: Path, name: str, data: bytes = b"x", kind: bytes = tarfile.REGTYPE, link: str = "") -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname, info.size = kind, link, 0 if link else len(data)
+        archive.addfile(info, None if link else io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: tar_with(p / "a.tar.gz", "../../evil.json"), "path traversal"),
+    (lambda p: tar_with(p / "a.tar.gz", "/abs/submission.json"), "path traversal"),
+    (lambda p: tar_with(p / "a.tar.gz", "passwd", kind=tarfile.SYMTYPE, link="/etc/passwd"), "link"),
+    (lambda p: tar_with(p / "a.tar.gz", "h", kind=tarfile.LNKTYPE, link="submission.json"), "link"),
+])
+def test_hostile_archives_are_rejected(make, reason, tiny_build, tmp_path):
+    with pytest.raises(SubmissionError, match=reason):
+        check(make(tmp_path), tiny_build, tmp_path / "work")
+    assert not (tmp_path.parent / "evil.json").exists()
+
+
+def test_oversized_files_are_rejected(board, tiny_build, tmp_path, monkeypatch):
+    monkeypatch.setattr(checker, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(SubmissionError, match="over the 1000 limit"):
+        check(copy(board, "oracle", tmp_path), tiny_build, tmp_path / "work")
+
+
+def test_an_archive_of_a_good_submission_is_accepted(board, tiny_build, tmp_path, capsys):
+    archive = tmp_path / "oracle.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for item in (board / "submissions" / "oracle").rglob("*"):
+            zipped.write(item, Path("oracle") / item.relative_to(board / "submissions" / "oracle"))
+    assert main(["leaderboard", "check", str(archive), "--dataset", str(tiny_build)]) == 0
+    assert "accepted: oracle" in capsys.readouterr().out
+    bad = tar_with(tmp_path / "bad.tar.gz", "../x")
+    assert main(["leaderboard", "check", str(bad), "--dataset", str(tiny_build)]) == 1
+    assert "rejected:" in capsys.readouterr().out
