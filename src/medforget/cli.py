@@ -113,7 +113,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "ignores) with a submission.json: method, hyperparameters, seed, commit, model, hardware, track, role and "
         "the dataset's hashes. Format: medforget/leaderboard/submission.py.")
     submit.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="--out folders of `medforget eval`")
-    submit.add_argument("--out", type=Path, required=True, metavar="DIR", help="e.g. leaderboard/submissions/NAME")
+    submit.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="a folder (e.g. leaderboard/submissions/NAME) or an archive (NAME.tar.gz, NAME.zip)")
     submit.add_argument("--name", required=True, help="the submission's name on the board")
     submit.add_argument("--track", default="tiny", help="tiny, or a named model track (e.g. lingshu-7b)")
     submit.add_argument("--role", choices=("unlearned", "target", "retain"), default="unlearned")
@@ -140,9 +141,17 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _run_submit(args: argparse.Namespace) -> int:
-    from medforget.leaderboard.submission import package
+    import tempfile
 
-    manifest = package(args.runs, args.out, args.name, args.track, args.role, args.hardware, args.weights_url)
+    from medforget.leaderboard.submission import archive, package
+
+    if args.out.name.endswith((".tar.gz", ".tgz", ".zip")):
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = package(args.runs, Path(tmp) / "submission", args.name, args.track, args.role, args.hardware,
+                               args.weights_url)
+            archive(Path(tmp) / "submission", args.out)
+    else:
+        manifest = package(args.runs, args.out, args.name, args.track, args.role, args.hardware, args.weights_url)
     print(f"submission {manifest['name']} ({manifest['role']}, {manifest['track']} track, levels "
           f"{', '.join(manifest['levels'])}) in {args.out}")
     return 0

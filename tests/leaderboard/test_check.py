@@ -6,7 +6,6 @@ import io
 import json
 import shutil
 import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -111,13 +110,16 @@ def test_oversized_files_are_rejected(board, tiny_build, tmp_path, monkeypatch):
         check(copy(board, "oracle", tmp_path), tiny_build, tmp_path / "work")
 
 
-def test_an_archive_of_a_good_submission_is_accepted(board, tiny_build, tmp_path, capsys):
-    archive = tmp_path / "oracle.zip"
-    with zipfile.ZipFile(archive, "w") as zipped:
-        for item in (board / "submissions" / "oracle").rglob("*"):
-            zipped.write(item, Path("oracle") / item.relative_to(board / "submissions" / "oracle"))
+@pytest.mark.parametrize("suffix", [".zip", ".tar.gz"])
+def test_an_archive_made_by_submit_is_accepted(suffix, board, tiny_build, tmp_path, capsys):
+    runs = [board / "runs" / "oracle" / level for level in ("institution", "patient", "study", "section")]
+    archive = tmp_path / f"oracle{suffix}"
+    assert main(["submit", *map(str, runs), "--name", "oracle", "--hardware", "test", "--out", str(archive)]) == 0
     assert main(["leaderboard", "check", str(archive), "--dataset", str(tiny_build)]) == 0
     assert "accepted: oracle" in capsys.readouterr().out
+
+
+def test_a_rejected_submission_exits_1_with_the_reason(tiny_build, tmp_path, capsys):
     bad = tar_with(tmp_path / "bad.tar.gz", "../x")
     assert main(["leaderboard", "check", str(bad), "--dataset", str(tiny_build)]) == 1
     assert "rejected:" in capsys.readouterr().out

@@ -105,6 +105,25 @@ def package(runs: Sequence[Path], out: Path, name: str, track: str, role: str = 
     return manifest
 
 
+def archive(folder: Path, out: Path) -> Path:
+    """``folder`` as ``out`` (``.tar.gz`` or ``.zip``), its files under the folder's name."""
+    import tarfile
+    import zipfile
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    if out.name.endswith(".zip"):
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for path in files:
+                zipped.write(path, Path(out.name.removesuffix(".zip")) / path.relative_to(folder))
+    elif out.name.endswith((".tar.gz", ".tgz")):
+        with tarfile.open(out, "w:gz") as tarred:
+            for path in files:
+                tarred.add(path, str(Path(out.name.split(".")[0]) / path.relative_to(folder)))
+    else:
+        raise SubmissionError(f"{out}: an archive is a .tar.gz, .tgz or .zip")
+    return out
+
+
 def _model_record(model: Path) -> dict[str, Any]:
     """What the unlearned model's ``medforget_unlearning.json`` says (empty for other models)."""
     path = model / "medforget_unlearning.json"
