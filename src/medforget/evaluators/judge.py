@@ -10,7 +10,6 @@ scored 0. The judge of the evaluator is anything with :meth:`Judge.judge`.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -77,14 +76,13 @@ class EndpointJudge:
 
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
                  timeout: float = 60.0):
-        from openai import OpenAI
+        from medforget.models.adapters import endpoint_client
 
         self.name = f"{model}@{base_url}"
         self.version = JUDGE_PROMPT_VERSION
         self.model = model
         self.concurrency = concurrency
-        self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed",
-                             timeout=timeout, max_retries=3)
+        self.client = endpoint_client(base_url, api_key_env, timeout)
 
     def _ask(self, item: tuple[Mapping[str, Any], str]) -> float | None:
         from openai import OpenAIError

@@ -135,6 +135,17 @@ class PredictionsFile:
         return [self.logprobs[r["id"]] for r in rows]
 
 
+def endpoint_client(base_url: str, api_key_env: str, timeout: float) -> Any:
+    """An OpenAI client for any compatible endpoint; the key from ``api_key_env`` (local servers
+    need none), three retries."""
+    import os
+
+    from openai import OpenAI
+
+    return OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed", timeout=timeout,
+                  max_retries=3)
+
+
 class EndpointAdapter:
     """Any OpenAI-compatible chat endpoint (vLLM, llama.cpp, Ollama, ``transformers serve``, a
     hosted API): each row is one chat request, its image sent as a PNG data URL; greedy
@@ -142,16 +153,11 @@ class EndpointAdapter:
 
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
                  max_tokens: int = 48, timeout: float = 60.0):
-        import os
-
-        from openai import OpenAI
-
         self.name = f"{model}@{base_url}"
         self.model = model
         self.max_tokens = max_tokens
         self.concurrency = concurrency
-        self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed",
-                             timeout=timeout, max_retries=3)
+        self.client = endpoint_client(base_url, api_key_env, timeout)
 
     def _messages(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
         import base64
