@@ -46,13 +46,13 @@ def unpack(path: Path, into: Path) -> Path:
         raise SubmissionError(f"{path} does not exist")
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            members = [(m.filename, m.file_size, _zip_is_link(m), m.is_dir()) for m in archive.infolist()]
+            members = [(m.filename, m.file_size, _zip_is_link(m)) for m in archive.infolist()]
             _check_members(path, members)
             archive.extractall(into)
     elif tarfile.is_tarfile(path):
         with tarfile.open(path) as archive:
             infos = archive.getmembers()
-            _check_members(path, [(m.name, m.size, m.issym() or m.islnk() or not (m.isfile() or m.isdir()), m.isdir())
+            _check_members(path, [(m.name, m.size, m.issym() or m.islnk() or not (m.isfile() or m.isdir()))
                                   for m in infos])
             archive.extractall(into, filter="data")
     else:
@@ -67,9 +67,10 @@ def _zip_is_link(member: zipfile.ZipInfo) -> bool:
     return (member.external_attr >> 16) & 0o170000 == 0o120000
 
 
-def _check_members(path: Path, members: list[tuple[str, int, bool, bool]]) -> None:
+def _check_members(path: Path, members: list[tuple[str, int, bool]]) -> None:
+    """Each member as (name, size, is a link or special file)."""
     total = 0
-    for name, size, is_link, _ in members:
+    for name, size, is_link in members:
         parts = Path(name).parts
         if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
             raise SubmissionError(f"{path}: member {name!r} escapes the archive (path traversal)")
