@@ -52,26 +52,18 @@ reference-models: $(STAMP)
 		$(VENV)/bin/medforget train --dataset medforget-tiny --without $$level --out models/tiny/retain-$$level; done
 
 # Every unlearning method at every level of the tiny track, each evaluated against the target
-# (sibling damage, utility kept) and the level's retain model (forget quality); then the table.
-# The target and the retain models are evaluated too, as reference rows. Needs reference-models.
+# (sibling damage, utility kept) and the level's retain model (forget quality); then the table
+# (also in runs/tiny/table.md). The target and the retain models are evaluated too, as reference
+# rows. One process (`medforget sweep`), so torch and transformers load once. Needs reference-models.
 METHODS ?= ga gd kl npo prune chip
 LEVELS  ?= institution patient study section
 MF      := $(VENV)/bin/medforget
-RETAIN_EVAL ?= --retain-model models/tiny/retain-$$level
-EVAL     = $(MF) eval --dataset medforget-tiny $(RETAIN_EVAL)
+FORGET_QUALITY ?= --forget-quality
 tiny-methods: $(STAMP)
 	@test -f models/tiny/target/medforget_training.json || { echo "run make reference-models first"; exit 2; }
-	for level in $(LEVELS); do \
-		$(EVAL) --level $$level --model models/tiny/target --method target --out runs/tiny/target/$$level || exit 1; \
-		$(EVAL) --level $$level --model models/tiny/retain-$$level --method retain --out runs/tiny/retain/$$level \
-			--before runs/tiny/target/$$level || exit 1; \
-		for method in $(METHODS); do \
-			$(MF) unlearn --method $$method --level $$level --model models/tiny/target --dataset medforget-tiny \
-				--track tiny --threads 2 --out models/tiny/$$method-$$level || exit 1; \
-			$(EVAL) --level $$level --model models/tiny/$$method-$$level --method $$method \
-				--before runs/tiny/target/$$level --out runs/tiny/$$method/$$level || exit 1; \
-		done; done
-	$(MF) table runs/tiny/*/* | tee runs/tiny/methods.md
+	$(MF) sweep --dataset medforget-tiny --target models/tiny/target --retain 'models/tiny/retain-{level}' \
+		--methods $(METHODS) --levels $(LEVELS) --models models/tiny --runs runs/tiny --track tiny --threads 2 \
+		$(FORGET_QUALITY)
 
 # The leaderboard, from nothing: the tiny preset, its reference models, every method at every
 # level, evaluated (forget quality is left out: it needs the models, and the board only shows
@@ -79,7 +71,7 @@ tiny-methods: $(STAMP)
 leaderboard: $(STAMP)
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory reference-models && \
-	$(MAKE) --no-print-directory tiny-methods RETAIN_EVAL= && \
+	$(MAKE) --no-print-directory tiny-methods FORGET_QUALITY= && \
 	$(MAKE) --no-print-directory board-submissions && \
 	$(MF) leaderboard build --board leaderboard --dataset tiny=medforget-tiny && \
 	echo "make leaderboard: $$(( $$(date +%s) - start )) s in all"

@@ -82,6 +82,27 @@ def _build_parser() -> argparse.ArgumentParser:
     unlearn.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     unlearn.set_defaults(run=_run_unlearn)
 
+    sweep = commands.add_parser(
+        "sweep", help="unlearn with every method at every level and evaluate each, in one process",
+        description="For each level: evaluate the target (and the level's retain model, as reference rows), then "
+        "run each method on the target and evaluate what it saved, against the target's run (--before). Writes "
+        "MODELS/<method>-<level>/ and RUNS/{target,retain,<method>}/<level>/, then prints the table (also RUNS/table.md). Each step is "
+        "`medforget unlearn` and `medforget eval`; one process loads torch and transformers once.")
+    sweep.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="a built dataset")
+    sweep.add_argument("--target", type=Path, required=True, metavar="PATH", help="the model to unlearn from")
+    sweep.add_argument("--retain", default=None, metavar="PATTERN",
+                       help="the retain models, {level} in the path (e.g. models/tiny/retain-{level})")
+    sweep.add_argument("--methods", nargs="+", required=True, metavar="METHOD", help="e.g. ga gd kl npo prune chip")
+    sweep.add_argument("--levels", nargs="+", default=None, metavar="LEVEL", help="default: every level of the dataset")
+    sweep.add_argument("--models", type=Path, required=True, metavar="DIR", help="where the unlearned models go")
+    sweep.add_argument("--runs", type=Path, required=True, metavar="DIR", help="where the eval runs go")
+    sweep.add_argument("--track", choices=("model", "tiny"), default="model", help="as for `medforget unlearn`")
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    sweep.add_argument("--forget-quality", action="store_true",
+                       help="pass the level's retain model to every evaluation (forget quality; needs --retain)")
+    sweep.set_defaults(run=_run_sweep)
+
     evaluate = commands.add_parser("eval", help="score a model or submitted predictions on a level's splits")
     source = evaluate.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", type=Path, metavar="PATH", help="a local image-text-to-text checkpoint")
@@ -235,6 +256,20 @@ def _run_unlearn(args: argparse.Namespace) -> int:
     print(f"{method.name} at {args.level} on {args.model} -> {args.out} ({record['output']}) in {record['seconds']:.1f}s")
     print(f"  {settings}")
     print("  " + ", ".join(f"{k}: {v}" for k, v in record["summary"].items() if not isinstance(v, dict)))
+    return 0
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    from medforget.evaluators.table import markdown
+    from medforget.training.data import read_manifest
+    from medforget.unlearning.sweep import Sweep, sweep
+
+    levels = tuple(args.levels or read_manifest(args.dataset)["targets"])
+    plan = Sweep(args.dataset, args.target, tuple(args.methods), levels, args.models, args.runs, retain=args.retain,
+                 track=args.track, seed=args.seed, threads=args.threads, forget_quality=args.forget_quality)
+    table = "\n".join(markdown(sweep(plan))) + "\n"
+    (args.runs / "table.md").write_text(table, encoding="utf-8")
+    print(table, end="")
     return 0
 
 

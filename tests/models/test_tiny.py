@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from medforget.models.adapters import AdapterError, PredictionsFile, TransformersAdapter
-from medforget.models.chat import IGNORE_INDEX, TrainingCollator, prompt_text
-from medforget.models.families import FAMILIES, ModelFamilyError, family_of, load_processor
+from medforget.models.chat import IGNORE_INDEX, TrainingCollator, answer_logits, prompt_text
+from medforget.models.families import FAMILIES, ModelFamilyError, family_of, load_checkpoint, load_processor
 from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
 from medforget.training.data import load_rows
 
@@ -118,6 +118,28 @@ def test_transformers_adapter_generates_and_scores_answers(any_checkpoint: Path,
     assert all(x <= 0 for lp in logprobs for x in lp)
     with pytest.raises(AdapterError, match="not a model checkpoint"):
         TransformersAdapter(any_checkpoint.parent)
+
+
+def test_answer_logits_give_the_models_own_loss(any_checkpoint: Path, rows):
+    import torch
+
+    model, processor = load_checkpoint(any_checkpoint)
+    batch = TrainingCollator(processor)(rows[8:16])
+    with torch.inference_mode():
+        logits, targets, counts = answer_logits(model, batch)
+        loss = model(**batch).loss
+    assert counts == [int((labels != IGNORE_INDEX).sum()) for labels in batch["labels"]]
+    assert torch.nn.functional.cross_entropy(logits.float(), targets).item() == pytest.approx(loss.item(), abs=1e-5)
+
+
+def test_batches_by_length_give_each_row_its_own_answer(any_checkpoint: Path, rows):
+    """Rows are batched shortest first and put back: the same as one row at a time."""
+    mixed = rows[:24]
+    batched = TransformersAdapter(any_checkpoint, batch_size=8, max_new_tokens=6)
+    alone = TransformersAdapter(any_checkpoint, batch_size=1, max_new_tokens=6)
+    assert batched.generate(mixed) == alone.generate(mixed)
+    for together, single in zip(batched.answer_logprobs(mixed), alone.answer_logprobs(mixed)):
+        assert together == pytest.approx(single, abs=1e-4)
 
 
 def test_predictions_file_refuses_bad_input(tmp_path: Path, rows):

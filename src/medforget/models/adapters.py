@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from medforget.errors import MedForgetError
-from medforget.models.chat import IGNORE_INDEX, TrainingCollator, prompt_text
+from medforget.models.chat import TrainingCollator, answer_logits, length_order, prompt_text
 
 
 class AdapterError(MedForgetError):
@@ -53,21 +53,28 @@ class TransformersAdapter:
         batch = self.processor(text=list(texts), images=images or None, return_tensors="pt", padding=True)
         return batch.to(self.device)
 
+    def _batches(self, rows: Sequence[Mapping[str, Any]], with_answer: bool) -> Any:
+        """(row indices, rows) per batch, rows of similar lengths together."""
+        order = length_order(rows, with_answer)
+        for start in range(0, len(order), self.batch_size):
+            indices = order[start : start + self.batch_size]
+            yield indices, [rows[i] for i in indices]
+
     def generate(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         """Greedy answers, batched; prompts are left-padded so generation continues them."""
         import torch
 
         tokenizer = self.processor.tokenizer
-        tokenizer.padding_side = "left"
-        answers: list[str] = []
-        for start in range(0, len(rows), self.batch_size):
-            chunk = rows[start : start + self.batch_size]
+        answers: list[str] = [""] * len(rows)
+        for indices, chunk in self._batches(rows, with_answer=False):
+            tokenizer.padding_side = "left"
             batch = self._inputs(chunk, [prompt_text(self.processor, r) for r in chunk])
             with torch.inference_mode():
                 out = self.model.generate(**batch, do_sample=False, max_new_tokens=self.max_new_tokens,
                                           pad_token_id=tokenizer.pad_token_id)
             new = out[:, batch["input_ids"].shape[1] :]
-            answers += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+            for i, text in zip(indices, tokenizer.batch_decode(new, skip_special_tokens=True)):
+                answers[i] = text.strip()
         return answers
 
     def answer_logprobs(self, rows: Sequence[Mapping[str, Any]]) -> list[list[float]]:
@@ -75,17 +82,14 @@ class TransformersAdapter:
         import torch
 
         collate = TrainingCollator(self.processor)
-        result: list[list[float]] = []
-        for start in range(0, len(rows), self.batch_size):
-            batch = {k: v.to(self.device) for k, v in collate(rows[start : start + self.batch_size]).items()}
-            labels = batch.pop("labels")
+        result: list[list[float]] = [[] for _ in rows]
+        for indices, chunk in self._batches(rows, with_answer=True):
+            batch = {k: v.to(self.device) for k, v in collate(chunk).items()}
             with torch.inference_mode():
-                logits = self.model(**batch).logits[:, :-1]
-            targets = labels[:, 1:]
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
-            picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-            for row_logprobs, row_targets in zip(picked, targets):
-                result.append(row_logprobs[row_targets != IGNORE_INDEX].tolist())
+                logits, targets, counts = answer_logits(self.model, batch)
+            picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+            for i, row_logprobs in zip(indices, picked.split(counts)):
+                result[i] = row_logprobs.tolist()
         return result
 
 

@@ -46,3 +46,28 @@ class TrainingCollator:
         labels[batch["attention_mask"] == 0] = IGNORE_INDEX
         batch["labels"] = labels
         return dict(batch)
+
+
+def answer_logits(model: Any, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """The logits that predict each answer token of a :class:`TrainingCollator` batch, and those
+    tokens: ``(logits [n, vocab], targets [n], tokens per row)``.
+
+    The language-model head runs only where a label is set (a few answer tokens of prompts ten
+    times longer), which is most of a tiny model's cost otherwise. The mean cross-entropy of
+    these logits is the model's own causal-LM loss on the batch.
+    """
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    hidden = model.model(**inputs).last_hidden_state[:, :-1]
+    targets = batch["labels"][:, 1:]
+    keep = targets != IGNORE_INDEX
+    logits = model.get_output_embeddings()(hidden[keep])
+    return logits, targets[keep], keep.sum(dim=1).tolist()
+
+
+def length_order(rows: Sequence[Mapping[str, Any]], with_answer: bool = False) -> list[int]:
+    """Row indices from the shortest text to the longest: batches of similar lengths carry
+    little padding. Callers put the results back in row order."""
+    def size(i: int) -> int:
+        return len(rows[i]["question"]) + (len(rows[i]["answer"]) if with_answer else 0)
+
+    return sorted(range(len(rows)), key=size)

@@ -23,7 +23,7 @@ from medforget.training.data import load_rows, training_rows
 
 logger = logging.getLogger(__name__)
 
-TRAINING_VERSION = "1.1.0"
+TRAINING_VERSION = "1.2.0"
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,9 @@ def _texts(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 def fit(model: Any, processor: Any, rows: list[dict[str, Any]], config: TrainConfig) -> tuple[int, float]:
     import torch
+    import torch.nn.functional as F
 
-    from medforget.models.chat import TrainingCollator
+    from medforget.models.chat import TrainingCollator, answer_logits
 
     collate = TrainingCollator(processor)
     generator = torch.Generator().manual_seed(config.seed)
@@ -88,21 +89,42 @@ def fit(model: Any, processor: Any, rows: list[dict[str, Any]], config: TrainCon
     model.train()
     loss = float("nan")
     for epoch in range(config.epochs):
-        order = torch.randperm(len(rows), generator=generator).tolist()
         running = 0.0
-        for start in range(0, len(rows), config.batch_size):
-            batch = collate([rows[i] for i in order[start : start + config.batch_size]])
-            output = model(**batch)
-            output.loss.backward()
+        for batch_rows in _bucketed(rows, config.batch_size, generator):
+            logits, targets, _ = answer_logits(model, collate(batch_rows))
+            step_loss = F.cross_entropy(logits.float(), targets)
+            step_loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
-            running += output.loss.item()
+            running += step_loss.item()
         loss = running / per_epoch
         logger.info("epoch %d/%d loss %.4f", epoch + 1, config.epochs, loss)
     model.eval()
     return total, loss
+
+
+#: rows shuffled into pools of this many batches, each pool cut into batches by length
+POOL_BATCHES = 16
+
+
+def _bucketed(rows: Sequence[dict[str, Any]], batch_size: int, generator: Any) -> list[list[dict[str, Any]]]:
+    """One epoch's batches: a seeded shuffle, then within each pool of :data:`POOL_BATCHES`
+    batches the rows sorted by length (a third of the tokens were padding otherwise), then the
+    batches in a seeded order. As many batches as plain shuffling gives."""
+    import torch
+
+    from medforget.models.chat import length_order
+
+    order = torch.randperm(len(rows), generator=generator).tolist()
+    pool = batch_size * POOL_BATCHES
+    batches = []
+    for start in range(0, len(order), pool):
+        members = [rows[i] for i in order[start : start + pool]]
+        by_length = [members[i] for i in length_order(members, with_answer=True)]
+        batches += [by_length[i : i + batch_size] for i in range(0, len(by_length), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:
