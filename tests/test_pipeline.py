@@ -35,7 +35,7 @@ def test_layout_manifest_and_card(tiny_build: Path):
     card = (tiny_build / "README.md").read_text()
     front = yaml.safe_load(card.split("---")[1])
     assert [c["config_name"] for c in front["configs"]] == list(manifest["counts"])
-    assert "fictitious" in card and "CC BY-NC-ND" in card and "rendered" in card
+    assert "fictitious" in card and "CC-BY-NC-ND-4.0" in card and "rendered" in card
 
 
 def test_load_dataset_round_trip_with_fresh_cache(tiny_build: Path, tmp_path: Path, monkeypatch):
@@ -117,7 +117,7 @@ def test_failed_export_leaves_previous_build_untouched(tiny: Prepared, tmp_path:
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pipeline, "render_card", explode)
+    monkeypatch.setattr(pipeline, "dataset_card", explode)
     with pytest.raises(OSError, match="disk full"):
         export(tiny, out)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before

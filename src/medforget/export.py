@@ -113,31 +113,6 @@ class ShardWriter:
             yield table.add_column(self._image_column, self.schema.field("image"), images)
 
 
-def card_metadata(shards: Sequence[Shard], feats: Features, licence: str, pretty_name: str) -> str:
-    """YAML front matter declaring every config, its shards per split, features and sizes."""
-    from datasets import DatasetInfo, SplitDict, SplitInfo
-    from datasets.info import DatasetInfosDict
-    from huggingface_hub import DatasetCardData
-
-    by_config: dict[str, dict[str, list[Shard]]] = {}
-    for shard in shards:
-        by_config.setdefault(shard.config, {}).setdefault(shard.split, []).append(shard)
-    infos = DatasetInfosDict()
-    config_entries = []
-    for config, splits in by_config.items():
-        split_dict = SplitDict()
-        for split, parts in splits.items():
-            split_dict.add(SplitInfo(split, num_bytes=sum(p.bytes for p in parts), num_examples=sum(p.rows for p in parts)))
-        infos[config] = DatasetInfo(features=feats, splits=split_dict)
-        config_entries.append({
-            "config_name": config,
-            "data_files": [{"split": split, "path": [p.path for p in parts]} for split, parts in splits.items()],
-        })
-    card = DatasetCardData(license=licence, pretty_name=pretty_name, configs=config_entries)
-    infos.to_dataset_card_data(card)
-    return card.to_yaml()
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

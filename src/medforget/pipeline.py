@@ -25,10 +25,10 @@ import medforget
 from medforget.builders import BUILDERS, SkipLog
 from medforget.builders.base import Builder
 from medforget.builders.identities import IDENTITIES_VERSION
-from medforget.card import render_card
+from medforget.card import CARD_VERSION, dataset_card
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.export import EXPORT_VERSION, Shard, ShardWriter, card_metadata, sha256_file, write_json
+from medforget.export import EXPORT_VERSION, Shard, ShardWriter, sha256_file, write_json
 from medforget.findings import FINDINGS_VERSION
 from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment
 from medforget.images.make import IMAGES_VERSION, render, study_images, utility_profiles
@@ -48,7 +48,7 @@ from medforget.splits import (
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2  # 2: sources carry citation and licence.public_derivatives; steps the card
 DATASET_NAME = "MedForget"
 
 
@@ -118,8 +118,9 @@ def build(config: BuildConfig, out: Path, policy: str = "skip") -> BuildResult:
 
 
 def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = None) -> dict[str, Any]:
-    """Write shards, manifest and card to a temporary folder, run the leak checks on it, and
-    move it into place only when every check passes."""
+    """Write shards and manifest to a temporary folder, run the leak checks on it, write the card
+    from the manifest and the checks' report, and move the folder into place only when every
+    check passes."""
     timings = {} if timings is None else timings
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     try:
@@ -133,13 +134,12 @@ def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = Non
             ]
             manifest = _manifest(prepared, shards)
             write_json(tmp / "manifest.json", manifest)
-            front = card_metadata(shards, writer.features, prepared.builder.licence.spdx.lower(), DATASET_NAME)
-            (tmp / "README.md").write_text(render_card(front, manifest), encoding="utf-8")
         with _timed(timings, "validate"):
             report = validate_folder(tmp, name=str(out))
         if not report.passed:
             raise LeakError("the build fails its leak checks; nothing was written to {}:\n{}".format(
                 out, "\n".join(report.lines())))
+        (tmp / "README.md").write_text(dataset_card(manifest, report.to_json()), encoding="utf-8")
         _move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -202,7 +202,7 @@ def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
             "ingest": {"source": builder.name, "version": builder.version},
             "identities": IDENTITIES_VERSION, "findings": FINDINGS_VERSION, "images": IMAGES_VERSION,
             "render": RENDER_VERSION, "qa": QA_VERSION, "templates": TEMPLATES_VERSION,
-            "splits": SPLITS_VERSION, "export": EXPORT_VERSION,
+            "splits": SPLITS_VERSION, "export": EXPORT_VERSION, "card": CARD_VERSION,
         },
         "software": {
             "python": platform.python_version(),
@@ -210,7 +210,7 @@ def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
         },
         "sources": [{
             "name": builder.name, "description": builder.description, "licence": asdict(builder.licence),
-            "archive_sha256": sha256_file(archive()) if callable(archive) else None,
+            "citation": builder.citation, "archive_sha256": sha256_file(archive()) if callable(archive) else None,
         }],
         "hierarchy": {
             "levels": list(hierarchy.levels),

@@ -22,6 +22,9 @@ def test_training_writes_a_checkpoint_and_its_record(trained: Path, tiny_build: 
     assert record["rows"] == 16 and record["steps"] == 12 and record["without"] is None
     assert record["final_loss"] < 10
     assert (trained / "config.json").is_file() and (trained / "model.safetensors").is_file()
+    card = (trained / "README.md").read_text()
+    assert card.startswith("---\n") and "# MedForget tiny-track target model" in card
+    assert "| rows trained on | 16 |" in card and record["dataset_manifest_sha256"] in card
 
 
 def test_same_seed_same_weights(trained: Path, tiny_build: Path, tmp_path: Path):

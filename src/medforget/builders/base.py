@@ -30,7 +30,10 @@ class Licence:
 
     spdx: str
     url: str
-    redistribution: str  # what may be published of data derived from the source
+    redistribution: str  # what may be published of data derived from the source, in words
+    #: whether data derived from the source may go to a public repository; when False,
+    #: ``medforget publish`` needs an explicit acknowledgement and a private repository
+    public_derivatives: bool
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Builder(ABC):
     version: ClassVar[str]
     licence: ClassVar[Licence]
     description: ClassVar[str]
+    citation: ClassVar[str]  # BibTeX of the source, carried into the manifest and the card
 
     def __init__(self, config: BuildConfig, skips: SkipLog):
         self.config = config

@@ -81,7 +81,15 @@ class IUXrayBuilder(Builder):
         spdx="CC-BY-NC-ND-4.0",
         url="https://creativecommons.org/licenses/by-nc-nd/4.0/",
         redistribution="non-commercial, no derivatives: publishing derived QA needs explicit acknowledgement",
+        public_derivatives=False,
     )
+    citation = """@article{demner2016preparing,
+  title = {Preparing a collection of radiology examinations for distribution and retrieval},
+  author = {Demner-Fushman, Dina and Kohli, Marc D. and Rosenman, Marc B. and Shooshan, Sonya E. and
+            Rodriguez, Laritza and Antani, Sameer and Thoma, George R. and McDonald, Clement J.},
+  journal = {Journal of the American Medical Informatics Association},
+  volume = {23}, number = {2}, pages = {304--310}, year = {2016},
+}"""
 
     def load(self) -> SourceData:
         reports = list(self._read_reports())

@@ -9,13 +9,16 @@ from typing import Any
 
 from medforget.schemas.checks import CheckResult
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
 class ValidationReport:
     dataset: str
     results: tuple[CheckResult, ...]
+    #: sha256 of the manifest.json the checks read (None for tables checked in memory): what
+    #: ``medforget publish`` compares to know the report is about the folder it publishes
+    manifest_sha256: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -40,6 +43,7 @@ class ValidationReport:
             "schema_version": REPORT_SCHEMA_VERSION,
             "dataset": self.dataset,
             "passed": self.passed,
+            "manifest_sha256": self.manifest_sha256,
             "checks": [{**asdict(r), "findings": [asdict(f) for f in r.findings]} for r in self.results],
         }
 

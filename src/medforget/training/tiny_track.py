@@ -136,6 +136,8 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
 
 
 def _write_record(out: Path, dataset: Path, config: TrainConfig, without: tuple[str, str] | None, result: TrainResult) -> None:
+    """``medforget_training.json``, and the model card (README.md) rendered from it."""
+    from medforget.card import model_card
     from medforget.export import sha256_file
 
     record = {
@@ -147,3 +149,5 @@ def _write_record(out: Path, dataset: Path, config: TrainConfig, without: tuple[
         "seconds": round(result.seconds, 1),
     }
     (out / "medforget_training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    manifest = json.loads((dataset / "manifest.json").read_text(encoding="utf-8"))
+    (out / "README.md").write_text(model_card(record, manifest), encoding="utf-8")

@@ -1,0 +1,233 @@
+"""``medforget publish``: a built dataset to a Hugging Face Hub dataset repository, in one commit.
+
+Before anything goes over the network the folder must prove itself: its leak checks passed
+(``validation.json``, written for this very ``manifest.json``), every shard's sha256 equals the
+manifest's, and its sources' licences allow the publication, or the user acknowledged the
+licence and the repository is private. Then the shards, the manifest, the validation report and
+a card generated for the repository go up together, only the files that differ from the
+repository: publishing an unchanged dataset makes no commit. Token and endpoint are
+``huggingface_hub``'s own: ``HF_TOKEN`` or ``hf auth login``, and ``HF_ENDPOINT``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import medforget
+from medforget.card import dataset_card
+from medforget.errors import MedForgetError
+from medforget.export import sha256_file
+from medforget.pipeline import MANIFEST_SCHEMA_VERSION
+from medforget.schemas.validate import HTML_REPORT, JSON_REPORT
+from medforget.training.data import read_manifest
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi, RepoFile
+
+logger = logging.getLogger(__name__)
+
+REPO_TYPE = "dataset"
+
+
+class PublishError(MedForgetError):
+    """The dataset cannot be published as asked."""
+
+
+class NotValidatedError(PublishError):
+    """The folder has no passed validation report for its current manifest."""
+
+
+class ShardMismatchError(PublishError):
+    """A shard is missing or its bytes differ from the sha256 the manifest records."""
+
+
+class LicenceError(PublishError):
+    """A source's licence forbids publishing the dataset where it was asked to go."""
+
+
+class HubError(PublishError):
+    """The Hub refused or failed a request."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file of the publication: its place in the repository and its bytes (or local file)."""
+
+    path_in_repo: str
+    content: bytes | Path
+    sha256: str
+    size: int
+
+    @classmethod
+    def of_bytes(cls, path_in_repo: str, data: bytes) -> Upload:
+        return cls(path_in_repo, data, hashlib.sha256(data).hexdigest(), len(data))
+
+    def git_oid(self) -> str:
+        """The git blob id, what the Hub reports for a file not stored with LFS."""
+        digest = hashlib.sha1(f"blob {self.size}\0".encode())
+        if isinstance(self.content, bytes):
+            digest.update(self.content)
+        else:
+            with self.content.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest()
+
+    def matches(self, remote: RepoFile | None) -> bool:
+        if remote is None or remote.size != self.size:
+            return False
+        return remote.lfs.sha256 == self.sha256 if remote.lfs is not None else remote.blob_id == self.git_oid()
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    repo_id: str
+    revision: str
+    url: str
+    commit: str | None  # the new commit; None when the repository already held every file
+    uploaded: tuple[str, ...]
+    deleted: tuple[str, ...]
+    files: int  # files the publication consists of
+
+    @property
+    def unchanged(self) -> bool:
+        return self.commit is None
+
+
+def check_validation(dataset: Path) -> dict[str, Any]:
+    """The folder's validation report, if it passed and was written for its current manifest."""
+    path = dataset / JSON_REPORT
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise NotValidatedError(f"{path} is missing or unreadable ({err}): run `medforget validate {dataset}`; "
+                                "only a dataset whose leak checks pass is published") from err
+    if report.get("passed") is not True:
+        failed = [c["name"] for c in report.get("checks", []) if not c.get("passed")]
+        raise NotValidatedError(f"{dataset} did not pass its leak checks (failed: {', '.join(failed) or 'unknown'}; "
+                                f"see {dataset / HTML_REPORT}): fix the build and rebuild it")
+    if report.get("manifest_sha256") != sha256_file(dataset / "manifest.json"):
+        raise NotValidatedError(f"{path} was not written for the current {dataset / 'manifest.json'} (changed since, or "
+                                f"validated by an older medforget): run `medforget validate {dataset}` again")
+    return report
+
+
+def check_shards(dataset: Path, manifest: dict[str, Any]) -> None:
+    """Every shard the manifest lists exists with the recorded sha256."""
+    bad = []
+    for shard in manifest["shards"]:
+        path = dataset / shard["path"]
+        if not path.is_file():
+            bad.append(f"{shard['path']} (missing)")
+        elif sha256_file(path) != shard["sha256"]:
+            bad.append(f"{shard['path']} (sha256 {sha256_file(path)[:12]}..., manifest {shard['sha256'][:12]}...)")
+    if bad:
+        raise ShardMismatchError(f"{len(bad)} shard(s) of {dataset} differ from its manifest: {'; '.join(bad[:5])}. "
+                                 "Shards are never edited in place: rebuild the dataset with `medforget build`")
+
+
+def check_licences(sources: list[dict[str, Any]], private: bool, acknowledged: bool) -> bool:
+    """Refuse a publication the sources' licences forbid; True when the repository must be private.
+
+    A source whose licence forbids publishing derived data openly (``public_derivatives`` false)
+    is published only to a private repository, and only when the user acknowledges the licence."""
+    restricted = [s for s in sources if not s["licence"]["public_derivatives"]]
+    missing = [flag for flag, given in (("--private", private), ("--acknowledge-licence", acknowledged)) if not given]
+    if restricted and missing:
+        terms = "; ".join(f"{s['name']}: {s['licence']['spdx']} ({s['licence']['url']}), {s['licence']['redistribution']}"
+                          for s in restricted)
+        raise LicenceError(
+            f"refusing to publish: the dataset is derived from sources whose licence forbids publishing derived data "
+            f"openly ({terms}). It may go only to a private repository, shared with people bound by that licence, "
+            f"and only once you acknowledge it: add {' and '.join(missing)}")
+    return bool(restricted)
+
+
+def publication_files(dataset: Path, manifest: dict[str, Any], repo_id: str, validation: dict[str, Any]) -> list[Upload]:
+    """What a publication consists of: the shards, manifest.json, validation.json, and the card
+    rendered for ``repo_id``."""
+    files = [Upload(s["path"], dataset / s["path"], s["sha256"], s["bytes"]) for s in manifest["shards"]]
+    for name in ("manifest.json", JSON_REPORT):
+        files.append(Upload.of_bytes(name, (dataset / name).read_bytes()))
+    card = dataset_card(manifest, validation, repo_id).encode("utf-8")
+    return [*files, Upload.of_bytes("README.md", card)]
+
+
+def publish(dataset: Path, repo_id: str, *, private: bool = False, revision: str = "main",
+            acknowledge_licence: bool = False, api: HfApi | None = None) -> PublishResult:
+    """Publish ``dataset`` to the Hub dataset repository ``repo_id`` (created when missing) on
+    branch ``revision`` (created from main when missing)."""
+    import httpx2  # huggingface_hub 2.x's HTTP client: every failed request raises its HTTPError
+    from huggingface_hub import HfApi
+
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise PublishError(f"repository {repo_id!r}: expected ORG/NAME (the Hub refuses a name without its namespace)")
+    manifest = read_manifest(dataset)
+    if manifest.get("schema_version") != MANIFEST_SCHEMA_VERSION:
+        raise PublishError(f"{dataset} was built by another medforget (manifest schema {manifest.get('schema_version')}, "
+                           f"this one writes {MANIFEST_SCHEMA_VERSION}): rebuild it with `medforget build`")
+    validation = check_validation(dataset)
+    check_shards(dataset, manifest)
+    must_be_private = check_licences(manifest["sources"], private, acknowledge_licence)
+    files = publication_files(dataset, manifest, repo_id, validation)
+    api = api or HfApi()
+    _check_can_connect(api)
+    try:
+        return _push(api, repo_id, revision, files, _message(manifest), private, must_be_private)
+    except httpx2.HTTPError as err:
+        raise HubError(f"the Hub at {api.endpoint} refused or failed publishing {repo_id}@{revision}: {err}") from err
+
+
+def _check_can_connect(api: HfApi) -> None:
+    from huggingface_hub import constants, get_token
+
+    if constants.is_offline_mode():
+        raise HubError("HF_HUB_OFFLINE is set (the Makefile and the tests set it): unset it to publish")
+    if api.token is None and get_token() is None:
+        raise HubError(f"no Hugging Face token for {api.endpoint}: set HF_TOKEN or run `hf auth login`")
+
+
+def _push(api: HfApi, repo_id: str, revision: str, files: list[Upload], message: str, private: bool,
+          must_be_private: bool) -> PublishResult:
+    """Create the repo and branch when missing, then commit the files that differ from it."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    url = api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
+    if revision != "main":
+        api.create_branch(repo_id, repo_type=REPO_TYPE, branch=revision, exist_ok=True)
+    head = api.repo_info(repo_id, repo_type=REPO_TYPE, revision=revision)
+    if must_be_private and not head.private:
+        raise LicenceError(f"{repo_id} already exists and is public: this dataset may go only to a private repository; "
+                           "make it private on the Hub or choose another --repo")
+    changed, stale = _differences(api, repo_id, head.sha, files)
+    result = PublishResult(repo_id, revision, str(url), None, tuple(f.path_in_repo for f in changed), stale, len(files))
+    if not changed and not stale:
+        logger.info("%s@%s already holds these %d files: no commit", repo_id, revision, len(files))
+        return result
+    operations = [CommitOperationAdd(f.path_in_repo, f.content if isinstance(f.content, bytes) else str(f.content))
+                  for f in changed] + [CommitOperationDelete(path) for path in stale]
+    info = api.create_commit(repo_id, operations, commit_message=message, repo_type=REPO_TYPE, revision=revision,
+                             parent_commit=head.sha)
+    return replace(result, commit=info.oid)
+
+
+def _differences(api: HfApi, repo_id: str, commit: str, files: list[Upload]) -> tuple[list[Upload], tuple[str, ...]]:
+    """The files the repo at ``commit`` lacks or holds other bytes of, and its shards that are
+    not part of this publication (left by an older build)."""
+    from huggingface_hub import RepoFile
+
+    remote = {entry.path: entry for entry in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=commit,
+                                                                 recursive=True) if isinstance(entry, RepoFile)}
+    ours = {f.path_in_repo for f in files}
+    stale = tuple(sorted(path for path in remote if path.endswith(".parquet") and path not in ours))
+    return [f for f in files if not f.matches(remote.get(f.path_in_repo))], stale
+
+
+def _message(manifest: dict[str, Any]) -> str:
+    return (f"MedForget {manifest['preset']} preset, seed {manifest['seed']}, "
+            f"{manifest['total_qa_rows']} QA rows (medforget {medforget.__version__})")

@@ -1,0 +1,260 @@
+"""``medforget publish`` against the in-process fake Hub (tests/fake_hub.py).
+
+The round trip and the re-publish run the real command in a subprocess, with the Hub reached
+only through ``HF_ENDPOINT`` and ``HF_TOKEN`` (the suite is offline: these are set to online for
+the child alone, with its own ``HF_HOME``). Refusals run in process and must refuse before any
+request reaches the Hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from medforget.cli import main
+from medforget.publish import (
+    HubError,
+    LicenceError,
+    NotValidatedError,
+    PublishError,
+    ShardMismatchError,
+    check_licences,
+    publish,
+)
+from tests.fake_hub import Blob, FakeHub, serve
+
+TOKEN = "hf_fake_publish_token"
+REPO = "org/medforget"
+# Rows of every split of a config, read back with load_dataset in the child process: ids, texts
+# and a digest of each decoded image; then one row streamed (HfFileSystem reads with HTTP Range).
+LOAD = """
+import hashlib, json, sys
+from datasets import load_dataset
+repo, config, cache = sys.argv[1:]
+def digest(image):
+    return None if image is None else [image.size, hashlib.sha256(image.tobytes()).hexdigest()]
+ds = load_dataset(repo, config, cache_dir=cache)
+rows = {split: [[r["id"], r["question"], r["answer"], digest(r["image"])] for r in ds[split]] for split in ds}
+streamed = next(iter(load_dataset(repo, config, split="forget", streaming=True)))
+print(json.dumps({"rows": rows, "streamed": streamed["id"]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[FakeHub]:
+    with serve(TOKEN) as hub:
+        yield hub
+
+
+@pytest.fixture(scope="module")
+def dataset(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("publish") / "medforget"
+    shutil.copytree(tiny_build, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def env(hub: FakeHub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
+            "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_HOME": str(tmp_path_factory.mktemp("hf-home"))}
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def publish_cli(env: dict[str, str], dataset: Path) -> subprocess.CompletedProcess[str]:
+    return run(env, "-m", "medforget", "publish", "--dataset", str(dataset), "--repo", REPO, "--private",
+               "--acknowledge-licence")
+
+
+@pytest.fixture(scope="module")
+def published(hub: FakeHub, env: dict[str, str], dataset: Path) -> subprocess.CompletedProcess[str]:
+    result = publish_cli(env, dataset)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def online(hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let this process's huggingface_hub reach the fake Hub, and only it (the suite runs with
+    HF_HUB_OFFLINE=1; the default endpoint is what its agent-detection headers would fetch)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+    monkeypatch.setattr(constants, "AGENT_HARNESSES_PATH", str(tmp_path / "agent_harnesses.json"))
+
+
+def api(hub: FakeHub, token: str | None = TOKEN):
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hub.url, token=token)
+
+
+def test_publish_uploads_shards_manifest_report_and_card_in_one_commit(published, hub: FakeHub, dataset: Path):
+    assert f"published {dataset}" in published.stdout and "33 of 33 files uploaded" in published.stdout
+    repo = hub.repos[REPO]
+    assert repo.private and [c.message for c in repo.history()][1:] == ["initial commit"]
+    files = repo.history()[0].files
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    for shard in manifest["shards"]:
+        assert files[shard["path"]].lfs and files[shard["path"]].sha256 == shard["sha256"]
+    for name in ("manifest.json", "validation.json"):
+        assert files[name].data == (dataset / name).read_bytes()
+    card = files["README.md"].data.decode()
+    assert f'load_dataset("{REPO}", "patient")' in card and "CC-BY-NC-ND-4.0" in card
+    assert set(files) == {".gitattributes", "README.md", "manifest.json", "validation.json",
+                          *(s["path"] for s in manifest["shards"])}
+    assert hub.unknown == []
+
+
+def test_load_dataset_from_the_hub_returns_the_same_rows_and_images(published, hub: FakeHub, env: dict[str, str],
+                                                                   dataset: Path, tmp_path: Path):
+    from datasets import load_dataset
+
+    child = run(env, "-c", LOAD, REPO, "patient", str(tmp_path / "hub-cache"))
+    assert child.returncode == 0, child.stderr
+    remote = json.loads(child.stdout.strip().splitlines()[-1])
+    local = load_dataset(str(dataset), "patient", cache_dir=str(tmp_path / "local-cache"))
+    for split in local:
+        expected = [[r["id"], r["question"], r["answer"],
+                     None if r["image"] is None else [list(r["image"].size), hashlib.sha256(r["image"].tobytes()).hexdigest()]]
+                    for r in local[split]]
+        assert remote["rows"][split] == expected, split
+    assert sum(row[3] is not None for row in remote["rows"]["forget"]) > 0
+    assert remote["streamed"] == local["forget"][0]["id"]
+    assert any(r for method, path, r in hub.requests if method == "GET" and "/resolve/" in path)  # HTTP Range
+    assert hub.unknown == []
+
+
+def test_republishing_an_unchanged_dataset_makes_no_commit(published, hub: FakeHub, env: dict[str, str], dataset: Path):
+    commits, seen = len(hub.repos[REPO].commits), len(hub.requests)
+    again = publish_cli(env, dataset)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"unchanged: {REPO}@main already holds these 33 files")
+    assert len(hub.repos[REPO].commits) == commits
+    writes = [path for method, path, _ in hub.requests[seen:] if method in ("POST", "PUT") and "create" not in path]
+    assert writes == []
+
+
+@pytest.mark.parametrize("private, acknowledged, missing", [
+    (False, False, "add --private and --acknowledge-licence"),
+    (True, False, "add --acknowledge-licence"),
+    (False, True, "add --private"),
+])
+def test_the_licence_gate_refuses_a_restricted_source(hub: FakeHub, dataset: Path, private, acknowledged, missing):
+    seen = len(hub.requests)
+    with pytest.raises(LicenceError, match=rf"iu-xray: CC-BY-NC-ND-4.0 .*{missing}$"):
+        publish(dataset, "org/gated", private=private, acknowledge_licence=acknowledged, api=api(hub))
+    assert len(hub.requests) == seen and "org/gated" not in hub.repos
+
+
+def test_the_licence_gate_refuses_an_existing_public_repo(hub: FakeHub, dataset: Path, online):
+    hub.create_repo("dataset", "org/public", private=False)
+    with pytest.raises(LicenceError, match="org/public already exists and is public"):
+        publish(dataset, "org/public", private=True, acknowledge_licence=True, api=api(hub))
+    assert len(hub.repos["org/public"].history()) == 1
+
+
+def test_the_licence_gate_lets_an_open_source_through():
+    open_source = {"name": "open", "licence": {"spdx": "CC-BY-4.0", "url": "u", "redistribution": "any",
+                                               "public_derivatives": True}}
+    restricted = {"name": "dua", "licence": {"spdx": "DUA", "url": "u", "redistribution": "none",
+                                             "public_derivatives": False}}
+    assert check_licences([open_source], private=False, acknowledged=False) is False
+    assert check_licences([open_source, restricted], private=True, acknowledged=True) is True
+    with pytest.raises(LicenceError, match="dua: DUA"):
+        check_licences([open_source, restricted], private=True, acknowledged=False)
+
+
+def test_a_tampered_shard_is_refused(hub: FakeHub, dataset: Path, tmp_path: Path, capsys):
+    copy = tmp_path / "medforget"
+    shutil.copytree(dataset, copy)
+    shard = copy / "patient" / "forget-00000-of-00001.parquet"
+    shard.write_bytes(shard.read_bytes() + b"\0")
+    seen = len(hub.requests)
+    with pytest.raises(ShardMismatchError, match="1 shard.*patient/forget-00000-of-00001.parquet"):
+        publish(copy, REPO, private=True, acknowledge_licence=True, api=api(hub))
+    assert main(["publish", "--dataset", str(copy), "--repo", REPO, "--private", "--acknowledge-licence"]) == 2
+    assert "medforget: error: 1 shard(s)" in capsys.readouterr().err
+    assert len(hub.requests) == seen
+
+
+def _edit_report(folder: Path, **changes) -> None:
+    path = folder / "validation.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda f: (f / "validation.json").unlink(), "validation.json is missing"),
+    (lambda f: _edit_report(f, passed=False, checks=[{"name": "value_leak", "passed": False}]),
+     r"did not pass its leak checks \(failed: value_leak"),
+    (lambda f: (f / "manifest.json").write_text((f / "manifest.json").read_text() + " "),
+     "not written for the current"),
+], ids=["no report", "failed", "manifest changed since"])
+def test_a_dataset_without_a_passed_validation_is_refused(hub: FakeHub, dataset: Path, tmp_path: Path, spoil, message):
+    copy = tmp_path / "medforget"
+    shutil.copytree(dataset, copy)
+    spoil(copy)
+    seen = len(hub.requests)
+    with pytest.raises(NotValidatedError, match=message):
+        publish(copy, REPO, private=True, acknowledge_licence=True, api=api(hub))
+    assert len(hub.requests) == seen
+
+
+def test_without_a_token_nothing_is_sent(hub: FakeHub, dataset: Path, tmp_path: Path, monkeypatch, online):
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    seen = len(hub.requests)
+    with pytest.raises(HubError, match="no Hugging Face token.*HF_TOKEN"):
+        publish(dataset, "org/anonymous", private=True, acknowledge_licence=True, api=api(hub, token=None))
+    assert len(hub.requests) == seen
+
+
+def test_offline_mode_is_named_not_retried(hub: FakeHub, dataset: Path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    seen = len(hub.requests)
+    with pytest.raises(HubError, match="HF_HUB_OFFLINE is set"):
+        publish(dataset, REPO, private=True, acknowledge_licence=True, api=api(hub))
+    assert len(hub.requests) == seen
+
+
+def test_a_branch_gets_what_changed_and_loses_stale_shards(hub: FakeHub, dataset: Path, online):
+    repo = hub.create_repo("dataset", "org/branchy", private=True)
+    stale = "patient/forget-00000-of-00002.parquet"
+    main_head = repo.commit("main", "an older build", {**repo.history()[0].files, stale: Blob(b"old", lfs=True),
+                                                       "README.md": Blob(b"hand-written", lfs=False)})
+    result = publish(dataset, "org/branchy", private=True, revision="v1", acknowledge_licence=True, api=api(hub))
+    assert result.deleted == (stale,) and result.commit == repo.branches["v1"]
+    assert len(result.uploaded) == result.files == 33
+    assert repo.branches["main"] == main_head.oid and repo.history("v1")[1] == main_head
+    on_branch = repo.commits[result.commit].files
+    assert stale not in on_branch and on_branch["README.md"].data.startswith(b"---\n")
+    again = publish(dataset, "org/branchy", private=True, revision="v1", acknowledge_licence=True, api=api(hub))
+    assert again.unchanged and again.uploaded == () and repo.branches["v1"] == result.commit
+
+
+def test_a_repo_id_needs_its_namespace_and_a_build_this_version_made(dataset: Path, tmp_path: Path):
+    with pytest.raises(PublishError, match="expected ORG/NAME"):
+        publish(dataset, "medforget")
+    old = tmp_path / "medforget"
+    shutil.copytree(dataset, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps({**manifest, "schema_version": 1}))
+    with pytest.raises(PublishError, match="manifest schema 1.*rebuild it"):
+        publish(old, REPO)
