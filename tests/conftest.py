@@ -18,6 +18,12 @@ from medforget.config import BuildConfig, preset
 from medforget.pipeline import Prepared, export, prepare
 
 
+@pytest.fixture(autouse=True)
+def _llm_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own empty LLM reply cache: none reads or fills the user's."""
+    monkeypatch.setenv("MEDFORGET_LLM_CACHE", str(tmp_path_factory.mktemp("llm-cache")))
+
+
 @pytest.fixture(scope="session")
 def tiny_config() -> BuildConfig:
     return preset("tiny")

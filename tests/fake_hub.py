@@ -23,11 +23,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
+
+from tests.local_server import running
 
 LFS_SUFFIXES = (".parquet", ".png", ".safetensors", ".bin")
 GITATTRIBUTES = "".join(f"*{suffix} filter=lfs diff=lfs merge=lfs -text\n" for suffix in LFS_SUFFIXES).encode()
@@ -381,13 +383,6 @@ _ROUTES = (
 @contextmanager
 def serve(token: str) -> Iterator[FakeHub]:
     hub = FakeHub(token=token)
-    handler = type("Handler", (_Handler,), {"hub": hub})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    hub.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with running(type("Handler", (_Handler,), {"hub": hub})) as url:
+        hub.url = url
         yield hub
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -1,20 +1,23 @@
 """An in-process OpenAI-compatible chat server: the real ``openai`` client talks HTTP to it.
 
 ``serve(reply)`` runs it on a free port; ``reply(body)`` maps each request body to
-``(status, content)``, where content is the assistant's text (status 200) or an error message.
-Every request body is kept in ``server.seen``.
+``(status, content)`` or ``(status, content, headers)``, where content is the assistant's text
+(status 200) or an error message, and headers are extra response headers (``Retry-After``). A
+reply function may sleep to make the client time out. Every request body is kept in
+``server.seen``.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-Reply = Callable[[dict], "tuple[int, str]"]
+from tests.local_server import running
+
+Reply = Callable[[dict], "tuple[int, str] | tuple[int, str, dict[str, str]]"]
 
 
 @dataclass
@@ -31,7 +34,7 @@ def serve(reply: Reply) -> Iterator[Server]:
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             server.seen.append(body)
-            status, content = reply(body)
+            status, content, *extra = reply(body)
             if status == 200:
                 message = {"role": "assistant", "content": content}
                 data = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
@@ -39,20 +42,20 @@ def serve(reply: Reply) -> Iterator[Server]:
             else:
                 data = {"error": {"message": content, "type": "invalid_request_error"}}
             encoded = json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(encoded)))
-            self.end_headers()
-            self.wfile.write(encoded)
+            try:
+                self.send_response(status)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(encoded)))
+                self.end_headers()
+                self.wfile.write(encoded)
+            except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+                pass
 
         def log_message(self, *args):
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    try:
+    with running(Handler) as url:
+        server.url = f"{url}/v1"
         yield server
-    finally:
-        httpd.shutdown()

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from medforget.config import PRESETS, BuildConfig, preset
+from medforget.cli import main
+from medforget.config import PRESETS, BuildConfig, LLMConfig, preset
 from medforget.errors import ConfigError, UnknownNameError
 from medforget.registry import Registry
 
@@ -49,3 +50,37 @@ def test_registry_refuses_duplicates_and_suggests():
     with pytest.raises(UnknownNameError, match="did you mean 'rouge_l'"):
         registry.get("rouge")
     assert registry.names() == ["rouge_l"]
+
+
+def test_llm_settings_from_yaml_are_checked_and_reduced_in_the_record(tmp_path: Path):
+    path = tmp_path / "build.yaml"
+    path.write_text("preset: tiny\nllm:\n  base_url: http://127.0.0.1:8008/v1\n  model: smollm2-135m-instruct\n"
+                    "  tasks: [rephrase, distractors]\n  fallback: true\n  cache_dir: /tmp/llm-cache\n")
+    config = BuildConfig.from_yaml(path)
+    assert config.llm == LLMConfig("http://127.0.0.1:8008/v1", "smollm2-135m-instruct",
+                                   tasks=("rephrase", "distractors"), fallback=True, cache_dir=Path("/tmp/llm-cache"))
+    record = config.to_record()["llm"]
+    assert (record["base_url"], record["cache_dir"], record["tasks"]) == ("<user supplied>", "<user supplied>",
+                                                                          ["rephrase", "distractors"])
+    assert preset("tiny").to_record()["llm"] is None
+
+
+def test_llm_settings_refuse_unknown_keys_tasks_and_missing_fields():
+    with pytest.raises(ConfigError, match=r"unknown llm config key 'modle'.*did you mean 'model'"):
+        BuildConfig.from_mapping({"llm": {"base_url": "http://x/v1", "modle": "m"}})
+    with pytest.raises(ConfigError, match=r"unknown LLM task 'rephrasing'.*did you mean 'rephrase'"):
+        LLMConfig.from_mapping({"base_url": "http://x/v1", "model": "m", "tasks": "rephrasing"})
+    with pytest.raises(ConfigError, match="LLM QA needs model"):
+        LLMConfig.from_mapping({"base_url": "http://x/v1"})
+    with pytest.raises(ConfigError, match="llm must be a mapping"):
+        BuildConfig.from_mapping({"llm": "http://x/v1"})
+    with pytest.raises(ConfigError, match="response_format"):
+        LLMConfig("http://x/v1", "m", response_format="xml")
+    with pytest.raises(ConfigError, match="concurrency"):
+        LLMConfig("http://x/v1", "m", concurrency=0)
+
+
+def test_build_flags_without_a_model_are_refused_before_anything_runs(tmp_path: Path, capsys):
+    assert main(["build", "--preset", "tiny", "--out", str(tmp_path / "out"), "--llm-base-url", "http://x/v1"]) == 2
+    assert "LLM QA needs model (--llm-base-url URL --llm-model NAME" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

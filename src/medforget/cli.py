@@ -32,6 +32,20 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="YAML file of build settings (a preset plus overrides); flags win over it")
     build.add_argument("--on-bad-input", choices=("skip", "warn", "raise"), default="skip",
                        help="what to do with a broken source file (skipped files are counted in the manifest)")
+    llm = build.add_argument_group("LLM QA", "reword and extend the template QA with an LLM behind any "
+                                   "OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, transformers serve, an API)")
+    llm.add_argument("--llm-base-url", metavar="URL", default=None, help="e.g. http://127.0.0.1:8008/v1")
+    llm.add_argument("--llm-model", metavar="NAME", default=None, help="model name to ask the endpoint for")
+    llm.add_argument("--llm-api-key-env", metavar="VAR", default=None,
+                     help="environment variable holding the API key (default: OPENAI_API_KEY; local servers need none)")
+    llm.add_argument("--llm-tasks", metavar="LIST", default=None,
+                     help="comma-separated: rephrase (default), wording, distractors, cloze, grounded")
+    llm.add_argument("--llm-fallback", action="store_true",
+                     help="keep the template wording where replies stay invalid (marked llm-fallback in provenance) "
+                     "instead of failing the build")
+    llm.add_argument("--llm-cache-dir", type=Path, metavar="DIR", default=None,
+                     help="reply cache (default: $MEDFORGET_LLM_CACHE or ~/.cache/medforget/llm)")
+    llm.add_argument("--llm-concurrency", type=int, metavar="N", default=None, help="requests in flight (default 4)")
     build.set_defaults(run=_run_build)
 
     validate = commands.add_parser(
@@ -379,11 +393,30 @@ def _run_build(args: argparse.Namespace) -> int:
     values = read_yaml_mapping(args.config) if args.config is not None else {}
     flags = {"preset": args.preset, "seed": args.seed, "images_dir": args.images}
     values.update({key: value for key, value in flags.items() if value is not None})
+    llm_flags = {"base_url": args.llm_base_url, "model": args.llm_model, "api_key_env": args.llm_api_key_env,
+                 "tasks": args.llm_tasks, "cache_dir": args.llm_cache_dir, "concurrency": args.llm_concurrency,
+                 "fallback": args.llm_fallback or None}
+    llm_flags = {key: value for key, value in llm_flags.items() if value is not None}
+    if llm_flags:  # on top of the config file's llm: mapping (anything else there is refused below)
+        base = values.get("llm") or {}
+        values["llm"] = {**base, **llm_flags} if isinstance(base, dict) else base
     config = BuildConfig.from_mapping(values)
     start = time.perf_counter()
     result = build(config, args.out, policy=args.on_bad_input)
     _print_summary(result.manifest, args.out, time.perf_counter() - start)
+    if result.manifest["llm"] is not None:
+        print(_llm_summary(result.manifest["llm"], result.timings["qa"]))
     return 0
+
+
+def _llm_summary(record: dict, seconds: float) -> str:
+    requests = record["requests"]
+    calls = ", ".join(f"{prompt} {n}" for prompt, n in record["calls"].items())
+    return (f"LLM {record['model']}: {sum(record['calls'].values())} calls ({calls}), "
+            f"{requests} requests ({requests / seconds:.2f}/s over the {seconds:.1f}s QA step), "
+            f"{record['cache_hits']} cache hits, {record['shared']} shared by identical prompts, "
+            f"{record['retries']} retries, {record['invalid_replies']} invalid "
+            f"replies retried, {record['fallbacks']['count']} fell back to templates; rows {record['rows']}")
 
 
 def _print_summary(manifest: dict, out: Path, seconds: float) -> None:

@@ -13,6 +13,83 @@ from pathlib import Path
 from typing import Any
 
 from medforget.errors import ConfigError, UnknownNameError
+from medforget.llm.client import DEFAULT_KEY_ENV, Endpoint
+
+#: what an LLM may do to template QA (``LLMConfig.tasks``)
+LLM_TASKS: dict[str, str] = {
+    "rephrase": "word the rephrased twins of the evaluation splits",
+    "wording": "reword the training questions",
+    "distractors": "write the classification distractors",
+    "cloze": "choose the blanked term of report-sentence clozes",
+    "grounded": "ask report-grounded questions about section sentences",
+}
+RESPONSE_FORMATS = ("json_schema", "json_object", "none")
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """LLM QA through any OpenAI-compatible endpoint (``medforget build --llm-base-url URL
+    --llm-model NAME``; in YAML, an ``llm:`` mapping of these fields)."""
+
+    base_url: str
+    model: str
+    #: environment variable holding the API key; local servers need none
+    api_key_env: str = DEFAULT_KEY_ENV
+    #: what the LLM does, among LLM_TASKS
+    tasks: tuple[str, ...] = ("rephrase",)
+    temperature: float = 0.0
+    #: replies per item before it counts as failed (each retry says what was wrong)
+    max_attempts: int = 3
+    #: keep the template wording of items whose replies stayed invalid (recorded in provenance),
+    #: instead of failing the build
+    fallback: bool = False
+    #: how structured output is requested: json_schema, json_object, or none (the reply is validated either way)
+    response_format: str = "json_schema"
+    #: send the study image with image questions (vision endpoints)
+    send_images: bool = False
+    concurrency: int = 4
+    timeout: float = 60.0
+    max_retries: int = 3
+    #: the reply cache; None: $MEDFORGET_LLM_CACHE or ~/.cache/medforget/llm
+    cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.tasks if t not in LLM_TASKS]
+        if unknown:
+            raise ConfigError(f"unknown LLM task {unknown[0]!r}{_suggest(unknown[0], LLM_TASKS)}")
+        checks = [
+            (bool(self.tasks), "llm.tasks must name at least one task"),
+            (0 <= self.temperature <= 2, "llm.temperature must be in [0, 2]"),
+            (self.max_attempts >= 1, "llm.max_attempts must be >= 1"),
+            (self.response_format in RESPONSE_FORMATS, f"llm.response_format must be one of {RESPONSE_FORMATS}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"invalid build config: {message}")
+        self.endpoint()  # its own checks
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> LLMConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in fields:
+                raise ConfigError(f"unknown llm config key {key!r}{_suggest(key, fields)}")
+        missing = [key for key in ("base_url", "model") if not values.get(key)]
+        if missing:
+            raise ConfigError(f"LLM QA needs {' and '.join(missing)} (--llm-base-url URL --llm-model NAME, or "
+                              "base_url and model under llm: in the config file)")
+        values = dict(values)
+        if isinstance(values.get("tasks"), str):
+            values["tasks"] = values["tasks"].split(",")
+        if values.get("tasks") is not None:
+            values["tasks"] = tuple(str(t).strip() for t in values["tasks"])
+        if values.get("cache_dir") is not None:
+            values["cache_dir"] = Path(values["cache_dir"])
+        return cls(**values)
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.base_url, self.model, api_key_env=self.api_key_env, concurrency=self.concurrency,
+                        timeout=self.timeout, max_retries=self.max_retries, cache_dir=self.cache_dir)
 
 
 @dataclass(frozen=True)
@@ -49,6 +126,8 @@ class BuildConfig:
     images_dir: Path | None = None
     #: the IU X-ray reports archive; None: the copy inside the torchxrayvision wheel
     reports_archive: Path | None = None
+    #: LLM QA on top of the templates; None: templates only
+    llm: LLMConfig | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -80,6 +159,11 @@ class BuildConfig:
         for key in ("images_dir", "reports_archive"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
+        llm = values.get("llm")
+        if llm is not None and not isinstance(llm, LLMConfig):
+            if not isinstance(llm, Mapping):
+                raise ConfigError(f"llm must be a mapping of LLM settings (base_url, model, ...), found {llm!r}")
+            values["llm"] = LLMConfig.from_mapping(llm)
         return dataclasses.replace(base, **values)
 
     @classmethod
@@ -87,11 +171,19 @@ class BuildConfig:
         return cls.from_mapping(read_yaml_mapping(path))
 
     def to_record(self) -> dict[str, Any]:
-        """JSON-ready form for the manifest; local paths are reduced to whether they were set."""
+        """JSON-ready form for the manifest; local paths and the LLM's URL are reduced to whether they were set."""
         record = dataclasses.asdict(self)
         for key in ("images_dir", "reports_archive"):
-            record[key] = None if record[key] is None else "<user supplied>"
+            record[key] = _reduced(record[key])
+        if record["llm"] is not None:
+            llm = record["llm"]
+            llm.update(base_url=_reduced(llm["base_url"]), cache_dir=_reduced(llm["cache_dir"]),
+                       tasks=list(llm["tasks"]))
         return record
+
+
+def _reduced(value: Any) -> str | None:
+    return None if value is None else "<user supplied>"
 
 
 PRESETS: dict[str, BuildConfig] = {

@@ -33,7 +33,7 @@ from medforget.findings import FINDINGS_VERSION
 from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment
 from medforget.images.make import IMAGES_VERSION, render, study_images, utility_profiles
 from medforget.images.render import RENDER_VERSION
-from medforget.qa.generate import QA_VERSION, generate_qa
+from medforget.qa.generate import QA_VERSION, qa_generator
 from medforget.qa.templates import TEMPLATES_VERSION
 from medforget.qa.utility import utility_items
 from medforget.schemas.validate import LeakError, validate_folder
@@ -79,6 +79,8 @@ class Prepared:
     items: list[QAItem]
     assignments: tuple[SplitAssignment, ...]
     skips: SkipLog
+    #: what the QA generator reports for the manifest (LLM QA: model, prompts, calls, cache hits, fallbacks)
+    llm: dict[str, Any] | None = None
 
     @property
     def configs(self) -> dict[str, dict[str, list[str]]]:
@@ -99,11 +101,12 @@ def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float]
         images += [render(owner, owner, findings, config) for owner, findings in profiles]
     with _timed(timings, "qa"):
         plan = plan_splits(data.hierarchy, config)
-        items = generate_qa(data.hierarchy, images, plan, config, skips) + utility_items(profiles, images)
+        qa = qa_generator(config)
+        items = qa.generate(data.hierarchy, images, plan, skips) + utility_items(profiles, images)
         _check_unique(items)
     with _timed(timings, "splits"):
         assignments = assign_splits(data.hierarchy, plan, items, images)
-    prepared = Prepared(config, builder, data.hierarchy, images, plan, items, assignments, skips)
+    prepared = Prepared(config, builder, data.hierarchy, images, plan, items, assignments, skips, qa.record())
     _check_no_empty_split(prepared)
     return prepared
 
@@ -233,4 +236,5 @@ def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
         },
         "shards": [asdict(shard) for shard in shards],
         "skipped": prepared.skips.to_record(),
+        "llm": prepared.llm,
     }

@@ -59,3 +59,22 @@ def test_eval_reports_factuality_and_the_combined_score(tiny_build: Path, tmp_pa
     assert combined["retain_sibling"] == 1.0
     records = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     assert {r["judge_factuality"] for r in records if r["task"] == "generation" and r["split"] == "forget"} == {10.0}
+
+
+def test_judgements_are_cached_and_a_429_is_waited_out(tmp_path: Path):
+    rows = [{"id": str(i), "question": "Which organ is enlarged?", "answer": "The heart."} for i in range(2)]
+    predictions = {"0": "The heart.", "1": "The liver."}
+    refused = []
+
+    def rate_limited(body: dict):
+        if not refused:
+            refused.append(body)
+            return 429, "slow down", {"Retry-After": "0"}
+        return grader(body)
+    with serve(rate_limited) as server:
+        judge = EndpointJudge(server.url, "judge-llm", cache_dir=tmp_path)
+        first = judge.judge(rows, predictions)
+        again = EndpointJudge(server.url, "judge-llm", cache_dir=tmp_path)
+        assert again.judge(rows, predictions) == first == [10.0, 3.0]
+    assert len(server.seen) == 3 and judge.client.stats.retries == 1  # the 429, then one request per pair
+    assert again.client.stats.requests == 0 and again.client.stats.cache_hits == 2

@@ -9,14 +9,17 @@ scored 0. The judge of the evaluator is anything with :meth:`Judge.judge`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from medforget.evaluators.aggregation import aggregate
 from medforget.evaluators.base import MetricInfo
 from medforget.evaluators.results import entry
 from medforget.registry import Registry
+
+if TYPE_CHECKING:
+    from medforget.llm.client import ChatRequest
 
 JUDGE_PROMPT_VERSION = "1.0.0"
 RUBRIC = """You grade answers of a medical vision-language model against a reference answer.
@@ -54,16 +57,20 @@ def medforget_score(rouge_l: float, factuality: float) -> float:
     return 0.25 * rouge_l + 0.75 * factuality / 10
 
 
+SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 10}},
+                "required": ["score"]}
+
+
 def parse_score(reply: str) -> float | None:
     """The score of a judge reply ``{"score": n}`` with n an integer 1-10 (a fenced code block
     around it is tolerated); None otherwise."""
-    text = reply.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    from medforget.llm.replies import InvalidReply, parse_reply
+
     try:
-        score = json.loads(text)["score"]
-    except (ValueError, KeyError, TypeError):
+        score = parse_reply(reply, SCORE_SCHEMA)["score"]
+    except InvalidReply:
         return None
-    valid = isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 10
-    return float(score) if valid else None
+    return float(score) if isinstance(score, int) and not isinstance(score, bool) else None
 
 
 def prompt(row: Mapping[str, Any], prediction: str) -> list[dict[str, str]]:
@@ -72,35 +79,35 @@ def prompt(row: Mapping[str, Any], prediction: str) -> list[dict[str, str]]:
 
 
 class EndpointJudge:
-    """The judge behind any OpenAI-compatible chat endpoint; ``concurrency`` requests in flight."""
+    """The judge behind any OpenAI-compatible chat endpoint, on the shared client
+    (:class:`~medforget.llm.client.LLMClient`): ``concurrency`` requests in flight, retries with
+    backoff, replies cached (``cache_dir``, default ``$MEDFORGET_LLM_CACHE`` or
+    ``~/.cache/medforget/llm``). A request that fails for good is a failed judgement, like an
+    unparseable reply: counted, never scored 0."""
 
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
-                 timeout: float = 60.0):
-        from medforget.models.adapters import endpoint_client
+                 timeout: float = 60.0, cache_dir: Path | None = None):
+        from medforget.llm.client import Endpoint, LLMClient
 
         self.name = f"{model}@{base_url}"
         self.version = JUDGE_PROMPT_VERSION
         self.model = model
         self.concurrency = concurrency
-        self.client = endpoint_client(base_url, api_key_env, timeout)
+        self.client = LLMClient(Endpoint(base_url, model, api_key_env=api_key_env, concurrency=concurrency,
+                                         timeout=timeout, cache_dir=cache_dir))
 
-    def _ask(self, item: tuple[Mapping[str, Any], str]) -> float | None:
-        from openai import OpenAIError
+    def _request(self, row: Mapping[str, Any], prediction: str) -> ChatRequest:
+        from medforget.llm.client import ChatRequest
 
-        row, prediction = item
-        try:
-            reply = self.client.chat.completions.create(model=self.model, messages=prompt(row, prediction),
-                                                        temperature=0, max_tokens=16,
-                                                        response_format={"type": "json_object"})
-        except OpenAIError:
-            return None
-        return parse_score(reply.choices[0].message.content or "")
+        return ChatRequest("judge", JUDGE_PROMPT_VERSION, tuple(prompt(row, prediction)), temperature=0,
+                           max_tokens=16, response_format={"type": "json_object"})
 
     def judge(self, rows: Sequence[Mapping[str, Any]], predictions: Mapping[str, str]) -> list[float | None]:
-        from concurrent.futures import ThreadPoolExecutor
+        from medforget.llm.client import Reply
 
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(self._ask, [(row, predictions[row["id"]]) for row in rows]))
+        requests = [self._request(row, predictions[row["id"]]) for row in rows]
+        replies = self.client.complete_all(requests, desc="judge")
+        return [parse_score(reply.text) if isinstance(reply, Reply) else None for reply in replies]
 
 
 def judge_splits(judge: Judge, rows_by_split: Mapping[str, Sequence[Mapping[str, Any]]],

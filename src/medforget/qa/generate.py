@@ -3,6 +3,10 @@ each asked with an image and as a text-only twin; selected facts also get rephra
 
 Classification distractors come from other nodes of the same level, never from a forget
 subtree (of any level) or a holdout node, so no retain row can carry a forget-only value.
+
+The build asks a :class:`QAGenerator` for its rows (:func:`qa_generator`): :class:`TemplateQA`,
+or, with ``BuildConfig.llm`` set, :class:`medforget.qa.llm.LLMQA`, which rewords and extends
+these template rows with an LLM.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from medforget.builders.base import SkipLog
 from medforget.builders.identities import IdentityFactory
@@ -112,7 +117,7 @@ def collect_facts(hierarchy: Hierarchy, images: Iterable[Image], plan: SplitPlan
             if template is None:
                 continue
             fid = fact_id(node.id, attribute.name)
-            cloze = salient_word(attribute.value) if "{masked}" in template.cloze_image[0] else attribute.value
+            cloze = salient_word(attribute.value) if template.sentence else attribute.value
             masked = attribute.value.replace(cloze, BLANK, 1)
             facts.append(Fact(
                 id=fid, node=node, attribute=attribute, template=template,
@@ -180,9 +185,20 @@ def classification_question(question: str, options: Sequence[str]) -> str:
     return "\n".join([question, *lines, "Answer with the letter of the correct option."])
 
 
-def fact_items(fact: Fact, pool: DistractorPool, variants: Sequence[int], skips: SkipLog) -> list[QAItem]:
-    """Rows of one fact for the given wording variants (0 is the training wording)."""
-    choice = pool.options(fact)
+def question_stem(item: QAItem) -> str:
+    """The question without its options (stems are one line)."""
+    return item.question.split("\n", 1)[0] if item.task == "classification" else item.question
+
+
+def with_stem(item: QAItem, stem: str) -> str:
+    """``item``'s question with another stem, its options kept."""
+    return classification_question(stem, item.options) if item.task == "classification" else stem
+
+
+def fact_items(fact: Fact, choice: tuple[tuple[str, ...], str] | None, variants: Sequence[int],
+               skips: SkipLog) -> list[QAItem]:
+    """Rows of one fact for the given wording variants (0 is the training wording); ``choice`` is
+    the classification's options and answer letter (None: no classification rows)."""
     if choice is None:
         skips.skip(fact.id, "classification skipped: fewer than 3 distinct distractor values")
     items = []
@@ -216,18 +232,65 @@ def _item(fact: Fact, task: str, modality: str, variant: int, choice: tuple[tupl
     )
 
 
+@dataclass(frozen=True)
+class QAPlan:
+    """The facts questions are asked about, their distractor pool, and the facts given rephrased twins."""
+
+    facts: list[Fact]
+    pool: DistractorPool
+    rephrased: frozenset[str]
+    n_rephrasings: int
+
+    @classmethod
+    def of(cls, hierarchy: Hierarchy, images: Sequence[Image], plan: SplitPlan, config: BuildConfig) -> QAPlan:
+        available = min(len(t.image) for t in BY_KEY.values()) - 1
+        if config.n_rephrasings > available:
+            raise ConfigError(f"n_rephrasings={config.n_rephrasings}, but templates offer {available} rephrasings")
+        facts = collect_facts(hierarchy, images, plan)
+        pool = DistractorPool(facts, plan, IdentityFactory(config.seed))
+        selected = rephrase_selection(hierarchy, plan, {f.id: f.node.id for f in facts}, config)
+        return cls(facts, pool, selected, config.n_rephrasings)
+
+    def variants(self, fact: Fact) -> range:
+        return range(1 + self.n_rephrasings) if fact.id in self.rephrased else range(1)
+
+
 def generate_qa(
     hierarchy: Hierarchy, images: Sequence[Image], plan: SplitPlan, config: BuildConfig, skips: SkipLog
 ) -> list[QAItem]:
     """Every row of the hierarchy: training wordings for all facts, rephrasings for selected ones."""
-    available = min(len(t.image) for t in BY_KEY.values()) - 1
-    if config.n_rephrasings > available:
-        raise ConfigError(f"n_rephrasings={config.n_rephrasings}, but templates offer {available} rephrasings")
-    facts = collect_facts(hierarchy, images, plan)
-    pool = DistractorPool(facts, plan, IdentityFactory(config.seed))
-    selected = rephrase_selection(hierarchy, plan, {f.id: f.node.id for f in facts}, config)
-    items: list[QAItem] = []
-    for fact in facts:
-        variants = range(1 + config.n_rephrasings) if fact.id in selected else (0,)
-        items.extend(fact_items(fact, pool, variants, skips))
-    return items
+    qa = QAPlan.of(hierarchy, images, plan, config)
+    return [item for fact in qa.facts for item in fact_items(fact, qa.pool.options(fact), qa.variants(fact), skips)]
+
+
+class QAGenerator(Protocol):
+    """Writes the QA rows of a hierarchy (the build's QA step)."""
+
+    def generate(self, hierarchy: Hierarchy, images: Sequence[Image], plan: SplitPlan, skips: SkipLog) -> list[QAItem]:
+        ...
+
+    def record(self) -> dict[str, Any] | None:
+        """What the manifest keeps of this generator beyond the template versions (None: nothing)."""
+        ...
+
+
+@dataclass(frozen=True)
+class TemplateQA:
+    """QA from the templates alone (:func:`generate_qa`)."""
+
+    config: BuildConfig
+
+    def generate(self, hierarchy: Hierarchy, images: Sequence[Image], plan: SplitPlan, skips: SkipLog) -> list[QAItem]:
+        return generate_qa(hierarchy, images, plan, self.config, skips)
+
+    def record(self) -> dict[str, Any] | None:
+        return None
+
+
+def qa_generator(config: BuildConfig) -> QAGenerator:
+    """Templates, or templates reworded and extended by an LLM when ``config.llm`` is set."""
+    if config.llm is None:
+        return TemplateQA(config)
+    from medforget.qa.llm import LLMQA
+
+    return LLMQA(config, config.llm)

@@ -26,6 +26,11 @@ class FactTemplate:
     #: extra distractor values when other nodes offer too few (e.g. a two-valued attribute)
     vocabulary: tuple[str, ...] = ()
 
+    @property
+    def sentence(self) -> bool:
+        """Whether the fact is a report sentence (its cloze blanks one word of it: ``{masked}``)."""
+        return "{masked}" in self.cloze_image[0]
+
     def wordings(self, task: str, modality: str) -> tuple[str, ...]:
         if task == "cloze":
             return self.cloze_image if modality == "image" else self.cloze_text
