@@ -19,7 +19,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==$(TORCH)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,models,llm,leaderboard,browser]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,dicom,models,llm,leaderboard,browser]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps torchxrayvision==1.5.7
 	touch $@
 
@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_build.py
 	$(PY) benchmarks/bench_validate.py
 	$(PY) benchmarks/bench_eval.py
+	$(PY) benchmarks/bench_builders.py
 	$(PY) benchmarks/bench_unlearn.py
 
 # The tiny track's target model and one retain model per level, trained on CPU from the tiny preset.

@@ -89,7 +89,8 @@ def dataset_card(manifest: dict[str, Any], validation: dict[str, Any], repo_id: 
                 for config, by_split in manifest["counts"].items() for split, counts in by_split.items()],
         level_configs=[config for config in manifest["counts"] if config in targets],
         restricted=[s for s in manifest["sources"] if not s["licence"]["public_derivatives"]],
-        rendered_images=manifest["config"]["images_dir"] is None,
+        rendered_images=set(manifest["images"]["by_origin"]) <= {"rendered"},
+        provenance=next((s["provenance"] for s in manifest["sources"] if s.get("provenance")), None),
         skipped=sum(s["count"] for s in manifest["skipped"]),
     )
 

@@ -26,12 +26,21 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--preset", default=None, help="tiny | default | full (default: default)")
     build.add_argument("--out", type=Path, default=Path("medforget"), help="output folder (default: ./medforget)")
     build.add_argument("--seed", type=int, default=None, help="seed of grouping, identities, targets")
+    build.add_argument("--source", default=None, metavar="NAME",
+                       help="iu-xray (default: reports in a wheel, fictitious people), mimic-cxr, openi, dicom")
+    build.add_argument("--root", type=Path, default=None, metavar="DIR",
+                       help="the source's folder (a MIMIC-CXR-JPG tree, an Open-i download, a DICOM export)")
     build.add_argument("--images", type=Path, default=None, metavar="DIR",
                        help="folder of real Open-i PNGs (NLMCXR_png) to use instead of rendered images")
     build.add_argument("--config", type=Path, default=None, metavar="YAML",
                        help="YAML file of build settings (a preset plus overrides); flags win over it")
     build.add_argument("--on-bad-input", choices=("skip", "warn", "raise"), default="skip",
                        help="what to do with a broken source file (skipped files are counted in the manifest)")
+    build.add_argument("--num-proc", type=int, default=1, metavar="N",
+                       help="processes for the images (decoding, windowing, rendering); the same dataset for any N")
+    build.add_argument("--shard", default=None, metavar="I/N",
+                       help="make only part I of N (from 0) of the images into --out, for a cluster's array jobs; "
+                       "`medforget merge` writes the dataset from all N parts (the same as an unsharded build)")
     llm = build.add_argument_group("LLM QA", "reword and extend the template QA with an LLM behind any "
                                    "OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, transformers serve, an API)")
     llm.add_argument("--llm-base-url", metavar="URL", default=None, help="e.g. http://127.0.0.1:8008/v1")
@@ -57,6 +66,25 @@ def _build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print the machine-readable report instead")
     validate.add_argument("--no-report", action="store_true", help="do not write validation.html/.json into DIR")
     validate.set_defaults(run=_run_validate)
+
+    export = commands.add_parser(
+        "export", help="export a built dataset to another layout (medforget-paper: the published MedForget files)",
+        description="Write a built dataset in the layout of the published MedForget code: per level, "
+        "<level>_level/forget_set_all.parquet and retain_set_all.parquet (columns image, image_path, metadata, "
+        "hierarchy_metadata, ID), plus rephrased sets; the authors' CHIP and eval.py read them. Mapping: "
+        "src/medforget/paper_layout.py.")
+    export.add_argument("--format", required=True, choices=("medforget-paper",), help="the layout to write")
+    export.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="a folder written by `medforget build`")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the export goes (replaced whole)")
+    export.set_defaults(run=_run_export)
+
+    merge = commands.add_parser(
+        "merge", help="write the dataset from the parts of a sharded build (`medforget build --shard i/n`)",
+        description="Check that the parts are 0/n to n-1/n of one config and one source, each once, then build the "
+        "dataset with their images: the same bytes as an unsharded build.")
+    merge.add_argument("parts", type=Path, nargs="+", metavar="PART", help="the --out folders of every shard")
+    merge.add_argument("--out", type=Path, default=Path("medforget"), help="output folder (default: ./medforget)")
+    merge.set_defaults(run=_run_merge)
 
     train = commands.add_parser(
         "train", help="train a reference model: the tiny track on CPU, or LoRA on a real checkpoint (--base-model)",
@@ -376,6 +404,17 @@ def _results_table(results: dict) -> list[str]:
     return lines + [f"  {line}" for line in shown]
 
 
+def _run_export(args: argparse.Namespace) -> int:
+    from medforget.paper_layout import export_paper_layout
+
+    result = export_paper_layout(args.dataset, args.out)
+    for level, files in result.record["levels"].items():
+        sizes = ", ".join(f"{name} {f['rows']} rows ({f['questions']} QA)" for name, f in files.items() if name != "left_out")
+        print(f"{level}_level: {sizes}")
+    print(f"wrote the medforget-paper layout of {args.dataset} to {args.out}")
+    return 0
+
+
 def _run_validate(args: argparse.Namespace) -> int:
     import json
 
@@ -389,9 +428,11 @@ def _run_validate(args: argparse.Namespace) -> int:
 def _run_build(args: argparse.Namespace) -> int:
     from medforget.config import BuildConfig, read_yaml_mapping
     from medforget.pipeline import build
+    from medforget.workers import check_num_proc
 
     values = read_yaml_mapping(args.config) if args.config is not None else {}
-    flags = {"preset": args.preset, "seed": args.seed, "images_dir": args.images}
+    flags = {"preset": args.preset, "seed": args.seed, "images_dir": args.images, "source": args.source,
+             "source_root": args.root}
     values.update({key: value for key, value in flags.items() if value is not None})
     llm_flags = {"base_url": args.llm_base_url, "model": args.llm_model, "api_key_env": args.llm_api_key_env,
                  "tasks": args.llm_tasks, "cache_dir": args.llm_cache_dir, "concurrency": args.llm_concurrency,
@@ -402,10 +443,28 @@ def _run_build(args: argparse.Namespace) -> int:
         values["llm"] = {**base, **llm_flags} if isinstance(base, dict) else base
     config = BuildConfig.from_mapping(values)
     start = time.perf_counter()
-    result = build(config, args.out, policy=args.on_bad_input)
+    if args.shard is not None:
+        from medforget.parts import build_part
+        from medforget.workers import ShardSpec
+
+        shard = ShardSpec.parse(args.shard)
+        made = build_part(config, args.out, shard, policy=args.on_bad_input, num_proc=args.num_proc)
+        print(f"part {shard} of the build: {made} images in {args.out} ({time.perf_counter() - start:.1f}s); "
+              f"when every part is made: medforget merge PART... --out DIR")
+        return 0
+    result = build(config, args.out, policy=args.on_bad_input, num_proc=check_num_proc(args.num_proc))
     _print_summary(result.manifest, args.out, time.perf_counter() - start)
     if result.manifest["llm"] is not None:
         print(_llm_summary(result.manifest["llm"], result.timings["qa"]))
+    return 0
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from medforget.parts import merge_parts
+
+    start = time.perf_counter()
+    result = merge_parts(args.parts, args.out)
+    _print_summary(result.manifest, args.out, time.perf_counter() - start)
     return 0
 
 

@@ -126,6 +126,11 @@ class BuildConfig:
     images_dir: Path | None = None
     #: the IU X-ray reports archive; None: the copy inside the torchxrayvision wheel
     reports_archive: Path | None = None
+    #: the source's own folder (``--root``: a MIMIC-CXR-JPG tree, an Open-i download, a DICOM export)
+    source_root: Path | None = None
+    #: MIMIC-CXR: the extracted mimic-cxr-reports folder (holding ``files/pNN/...``); None: look under
+    #: ``source_root``, ``source_root/mimic-cxr-reports``, then a sibling ``mimic-cxr-reports/``
+    reports_root: Path | None = None
     #: LLM QA on top of the templates; None: templates only
     llm: LLMConfig | None = None
 
@@ -156,7 +161,7 @@ class BuildConfig:
         for key in values:
             if key not in fields:
                 raise ConfigError(f"unknown config key {key!r}{_suggest(key, fields)}")
-        for key in ("images_dir", "reports_archive"):
+        for key in ("images_dir", "reports_archive", "source_root", "reports_root"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         llm = values.get("llm")
@@ -173,7 +178,7 @@ class BuildConfig:
     def to_record(self) -> dict[str, Any]:
         """JSON-ready form for the manifest; local paths and the LLM's URL are reduced to whether they were set."""
         record = dataclasses.asdict(self)
-        for key in ("images_dir", "reports_archive"):
+        for key in ("images_dir", "reports_archive", "source_root", "reports_root"):
             record[key] = _reduced(record[key])
         if record["llm"] is not None:
             llm = record["llm"]

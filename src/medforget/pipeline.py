@@ -12,7 +12,7 @@ import platform
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version as package_version
@@ -23,15 +23,15 @@ from tqdm import tqdm
 
 import medforget
 from medforget.builders import BUILDERS, SkipLog
-from medforget.builders.base import Builder
+from medforget.builders.base import Builder, SourceData, StudyImagePlan
 from medforget.builders.identities import IDENTITIES_VERSION
 from medforget.card import CARD_VERSION, dataset_card
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.export import EXPORT_VERSION, Shard, ShardWriter, sha256_file, write_json
+from medforget.export import EXPORT_VERSION, Shard, ShardWriter, write_json
 from medforget.findings import FINDINGS_VERSION
 from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment
-from medforget.images.make import IMAGES_VERSION, render, study_images, utility_profiles
+from medforget.images.make import IMAGES_VERSION, make_images, utility_profiles
 from medforget.images.render import RENDER_VERSION
 from medforget.qa.generate import QA_VERSION, qa_generator
 from medforget.qa.templates import TEMPLATES_VERSION
@@ -88,17 +88,31 @@ class Prepared:
         return group_assignments(self.assignments)
 
 
-def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float] | None = None) -> Prepared:
-    """Run every step up to the split assignment."""
+def ingest(config: BuildConfig, skips: SkipLog, timings: dict[str, float], num_proc: int = 1
+           ) -> tuple[Builder, SourceData]:
+    """The source's hierarchy and image plans."""
+    builder = BUILDERS.get(config.source)(config, skips, num_proc)
+    with _timed(timings, "ingest"):
+        return builder, builder.load()
+
+
+def image_plans(data: SourceData, utility: Sequence[tuple[str, tuple[str, ...]]]) -> list[StudyImagePlan]:
+    """Every image a build makes: the source's, then the utility images (``utility_profiles``),
+    each on its own anatomy."""
+    return [*data.images, *(StudyImagePlan(owner, owner, findings) for owner, findings in utility)]
+
+
+def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float] | None = None, num_proc: int = 1,
+            made: Mapping[str, Image] | None = None) -> Prepared:
+    """Run every step up to the split assignment, images over ``num_proc`` processes; ``made``
+    holds images made beforehand by owner id (``medforget merge``: the parts' images)."""
     timings = {} if timings is None else timings
     skips = SkipLog(policy)
-    builder = BUILDERS.get(config.source)(config, skips)
-    with _timed(timings, "ingest"):
-        data = builder.load()
+    builder, data = ingest(config, skips, timings, num_proc)
     with _timed(timings, "images"):
-        images = study_images(data.images, config, builder.name)
         profiles = utility_profiles(config, data.spare_findings)
-        images += [render(owner, owner, findings, config) for owner, findings in profiles]
+        plans = image_plans(data, profiles)
+        images = make_images(plans, config, builder.name, num_proc) if made is None else _take(plans, made)
     with _timed(timings, "qa"):
         plan = plan_splits(data.hierarchy, config)
         qa = qa_generator(config)
@@ -111,11 +125,24 @@ def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float]
     return prepared
 
 
-def build(config: BuildConfig, out: Path, policy: str = "skip") -> BuildResult:
-    """Build the dataset described by ``config`` into ``out`` (replacing a previous build there)."""
+def _take(plans: Sequence[StudyImagePlan], made: Mapping[str, Image]) -> list[Image]:
+    """The images made beforehand, in plan order; every plan must have one, and nothing else."""
+    owners = [plan.study_id for plan in plans]
+    missing, extra = [o for o in owners if o not in made], sorted(set(made) - set(owners))
+    if missing or extra:
+        raise BuildError(f"the images made beforehand do not match the source: {len(missing)} missing "
+                         f"(e.g. {missing[:3]}), {len(extra)} not in it (e.g. {extra[:3]}); did the source change?")
+    return [made[owner] for owner in owners]
+
+
+def build(config: BuildConfig, out: Path, policy: str = "skip", num_proc: int = 1,
+          made: Mapping[str, Image] | None = None) -> BuildResult:
+    """Build the dataset described by ``config`` into ``out`` (replacing a previous build there),
+    its images made over ``num_proc`` processes (the same bytes for any number), or taken from
+    ``made`` (see :func:`prepare`)."""
     _check_destination(out)
     timings: dict[str, float] = {}
-    prepared = prepare(config, policy, timings)
+    prepared = prepare(config, policy, timings, num_proc, made)
     manifest = export(prepared, out, timings)
     return BuildResult(out=out, manifest=manifest, timings=timings)
 
@@ -193,7 +220,6 @@ def _counts(items: dict[str, QAItem], ids: Sequence[str]) -> dict[str, Any]:
 def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
     config, builder, hierarchy, plan = prepared.config, prepared.builder, prepared.hierarchy, prepared.plan
     by_id = {item.id: item for item in prepared.items}
-    archive = getattr(builder, "archive", None)
     return {
         "schema_version": MANIFEST_SCHEMA_VERSION,
         "name": DATASET_NAME,
@@ -213,7 +239,8 @@ def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
         },
         "sources": [{
             "name": builder.name, "description": builder.description, "licence": asdict(builder.licence),
-            "citation": builder.citation, "archive_sha256": sha256_file(archive()) if callable(archive) else None,
+            "citation": builder.citation, "archive_sha256": builder.fingerprint(),
+            "provenance": None if builder.provenance is None else dict(builder.provenance),
         }],
         "hierarchy": {
             "levels": list(hierarchy.levels),

@@ -10,14 +10,18 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from medforget.config import BuildConfig
 from medforget.errors import ConfigError, SourceError
-from medforget.hierarchy import Hierarchy
+from medforget.hierarchy import Hierarchy, Image
 from medforget.registry import Registry
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,16 @@ class Licence:
     public_derivatives: bool
 
 
+@runtime_checkable
+class ImageSource(Protocol):
+    """Real pixels a source supplies some other way than an image file PIL opens (e.g. a DICOM
+    instance to window): small, frozen and picklable, so plans can cross process boundaries;
+    ``open`` raises :class:`SourceError` naming the input when the pixels cannot be read."""
+
+    def open(self) -> PILImage:
+        ...
+
+
 @dataclass(frozen=True)
 class StudyImagePlan:
     """What the image step needs to make one study's image."""
@@ -43,7 +57,11 @@ class StudyImagePlan:
     study_id: str
     anatomy_key: str  # studies with the same key look alike (the patient)
     findings: tuple[str, ...]
-    real_image: Path | None = None
+    #: real pixels: an image file PIL opens, or an :class:`ImageSource`; None: rendered
+    real_image: Path | ImageSource | None = None
+    #: the image, when the source made it already (DICOM decodes its pixels to drop near-duplicate
+    #: studies): the image step keeps it instead of decoding the pixels again
+    image: Image | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -92,14 +110,30 @@ class Builder(ABC):
     licence: ClassVar[Licence]
     description: ClassVar[str]
     citation: ClassVar[str]  # BibTeX of the source, carried into the manifest and the card
+    #: what of the hierarchy is real and what synthetic, for the card (``hierarchy``, ``real``,
+    #: ``synthetic``, ``identifiers``); None: the card's default wording
+    provenance: ClassVar[Mapping[str, str] | None] = None
 
-    def __init__(self, config: BuildConfig, skips: SkipLog):
+    def __init__(self, config: BuildConfig, skips: SkipLog, num_proc: int = 1):
         self.config = config
         self.skips = skips
+        #: processes a source may spread its per-file work over (``medforget.workers.pmap``)
+        self.num_proc = num_proc
 
     @abstractmethod
     def load(self) -> SourceData:
         """Read the source and return its hierarchy and image plan."""
+
+    def fingerprint(self) -> str | None:
+        """sha256 identifying the source's input, recorded in the manifest (``sources[].archive_sha256``)
+        so builds from different data are never compared. Default: the file :meth:`archive` returns,
+        when the builder has one; folder sources override it (e.g. a hash of their index files)."""
+        archive = getattr(self, "archive", None)
+        if not callable(archive):
+            return None
+        from medforget.export import sha256_file  # pyarrow: imported only when a manifest is written
+
+        return sha256_file(archive())
 
 
 BUILDERS: Registry[type[Builder]] = Registry("source")

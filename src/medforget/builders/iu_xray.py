@@ -21,6 +21,7 @@ from pathlib import Path
 
 from medforget.builders.base import BUILDERS, Builder, Licence, SourceData, StudyImagePlan
 from medforget.builders.identities import IdentityFactory
+from medforget.builders.sites import synthetic_sites
 from medforget.errors import SourceError
 from medforget.findings import describe, findings_from_mesh
 from medforget.hierarchy import DEFAULT_LEVELS, Attribute, Hierarchy, Node, make_node_id
@@ -163,46 +164,12 @@ class IUXrayBuilder(Builder):
     # assembling --------------------------------------------------------------------------
 
     def _assemble(self, groups: list[list[Report]], spare: tuple[tuple[str, ...], ...]) -> SourceData:
-        """Patients dealt by seed to institutions, institutions to networks."""
-        rng = random.Random(self.config.seed + 1)
-        sites = _deal(rng, groups, self.config.n_institutions)
-        networks = _deal(rng, sites, self.config.n_networks)
+        """Patients dealt by seed to synthetic institutions, institutions to networks."""
         factory = IdentityFactory(self.config.seed)
-        nodes: list[Node] = []
         plans: list[StudyImagePlan] = []
-        for members in networks:
-            nodes.extend(self._network(factory, members, plans))
-        hierarchy = Hierarchy(nodes, DEFAULT_LEVELS)
-        return SourceData(hierarchy=hierarchy, images=tuple(plans), spare_findings=spare)
-
-    def _network(self, factory: IdentityFactory, sites: list[list[list[Report]]], plans: list[StudyImagePlan]) -> list[Node]:
-        key = "network:" + min(r.report_id for site in sites for group in site for r in group)
-        ident = factory.network(key)
-        node = Node(
-            id=make_node_id("network", self.name, key), level="network", parent_id=None, source_key=key,
-            attributes=(Attribute("name", ident.name, "name"), Attribute("city", ident.city, "headquarters")),
-        )
-        nodes = [node]
-        for members in sorted(sites, key=lambda s: min(r.report_id for g in s for r in g)):
-            nodes.extend(self._institution(factory, members, node.id, plans))
-        return nodes
-
-    def _institution(self, factory: IdentityFactory, members: list[list[Report]], parent: str, plans: list[StudyImagePlan]) -> list[Node]:
-        key = "site:" + min(r.report_id for group in members for r in group)
-        ident = factory.institution(key)
-        node = Node(
-            id=make_node_id("institution", self.name, key), level="institution", parent_id=parent, source_key=key,
-            attributes=(
-                Attribute("name", ident.name, "name"),
-                Attribute("city", ident.city, "city"),
-                Attribute("type", ident.type, "hospital type"),
-                Attribute("pacs_vendor", ident.pacs_vendor, "PACS vendor"),
-            ),
-        )
-        nodes = [node]
-        for group in sorted(members, key=lambda g: min(r.report_id for r in g)):
-            nodes.extend(self._patient(factory, group, node.id, plans))
-        return nodes
+        nodes = synthetic_sites(self.name, self.config, factory, groups, key=lambda g: min(r.report_id for r in g),
+                                patient_nodes=lambda group, parent: self._patient(factory, group, parent, plans))
+        return SourceData(hierarchy=Hierarchy(nodes, DEFAULT_LEVELS), images=tuple(plans), spare_findings=spare)
 
     def _patient(self, factory: IdentityFactory, group: list[Report], parent: str, plans: list[StudyImagePlan]) -> list[Node]:
         reports = sorted(group, key=lambda r: r.report_id)
@@ -248,12 +215,3 @@ class IUXrayBuilder(Builder):
         ]
         return [study, *sections]
 
-
-def _deal(rng: random.Random, items: list, n: int) -> list[list]:
-    """``items`` shuffled by ``rng`` and dealt round-robin into ``n`` non-empty hands."""
-    order = list(range(len(items)))
-    rng.shuffle(order)
-    hands: list[list] = [[] for _ in range(n)]
-    for position, index in enumerate(order):
-        hands[position % n].append(items[index])
-    return hands

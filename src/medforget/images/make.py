@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import random
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
-from tqdm import tqdm
 
-from medforget.builders.base import StudyImagePlan
+from medforget.builders.base import ImageSource, StudyImagePlan
 from medforget.config import BuildConfig
 from medforget.errors import SourceError
 from medforget.hierarchy import Image, stable_digest, stable_int
 from medforget.images.render import FINDINGS, encode_png, render_radiograph, sample_anatomy
+from medforget.workers import pmap
 
 IMAGES_VERSION = "1.1.0"
 PHASH_SIZE = 16
@@ -57,27 +59,41 @@ def render(owner_id: str, anatomy_key: str, findings: Sequence[str], config: Bui
     return _record(owner_id, picture, "rendered")
 
 
-def load_real(owner_id: str, path: Path, size: int, origin: str) -> Image:
-    """A real image as 8-bit grayscale, fitted into a black ``size`` square, aspect kept."""
+def load_real(owner_id: str, path: Path | ImageSource, size: int, origin: str) -> Image:
+    """A real image as 8-bit grayscale, fitted into a black ``size`` square, aspect kept.
+    ``path`` is an image file, or an :class:`ImageSource` that makes the picture itself (tested
+    as "not a path": ``Path`` has an ``open`` method too)."""
+    if not isinstance(path, str | os.PathLike):
+        return _fitted(owner_id, path.open().convert("L"), size, origin)
     try:
         with PILImage.open(path) as opened:
             picture = opened.convert("L")
     except (OSError, UnidentifiedImageError) as err:
         raise SourceError(f"cannot read image {path} ({err}); replace or remove the file") from err
+    return _fitted(owner_id, picture, size, origin)
+
+
+def _fitted(owner_id: str, picture: PILImage.Image, size: int, origin: str) -> Image:
     picture.thumbnail((size, size), PILImage.Resampling.LANCZOS)
     canvas = PILImage.new("L", (size, size))
     canvas.paste(picture, ((size - picture.width) // 2, (size - picture.height) // 2))
     return _record(owner_id, canvas, origin)
 
 
-def study_images(plans: Sequence[StudyImagePlan], config: BuildConfig, source: str) -> list[Image]:
-    images = []
-    for plan in tqdm(plans, desc="images", unit="img", leave=False):
-        if plan.real_image is not None:
-            images.append(load_real(plan.study_id, plan.real_image, config.image_size, source))
-        else:
-            images.append(render(plan.study_id, plan.anatomy_key, plan.findings, config))
-    return images
+def make_image(plan: StudyImagePlan, config: BuildConfig, source: str) -> Image:
+    """The image of one plan: its real pixels (``source`` names their origin), else rendered."""
+    if plan.real_image is not None:
+        return load_real(plan.study_id, plan.real_image, config.image_size, source)
+    return render(plan.study_id, plan.anatomy_key, plan.findings, config)
+
+
+def make_images(plans: Sequence[StudyImagePlan], config: BuildConfig, source: str, num_proc: int = 1) -> list[Image]:
+    """Every plan's image, in order, over ``num_proc`` processes (the same bytes for any number);
+    a plan's image made by its source is kept."""
+    todo = [plan for plan in plans if plan.image is None]
+    made = iter(pmap(partial(make_image, config=config, source=source), todo, num_proc, desc="images", unit="img"))
+    return [plan.image if plan.image is not None else next(made) for plan in plans]
+
 
 
 def utility_profiles(config: BuildConfig, spare: Sequence[tuple[str, ...]]) -> list[tuple[str, tuple[str, ...]]]:
