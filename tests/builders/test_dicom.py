@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,15 @@ def test_processes_and_shards_give_the_same_dataset(export: Export, tmp_path: Pa
         build_part(config, part, ShardSpec(i, 2), num_proc=2)
     merged = merge_parts(parts, tmp_path / "merged" / "medforget", num_proc=2).out
     assert contents(merged) == contents(one)
+
+
+def test_the_fingerprint_follows_the_files_and_names_none(export: Export, tmp_path: Path):
+    root = tmp_path / "copy"
+    shutil.copytree(export.root, root)
+    builder = BUILDERS.get("dicom")(dicom_config(root), SkipLog())
+    before = builder.fingerprint()
+    (root / "extra.dcm").write_bytes(b"not yet read")
+    assert builder.fingerprint() != before and len(before) == 64  # a hash, never a path
 
 
 def test_dicomdir_file_set_gives_the_same_hierarchy(export: Export, tmp_path: Path):

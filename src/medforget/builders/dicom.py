@@ -130,6 +130,20 @@ class DicomBuilder(Builder):
 
     # reading ---------------------------------------------------------------------------------
 
+    def fingerprint(self) -> str:
+        """sha256 over every file's path (relative to the root) and size: which data was built,
+        without reading it twice. Only the hash is recorded: export paths often hold patient names."""
+        import hashlib
+
+        root = self._root()
+        digest = hashlib.sha256()
+        for folder, dirs, names in os.walk(root):
+            dirs.sort()
+            for name in sorted(names):
+                path = Path(folder) / name
+                digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\0".encode())
+        return digest.hexdigest()
+
     def _root(self) -> Path:
         root = self.config.source_root
         if root is None:
