@@ -54,7 +54,7 @@ def test_builds_validates_and_loads(tree: OpenITree, tmp_path: Path):
     assert result.manifest["sources"][0]["name"] == "openi"
     fingerprint = result.manifest["sources"][0]["archive_sha256"]
     assert fingerprint and fingerprint != IUXrayBuilder(preset("tiny"), SkipLog()).fingerprint()
-    assert "real de-identified chest X-rays" in (tmp_path / "out" / "README.md").read_text()
+    assert "real de-identified images" in (tmp_path / "out" / "README.md").read_text()
     patient = load_dataset(str(tmp_path / "out"), "patient", cache_dir=str(tmp_path / "cache"))
     assert patient["forget"][0]["image"].size == (64, 64)
 
