@@ -71,7 +71,7 @@ def test_a_sharded_build_merges_into_the_unsharded_build(small_config: BuildConf
     manifest = json.loads((whole / "manifest.json").read_text())
     assert all(made) and sum(made) == manifest["images"]["count"]
     out = tmp_path / "merged" / "medforget"
-    assert main(["merge", *map(str, reversed(parts)), "--out", str(out)]) == 0  # any order
+    assert main(["merge", *map(str, reversed(parts)), "--out", str(out), "--num-proc", "2"]) == 0  # any order
     assert contents(out) == contents(whole)
 
 

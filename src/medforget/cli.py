@@ -84,6 +84,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "dataset with their images: the same bytes as an unsharded build.")
     merge.add_argument("parts", type=Path, nargs="+", metavar="PART", help="the --out folders of every shard")
     merge.add_argument("--out", type=Path, default=Path("medforget"), help="output folder (default: ./medforget)")
+    merge.add_argument("--num-proc", type=int, default=1, metavar="N",
+                       help="processes for what the source decodes at ingest (DICOM pixels)")
     merge.set_defaults(run=_run_merge)
 
     train = commands.add_parser(
@@ -461,9 +463,10 @@ def _run_build(args: argparse.Namespace) -> int:
 
 def _run_merge(args: argparse.Namespace) -> int:
     from medforget.parts import merge_parts
+    from medforget.workers import check_num_proc
 
     start = time.perf_counter()
-    result = merge_parts(args.parts, args.out)
+    result = merge_parts(args.parts, args.out, num_proc=check_num_proc(args.num_proc))
     _print_summary(result.manifest, args.out, time.perf_counter() - start)
     return 0
 
