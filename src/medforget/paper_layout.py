@@ -33,8 +33,6 @@ The export is written to a temporary folder and moved into place when complete.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,7 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medforget.errors import BuildError, SourceError
-from medforget.export import sha256_file, write_json
+from medforget.export import folder_in_place, sha256_file, write_json
 
 PAPER_FORMAT = "medforget-paper"
 PAPER_LAYOUT_VERSION = "1.0.0"
@@ -89,17 +87,11 @@ def export_paper_layout(dataset: Path, out: Path) -> PaperExport:
     """Write the paper layout of the build in ``dataset`` to ``out`` (replacing an earlier export)."""
     manifest = _read_manifest(dataset)
     _check_destination(out)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
+    with folder_in_place(out) as tmp:
         levels = [lv for lv in manifest["hierarchy"]["levels"] if lv in manifest["targets"] and lv in PAPER_LEVELS]
         counts = {level: _export_level(dataset, manifest, level, tmp / f"{level}_level") for level in levels}
         record = _record(dataset, manifest, counts)
         write_json(tmp / RECORD_NAME, record)
-        _move_into_place(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return PaperExport(out, record)
 
 
@@ -234,11 +226,3 @@ def _check_destination(out: Path) -> None:
     if out.exists() and any(out.iterdir()) and not (out / RECORD_NAME).is_file():
         raise BuildError(f"{out} exists and is not a MedForget paper-layout export (no {RECORD_NAME}); "
                          "choose another --out or empty it")
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)

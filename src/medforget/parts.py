@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from medforget.builders import BUILDERS
 from medforget.builders.base import SkipLog
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.export import write_json
+from medforget.export import folder_in_place, write_json
 from medforget.hierarchy import Image
 from medforget.images.make import make_images, utility_profiles
 from medforget.pipeline import BuildResult, build, image_plans, ingest
@@ -47,27 +45,19 @@ def build_part(config: BuildConfig, out: Path, shard: ShardSpec, policy: str = "
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if out.exists() and not (out / "part.json").is_file():
+        raise PartError(f"{out} exists and is not a build part (no part.json); choose another --out")
     skips = SkipLog(policy)
     builder, data = ingest(config, skips, {}, num_proc)
     plans = [p for p in image_plans(data, utility_profiles(config, data.spare_findings)) if shard.owns(p.study_id)]
     images = make_images(plans, config, builder.name, num_proc)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with folder_in_place(out) as tmp:
         columns = {name: [getattr(image, name) for image in images] for name in IMAGE_COLUMNS}
         pq.write_table(pa.table(columns), tmp / "images.parquet")
         write_json(tmp / "part.json", {
             "format": PART_FORMAT, "version": PART_VERSION, "shard": str(shard), "config": config_record(config),
             "policy": policy, "source": builder.name, "fingerprint": builder.fingerprint(), "images": len(images),
         })
-        if out.exists():
-            if not (out / "part.json").is_file():
-                raise PartError(f"{out} exists and is not a build part (no part.json); choose another --out")
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return len(images)
 
 

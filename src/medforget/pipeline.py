@@ -7,9 +7,7 @@ complete, so a failed build never leaves a dataset that looks whole.
 from __future__ import annotations
 
 import logging
-import os
 import platform
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +26,7 @@ from medforget.builders.identities import IDENTITIES_VERSION
 from medforget.card import CARD_VERSION, dataset_card
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.export import EXPORT_VERSION, Shard, ShardWriter, write_json
+from medforget.export import EXPORT_VERSION, Shard, ShardWriter, folder_in_place, write_json
 from medforget.findings import FINDINGS_VERSION
 from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment
 from medforget.images.make import IMAGES_VERSION, make_images, utility_profiles
@@ -152,8 +150,7 @@ def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = Non
     from the manifest and the checks' report, and move the folder into place only when every
     check passes."""
     timings = {} if timings is None else timings
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    try:
+    with folder_in_place(out) as tmp:
         with _timed(timings, "export"):
             writer = ShardWriter(tmp, prepared.items, prepared.images, prepared.config.max_rows_per_shard)
             parts = [(name, split, ids) for name, splits in prepared.configs.items() for split, ids in splits.items()]
@@ -170,9 +167,6 @@ def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = Non
             raise LeakError("the build fails its leak checks; nothing was written to {}:\n{}".format(
                 out, "\n".join(report.lines())))
         (tmp / "README.md").write_text(dataset_card(manifest, report.to_json()), encoding="utf-8")
-        _move_into_place(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return manifest
 
 
@@ -196,15 +190,6 @@ def _check_no_empty_split(prepared: Prepared) -> None:
              if not configs.get(level, {}).get(split)]
     if empty:
         raise BuildError(f"these splits came out empty: {', '.join(empty)}; build a larger preset or raise the targets")
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Swap the finished build in; the previous build is removed only after the swap."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _counts(items: dict[str, QAItem], ids: Sequence[str]) -> dict[str, Any]:

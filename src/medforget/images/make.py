@@ -95,7 +95,6 @@ def make_images(plans: Sequence[StudyImagePlan], config: BuildConfig, source: st
     return [plan.image if plan.image is not None else next(made) for plan in plans]
 
 
-
 def utility_profiles(config: BuildConfig, spare: Sequence[tuple[str, ...]]) -> list[tuple[str, tuple[str, ...]]]:
     """(owner id, findings) of the utility images: findings of unused reports when there are
     enough, else drawn at random; each on a fresh anatomy outside the hierarchy."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,18 +42,16 @@ def checkpoint(cache: Path) -> Path:
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from medforget.export import folder_in_place
+
     gguf = gguf_file()
-    tmp = cache / f".{MODEL_NAME}.tmp-{os.getpid()}"
-    try:
+    with folder_in_place(target) as tmp:
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # the weights are de-quantized on load; only the GGUF marker stops save_pretrained
         model.hf_quantizer = None
         del model.config.quantization_config
         model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tmp)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
