@@ -13,6 +13,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# One compute thread, set before torch loads. The tests' models are tiny, so a second thread
+# buys little, and OpenMP threads that wait for a busy core spin: with one core taken by other
+# work, the unlearning tests ran 241 s on 2 threads against 33 s on 1 (README "Tests").
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 from medforget.config import BuildConfig, preset
 from medforget.pipeline import Prepared, export, prepare

@@ -8,7 +8,8 @@ import torch
 
 from medforget.models.families import family_of, load_checkpoint
 from medforget.unlearning.activations import Sums
-from medforget.unlearning.chip import Chip, basis, contrasts, directions, hooked_modules, sample_nodes, select_units
+from medforget.unlearning.chip import (Chip, activation_sums, basis, child_level, contrasts, differences, directions,
+                                      hooked_modules, sample_nodes, select_units)
 from medforget.unlearning.data import row_tree
 
 LEVELS = ("network", "institution", "patient", "study", "section")
@@ -143,3 +144,30 @@ def test_chip_hooks_the_llava_projector_when_asked(knowing, small_data):
     model, processor = load_checkpoint(knowing)
     outcome = Chip(hook_projector=True).run(model, processor, small_data, seed=0)
     assert "units/model.multi_modal_projector.linear_2" in outcome.tensors
+
+
+@pytest.mark.parametrize("family", ["knowing", "knowing_qwen"])
+def test_chip_removes_the_contrast_it_targets_from_the_edited_units(family, small_data, request):
+    """The effect the edit must have, on any CPU. At the first edited layer, ``gate_proj`` and
+    ``up_proj`` see the same inputs before and after (nothing upstream is edited), and pooling
+    is linear, so each forget-minus-sibling difference on the selected units becomes exactly
+    ``(I - Q Q^T)`` of what it was: Q spans at least ``tau`` of the differences' energy, so at
+    most ``1 - tau`` of it is left."""
+    path = request.getfixturevalue(family)
+    config = Chip(hook_projector=False, tau=0.95)
+    model, processor = load_checkpoint(path)
+    tree = row_tree(small_data.forget, small_data.retain, small_data.levels)
+    pairs = contrasts(tree, small_data.level, child_level(small_data.levels, small_data.level))
+    before, _ = activation_sums(model, processor, small_data, config)
+    tensors = config.run(model, processor, small_data, seed=0).tensors
+    after, _ = activation_sums(model, processor, small_data, config)
+    first = hooked_modules(model, config)[0].name.rsplit(".", 1)[0]
+    checked = [f"{first}.{m}" for m in ("gate_proj", "up_proj") if f"bases/{first}.{m}" in tensors]
+    assert checked
+    for name in checked:
+        units, q = {name: tensors[f"units/{name}"]}, tensors[f"bases/{name}"]
+        old, new = differences(before, pairs, units)[name], differences(after, pairs, units)[name]
+        scale = old.abs().max()
+        assert torch.allclose(new, old - (old @ q) @ q.T, atol=1e-4 * scale)
+        left = (new.norm(dim=1) / old.norm(dim=1)).square().sum()  # energy of the unit-norm directions left
+        assert left <= (1 - config.tau) * len(old) + 1e-3

