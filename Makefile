@@ -69,17 +69,18 @@ tiny-methods: $(STAMP)
 # The leaderboard, from nothing: the tiny preset, its reference models, every method at every
 # level, evaluated (forget quality is left out: it needs the models, and the board only shows
 # what it recomputes from predictions), submitted, checked and rendered into leaderboard/; then
-# the total time, and whether the board equals the committed one.
+# the total time, and whether the board agrees with the committed one. Not bit for bit: another
+# CPU kind or thread count moves the low bits, so every value is compared within the
+# reproducibility tolerance (src/medforget/reproducibility.py); git diff shows the bits.
 leaderboard: $(STAMP)
-	@start=$$(date +%s); \
+	@start=$$(date +%s); committed=$$(mktemp); trap 'rm -f '$$committed EXIT; \
+	git show HEAD:leaderboard/board.json > $$committed 2>/dev/null || rm -f $$committed; \
 	$(MAKE) --no-print-directory reference-models && \
 	$(MAKE) --no-print-directory tiny-methods FORGET_QUALITY= && \
 	$(MAKE) --no-print-directory board-submissions && \
 	$(MF) leaderboard build --board leaderboard --dataset tiny=medforget-tiny && \
 	echo "make leaderboard: $$(( $$(date +%s) - start )) s in all" && \
-	if git rev-parse --git-dir >/dev/null 2>&1; then \
-		git diff --quiet -- leaderboard && echo "the board equals the committed one" || \
-		{ echo "the board differs from the committed one:"; git diff --stat -- leaderboard; }; fi
+	if [ -s $$committed ]; then $(MF) leaderboard compare leaderboard/board.json $$committed; fi
 
 board-submissions: $(STAMP)
 	rm -rf leaderboard/submissions && mkdir -p leaderboard/submissions

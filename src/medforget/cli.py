@@ -202,6 +202,13 @@ def _build_parser() -> argparse.ArgumentParser:
     build_board.add_argument("--dataset", action="append", required=True, metavar="TRACK=DIR",
                              help="each track's dataset, e.g. tiny=medforget-tiny (repeatable)")
     build_board.set_defaults(run=_run_board_build)
+    compare = board_commands.add_parser(
+        "compare", help="does a board.json agree with a reference one, within what another CPU kind moves? (exit 1: no)")
+    compare.add_argument("built", type=Path, metavar="BOARD_JSON", help="the board.json to check")
+    compare.add_argument("reference", type=Path, metavar="REFERENCE_JSON", help="e.g. the committed board.json")
+    compare.add_argument("--tolerance", type=float, default=None,
+                         help="largest difference allowed on any value (default: the reproducibility tolerance)")
+    compare.set_defaults(run=_run_board_compare)
 
     publish = commands.add_parser(
         "publish", help="upload a built, validated dataset to a Hugging Face Hub dataset repository",
@@ -274,6 +281,31 @@ def _run_board_build(args: argparse.Namespace) -> int:
     datasets = dict(_key_value(text) for text in args.dataset)
     data = build(args.board, {track: Path(path) for track, path in datasets.items()})
     print(f"board of {len(data['rows'])} rows in {args.board}: index.html, board.json, board.md, plots/")
+    return 0
+
+
+def _run_board_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from medforget.leaderboard.build import compare
+    from medforget.reproducibility import SCORE_TOLERANCE
+
+    tolerance = SCORE_TOLERANCE if args.tolerance is None else args.tolerance
+    boards = []
+    for path in (args.built, args.reference):
+        try:
+            board = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"{path}: not a readable board.json ({err})") from err
+        if not isinstance(board, dict) or not isinstance(board.get("rows"), list) or "schema" not in board:
+            raise ConfigError(f"{path}: not a board.json (expected an object with 'schema' and 'rows')")
+        boards.append(board)
+    found = compare(boards[1], boards[0], tolerance)
+    if found:
+        print(f"{args.built} differs from {args.reference} beyond {tolerance}:")
+        print("\n".join(f"  {line}" for line in found))
+        return 1
+    print(f"{args.built} agrees with {args.reference} within {tolerance} on every value")
     return 0
 
 

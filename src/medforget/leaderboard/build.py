@@ -16,6 +16,7 @@ from typing import Any
 from medforget.evaluators.table import cell
 from medforget.leaderboard.check import Checked, check, read_manifest, unpack
 from medforget.leaderboard.submission import SubmissionError
+from medforget.reproducibility import SCORE_TOLERANCE, disagreements
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,24 @@ def _rows(checked: Checked, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "role": manifest["role"], "model": manifest["models"].get(level), "seed": manifest["seed"],
                     "weights_url": manifest["weights_url"], "overall": overall(values), "values": values,
                     "disagreements": len([d for d in checked.disagreements if d.startswith(f"{level} ")])})
+    return out
+
+
+def compare(reference: Mapping[str, Any], built: Mapping[str, Any], tolerance: float = SCORE_TOLERANCE) -> list[str]:
+    """How ``built`` differs from ``reference`` beyond what another CPU kind or thread count
+    moves (:mod:`medforget.reproducibility`): rows on one side only, another schema, and every
+    value (the overall score included) that moved by more than ``tolerance``."""
+    def by_key(data: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+        return {f"{r['track']}/{r['level']}/{r['submission']}": r for r in data["rows"]}
+
+    ours, theirs = by_key(reference), by_key(built)
+    out = [] if reference["schema"] == built["schema"] else ["the metrics schema differs"]
+    out += [f"{key}: only in the reference board" for key in sorted(ours.keys() - theirs.keys())]
+    out += [f"{key}: only in the built board" for key in sorted(theirs.keys() - ours.keys())]
+    for key in sorted(ours.keys() & theirs.keys()):
+        expected = {**ours[key]["values"], "overall": ours[key]["overall"]}
+        found = {**theirs[key]["values"], "overall": theirs[key]["overall"]}
+        out += [f"{key} {line}" for line in disagreements(expected, found, tolerance)]
     return out
 
 
