@@ -26,7 +26,7 @@ class Fake:
 def _train_ids(dataset: Path) -> set[str]:
     from medforget.training.data import load_rows
 
-    return {r["id"] for r in load_rows(dataset, "train", "train")}
+    return {r["id"] for r in load_rows(dataset, "train", "train", images=False)}
 
 
 def test_a_model_that_knows_its_data_meets_the_bar_and_holdout_sits_at_the_option_prior(tiny_build: Path):

@@ -18,7 +18,7 @@ def write_predictions(path: Path, dataset: Path, level: str, answer) -> Path:
     places = [(level, split) for split in SPLITS] + [("utility", "test")]
     with path.open("w") as handle:
         for config, split in places:
-            for row in load_rows(dataset, config, split):
+            for row in load_rows(dataset, config, split, images=False):
                 handle.write(json.dumps({"id": row["id"], "prediction": answer(row, split)}) + "\n")
     return path
 

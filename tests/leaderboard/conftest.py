@@ -28,10 +28,10 @@ def oracle(row: dict, split: str) -> str:
 
 def write_predictions(path: Path, dataset: Path, level: str, answer: Answer) -> Path:
     """A prediction for every id a level's submission needs, reconstruction prompts included."""
-    places = [(split, load_rows(dataset, level, split)) for split in LEVEL_SPLITS]
-    places.append(("utility", load_rows(dataset, "utility", "test")))
-    names = probes.context_names(load_rows(dataset, "train", "train"))
-    for context, rows in probes.reconstruction_rows(load_rows(dataset, level, "forget"), names).items():
+    places = [(split, load_rows(dataset, level, split, images=False)) for split in LEVEL_SPLITS]
+    places.append(("utility", load_rows(dataset, "utility", "test", images=False)))
+    names = probes.context_names(load_rows(dataset, "train", "train", images=False))
+    for context, rows in probes.reconstruction_rows(load_rows(dataset, level, "forget", images=False), names).items():
         places.append((f"reconstruction:{context}", rows))
     with path.open("w") as handle:
         for split, rows in places:
