@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup build-dataset test bench reference-models tiny-methods leaderboard board-submissions llm-serve clean
+.PHONY: setup build-dataset test test-slow bench reference-models tiny-methods leaderboard board-submissions llm-serve clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,10 @@ $(CHROMIUM):
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q -m 'not slow and not gpu'
+
+# The slow tests (CI runs them after `make test`); those marked llm skip unless `make llm-serve` runs.
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m 'slow and not gpu'
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_build.py

@@ -3,7 +3,7 @@
 and again in a fresh process with 2 threads on kernels capped at AVX2 (another reduction order
 and other BLAS kernels: the closest stand-in for another CPU that one machine can run).
 
-Run as a module, it trains and evaluates once: ``python -m tests.training.test_threads DATASET OUT THREADS``.
+Marked slow: `make test-slow` (and CI) runs it. Run as a module, it trains and evaluates once: ``python -m tests.training.test_threads DATASET OUT THREADS``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from medforget.models.tiny import TinySpec
 from medforget.reproducibility import FLIP_TOLERANCE, LOGPROB_TOLERANCE, SCORE_TOLERANCE, disagreements
@@ -50,6 +52,7 @@ def predictions(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow  # 31 s alone, 106 s with one core busy (2 threads wait on it): `make test-slow`, run by CI
 def test_one_and_two_threads_give_the_same_scores_within_the_stated_tolerance(tiny_build: Path, tmp_path: Path):
     train_and_evaluate(tiny_build, tmp_path / "one", threads=1)
     env = {**os.environ, **AVX2, "OMP_NUM_THREADS": "2"}

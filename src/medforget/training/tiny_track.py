@@ -4,7 +4,8 @@ The target model is fine-tuned on the ``train`` config; a retain model on the sa
 one level's ``forget`` split. Tokenizer and initial weights are shared by every reference
 model of a dataset (the tokenizer is trained on the ``train`` text once, the weights come from
 one seed), so target and retain models differ only by the data they saw. Seeds, thread count
-and deterministic kernels make a run bit-for-bit reproducible on the same machine.
+and deterministic kernels make a run bit-for-bit reproducible on the same machine kind and
+thread count; elsewhere, within the tolerances of :mod:`medforget.reproducibility`.
 """
 
 from __future__ import annotations
