@@ -8,8 +8,18 @@ import torch
 
 from medforget.models.families import family_of, load_checkpoint
 from medforget.unlearning.activations import Sums
-from medforget.unlearning.chip import (Chip, activation_sums, basis, child_level, contrasts, differences, directions,
-                                      hooked_modules, sample_nodes, select_units)
+from medforget.unlearning.chip import (
+    Chip,
+    activation_sums,
+    basis,
+    child_level,
+    contrasts,
+    differences,
+    directions,
+    hooked_modules,
+    sample_nodes,
+    select_units,
+)
 from medforget.unlearning.data import row_tree
 
 LEVELS = ("network", "institution", "patient", "study", "section")
