@@ -12,11 +12,17 @@
   scores agree within the tolerances below (:func:`disagreements`). The test
   ``tests/training/test_threads.py`` trains and evaluates a tiny model with 1 thread and with
   2 threads on AVX2 kernels, and holds both to these tolerances.
+
+Every training and unlearning record carries :func:`machine`, so whether two runs fall under the
+bit-for-bit promise can be read off their records.
 """
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 #: Per-token answer log-probabilities (nats). Rounding differences grow with every optimiser step:
 #: measured 3e-5 after 360 steps of a tiny model at lr 3e-3, 0.028 after 560 (1 thread against
@@ -45,3 +51,22 @@ def disagreements(expected: Mapping[str, float | None], found: Mapping[str, floa
         if a is None or b is None or abs(a - b) > tolerance:
             out.append(f"{name}: {a} != {b}")
     return out
+
+
+def machine() -> dict[str, Any]:
+    """What a run's bits depend on: the CPU model and architecture, the kernels torch dispatches
+    to (``AVX512``, ``AVX2``, ...), its compute threads, its version, and the GPU if one is used."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": _cpu_model(), "architecture": platform.machine(), "kernels": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "gpu": gpu}
+
+
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return platform.processor() or "unknown"
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+                platform.processor() or "unknown")

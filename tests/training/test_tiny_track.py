@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from medforget.training.tiny_track import TrainConfig, train_tiny
 from tests.models.test_tiny import SMALL
@@ -21,6 +22,8 @@ def test_training_writes_a_checkpoint_and_its_record(trained: Path, tiny_build: 
     record = json.loads((trained / "medforget_training.json").read_text())
     assert record["rows"] == 16 and record["steps"] == 12 and record["without"] is None
     assert record["final_loss"] < 10
+    ran = record["machine"]  # what the bit-for-bit promise is relative to
+    assert ran["threads"] == SMOKE.threads and ran["kernels"] == torch.backends.cpu.get_cpu_capability() and ran["cpu"]
     assert (trained / "config.json").is_file() and (trained / "model.safetensors").is_file()
     card = (trained / "README.md").read_text()
     assert card.startswith("---\n") and "# MedForget tiny-track target model" in card

@@ -70,6 +70,7 @@ def finetune_lora(base: Path, dataset: Path, out: Path, recipe: LoraRecipe,
 
     from medforget.models.chat import TrainingCollator
     from medforget.models.families import load_processor
+    from medforget.reproducibility import machine
     from medforget.training.data import load_rows, training_rows
 
     start = time.perf_counter()
@@ -102,7 +103,8 @@ def finetune_lora(base: Path, dataset: Path, out: Path, recipe: LoraRecipe,
     accelerator.wait_for_everyone()
     record = {"lora_version": LORA_VERSION, "base_model": str(base), "without": list(without) if without else None,
               "recipe": asdict(recipe), "rows": len(rows), "steps": len(losses),
-              "final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])), "seconds": round(time.perf_counter() - start, 1)}
+              "final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])), "seconds": round(time.perf_counter() - start, 1),
+              "machine": machine()}
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).save_pretrained(out)
         processor.save_pretrained(out)

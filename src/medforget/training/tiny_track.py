@@ -140,6 +140,7 @@ def _write_record(out: Path, dataset: Path, config: TrainConfig, without: tuple[
     """``medforget_training.json``, and the model card (README.md) rendered from it."""
     from medforget.card import model_card
     from medforget.export import sha256_file
+    from medforget.reproducibility import machine
 
     record = {
         "training_version": TRAINING_VERSION,
@@ -147,7 +148,7 @@ def _write_record(out: Path, dataset: Path, config: TrainConfig, without: tuple[
         "without": list(without) if without else None,
         "config": asdict(config),
         "rows": result.rows, "steps": result.steps, "final_loss": result.final_loss,
-        "seconds": round(result.seconds, 1),
+        "seconds": round(result.seconds, 1), "machine": machine(),
     }
     (out / "medforget_training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     manifest = json.loads((dataset / "manifest.json").read_text(encoding="utf-8"))

@@ -47,6 +47,7 @@ def unlearn(method: Any, level: str, model_path: Path, dataset: Path, out: Path,
 
     from medforget.evaluators.run import code_commit
     from medforget.models.families import load_checkpoint
+    from medforget.reproducibility import machine
     from medforget.unlearning.data import load_unlearn_data
 
     data = load_unlearn_data(dataset, level)
@@ -65,7 +66,7 @@ def unlearn(method: Any, level: str, model_path: Path, dataset: Path, out: Path,
         "method": {"name": method.name, "version": method.version, "hyperparameters": dataclasses.asdict(method)},
         "seed": seed, "level": level, "model": str(model_path), "output": "lora" if outcome.adapter else "checkpoint",
         "dataset": data.record, "rows": {"forget": len(data.forget), "retain": len(data.retain)},
-        "seconds": round(seconds, 2), "summary": outcome.summary,
+        "seconds": round(seconds, 2), "machine": machine(), "summary": outcome.summary,
     }
     from accelerate import PartialState
 
