@@ -137,7 +137,10 @@ def test_batches_by_length_give_each_row_its_own_answer(any_checkpoint: Path, ro
     mixed = rows[:24]
     batched = TransformersAdapter(any_checkpoint, batch_size=8, max_new_tokens=6)
     alone = TransformersAdapter(any_checkpoint, batch_size=1, max_new_tokens=6)
-    assert batched.generate(mixed) == alone.generate(mixed)
+    in_batches, one_by_one = batched.generate(mixed), alone.generate(mixed)
+    # padding sums the same logits in another order: a greedy answer may flip where its two best
+    # tokens nearly tie (the closest here: 5e-5 apart); a row put back in the wrong place changes most
+    assert sum(a != b for a, b in zip(in_batches, one_by_one, strict=True)) <= 1
     for together, single in zip(batched.answer_logprobs(mixed), alone.answer_logprobs(mixed)):
         assert together == pytest.approx(single, abs=1e-4)
 
