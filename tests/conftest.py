@@ -20,6 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 from medforget.config import BuildConfig, preset
+from medforget.models.families import FAMILIES
 from medforget.pipeline import Prepared, export, prepare
 
 
@@ -44,6 +45,37 @@ def tiny_build(tiny: Prepared, tmp_path_factory: pytest.TempPathFactory) -> Path
     out = tmp_path_factory.mktemp("build") / "medforget"
     export(tiny, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_rows(tiny_build: Path) -> list[dict]:
+    """12 image rows and 12 text-only rows of ``train``."""
+    from medforget.training.data import load_rows
+
+    every = load_rows(tiny_build, "train", "train")  # image rows first, text-only rows last
+    return every[:12] + every[-12:]
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tiny_rows: list[dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny LLaVA (untrained), shared by every test that only reads it."""
+    from tests.models.tiny import save_tiny
+
+    return save_tiny(tiny_rows, tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def qwen_checkpoint(tiny_rows: list[dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny Qwen2.5-VL (untrained), shared likewise."""
+    from tests.models.tiny import save_tiny
+
+    return save_tiny(tiny_rows, tmp_path_factory.mktemp("qwen"), "qwen2_5_vl")
+
+
+@pytest.fixture(params=FAMILIES.names())
+def any_checkpoint(request: pytest.FixtureRequest) -> Path:
+    """A tiny checkpoint of every family."""
+    return request.getfixturevalue({"llava": "checkpoint", "qwen2_5_vl": "qwen_checkpoint"}[request.param])
 
 
 REPORT_XML = """<?xml version="1.0" encoding="utf-8"?>

@@ -11,10 +11,9 @@ from medforget.evaluators.probes import _truth_ratio_items, context_names, known
 from medforget.evaluators.run import evaluate
 from medforget.models.adapters import PredictionsFile, TransformersAdapter
 from medforget.training.data import load_rows
-from tests.models.test_tiny import checkpoint, rows  # noqa: F401  (fixtures)
 
 
-def test_whitebox_hierarchy_and_reconstruction_metrics(checkpoint: Path, tiny_build: Path, tmp_path: Path):  # noqa: F811
+def test_whitebox_hierarchy_and_reconstruction_metrics(checkpoint: Path, tiny_build: Path, tmp_path: Path):
     adapter = TransformersAdapter(checkpoint, batch_size=64, max_new_tokens=3)
     first = evaluate(tiny_build, "study", adapter, tmp_path / "before", retain_adapter=adapter)
     again = evaluate(tiny_build, "study", adapter, tmp_path / "after", retain_adapter=adapter,
@@ -74,7 +73,7 @@ MODEL_ONLY = ("truth_ratio", "forget_quality")  # need the model, not its predic
 
 
 def test_a_run_is_deterministic_and_its_predictions_rescore_to_the_same_numbers(
-        checkpoint: Path, tiny_build: Path, tmp_path: Path):  # noqa: F811
+        checkpoint: Path, tiny_build: Path, tmp_path: Path):
     adapter = TransformersAdapter(checkpoint, batch_size=64, max_new_tokens=3)
     first = evaluate(tiny_build, "patient", adapter, tmp_path / "a")
     second = evaluate(tiny_build, "patient", adapter, tmp_path / "b")

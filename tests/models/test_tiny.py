@@ -3,7 +3,6 @@ the adapters."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -11,42 +10,8 @@ import pytest
 
 from medforget.models.adapters import AdapterError, PredictionsFile, TransformersAdapter
 from medforget.models.chat import IGNORE_INDEX, TrainingCollator, answer_logits, prompt_text
-from medforget.models.families import FAMILIES, ModelFamilyError, family_of, load_checkpoint, load_processor
-from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
-from medforget.training.data import load_rows
-
-SMALL = TinySpec(vision_hidden=32, vision_layers=1, text_hidden=32, text_layers=1, heads=2, vocab_size=600)
-
-
-@pytest.fixture(scope="module")
-def rows(tiny_build: Path) -> list[dict]:
-    every = load_rows(tiny_build, "train", "train")  # image rows first, text-only rows last
-    return every[:12] + every[-12:]
-
-
-def save_tiny(rows: list[dict], out: Path, family: str = "llava") -> Path:
-    spec = dataclasses.replace(SMALL, family=family)
-    tokenizer = train_tokenizer([t for r in rows for t in (r["question"], r["answer"], *r["options"])],
-                                spec.vocab_size, family)
-    build_model(tokenizer, spec, seed=0).save_pretrained(out)
-    build_processor(tokenizer, spec).save_pretrained(out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def checkpoint(rows, tmp_path_factory) -> Path:
-    return save_tiny(rows, tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def qwen_checkpoint(rows, tmp_path_factory) -> Path:
-    return save_tiny(rows, tmp_path_factory.mktemp("qwen"), "qwen2_5_vl")
-
-
-@pytest.fixture(params=FAMILIES.names())
-def any_checkpoint(request) -> Path:
-    """A tiny checkpoint of every family."""
-    return request.getfixturevalue({"llava": "checkpoint", "qwen2_5_vl": "qwen_checkpoint"}[request.param])
+from medforget.models.families import ModelFamilyError, family_of, load_checkpoint, load_processor
+from tests.models.tiny import SMALL
 
 
 def test_checkpoint_loads_with_the_auto_classes(checkpoint: Path):
@@ -58,7 +23,7 @@ def test_checkpoint_loads_with_the_auto_classes(checkpoint: Path):
     assert processor.chat_template and processor.tokenizer.eos_token == "</s>"
 
 
-def test_qwen_checkpoint_is_an_ordinary_qwen2_5_vl(qwen_checkpoint: Path, rows):
+def test_qwen_checkpoint_is_an_ordinary_qwen2_5_vl(qwen_checkpoint: Path, tiny_rows):
     from transformers import AutoModelForImageTextToText
 
     model = AutoModelForImageTextToText.from_pretrained(qwen_checkpoint)
@@ -67,7 +32,7 @@ def test_qwen_checkpoint_is_an_ordinary_qwen2_5_vl(qwen_checkpoint: Path, rows):
     assert saved["processor_class"] == "Qwen2_5_VLProcessor"  # loads as such where torchvision is installed
     assert (qwen_checkpoint / "video_preprocessor_config.json").is_file()
     processor = load_processor(qwen_checkpoint)  # here: the image-only processor
-    image_row = next(r for r in rows if r["image"] is not None)
+    image_row = next(r for r in tiny_rows if r["image"] is not None)
     assert prompt_text(processor, image_row) == (
         "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
         f"{image_row['question']}<|im_end|>\n<|im_start|>assistant\n")
@@ -84,19 +49,19 @@ def test_unknown_architectures_are_named():
         family_of(Config())
 
 
-def test_prompt_places_the_image_first_and_ends_with_the_assistant_turn(checkpoint: Path, rows):
+def test_prompt_places_the_image_first_and_ends_with_the_assistant_turn(checkpoint: Path, tiny_rows):
     from transformers import AutoProcessor
 
     processor = AutoProcessor.from_pretrained(checkpoint)
-    image_row = next(r for r in rows if r["image"] is not None)
-    text_row = next(r for r in rows if r["image"] is None)
+    image_row = next(r for r in tiny_rows if r["image"] is not None)
+    text_row = next(r for r in tiny_rows if r["image"] is None)
     assert prompt_text(processor, image_row) == f"USER: <image>\n{image_row['question']}\nASSISTANT:"
     assert prompt_text(processor, text_row) == f"USER: {text_row['question']}\nASSISTANT:"
 
 
-def test_collator_supervises_only_the_answer(any_checkpoint: Path, rows):
+def test_collator_supervises_only_the_answer(any_checkpoint: Path, tiny_rows):
     processor = load_processor(any_checkpoint)
-    mixed = rows[8:16]
+    mixed = tiny_rows[8:16]
     batch = TrainingCollator(processor)(mixed)
     for row, labels in zip(mixed, batch["labels"]):
         kept = labels[labels != IGNORE_INDEX]
@@ -109,22 +74,22 @@ def test_collator_supervises_only_the_answer(any_checkpoint: Path, rows):
         assert batch["pixel_values"].shape[0] == images
 
 
-def test_transformers_adapter_generates_and_scores_answers(any_checkpoint: Path, rows):
+def test_transformers_adapter_generates_and_scores_answers(any_checkpoint: Path, tiny_rows):
     adapter = TransformersAdapter(any_checkpoint, batch_size=8, max_new_tokens=4)
-    answers = adapter.generate(rows[8:18])
+    answers = adapter.generate(tiny_rows[8:18])
     assert len(answers) == 10 and all(isinstance(a, str) for a in answers)
-    logprobs = adapter.answer_logprobs(rows[8:18])
+    logprobs = adapter.answer_logprobs(tiny_rows[8:18])
     assert [len(lp) > 0 for lp in logprobs] == [True] * 10
     assert all(x <= 0 for lp in logprobs for x in lp)
     with pytest.raises(AdapterError, match="not a model checkpoint"):
         TransformersAdapter(any_checkpoint.parent)
 
 
-def test_answer_logits_give_the_models_own_loss(any_checkpoint: Path, rows):
+def test_answer_logits_give_the_models_own_loss(any_checkpoint: Path, tiny_rows):
     import torch
 
     model, processor = load_checkpoint(any_checkpoint)
-    batch = TrainingCollator(processor)(rows[8:16])
+    batch = TrainingCollator(processor)(tiny_rows[8:16])
     with torch.inference_mode():
         logits, targets, counts = answer_logits(model, batch)
         loss = model(**batch).loss
@@ -132,9 +97,9 @@ def test_answer_logits_give_the_models_own_loss(any_checkpoint: Path, rows):
     assert torch.nn.functional.cross_entropy(logits.float(), targets).item() == pytest.approx(loss.item(), abs=1e-5)
 
 
-def test_batches_by_length_give_each_row_its_own_answer(any_checkpoint: Path, rows):
+def test_batches_by_length_give_each_row_its_own_answer(any_checkpoint: Path, tiny_rows):
     """Rows are batched shortest first and put back: the same as one row at a time."""
-    mixed = rows[:24]
+    mixed = tiny_rows[:24]
     batched = TransformersAdapter(any_checkpoint, batch_size=8, max_new_tokens=6)
     alone = TransformersAdapter(any_checkpoint, batch_size=1, max_new_tokens=6)
     in_batches, one_by_one = batched.generate(mixed), alone.generate(mixed)
@@ -145,14 +110,14 @@ def test_batches_by_length_give_each_row_its_own_answer(any_checkpoint: Path, ro
         assert together == pytest.approx(single, abs=1e-4)
 
 
-def test_predictions_file_refuses_bad_input(tmp_path: Path, rows):
+def test_predictions_file_refuses_bad_input(tmp_path: Path, tiny_rows):
     path = tmp_path / "p.jsonl"
-    path.write_text("\n".join(json.dumps({"id": r["id"], "prediction": r["answer"]}) for r in rows[:3]))
+    path.write_text("\n".join(json.dumps({"id": r["id"], "prediction": r["answer"]}) for r in tiny_rows[:3]))
     adapter = PredictionsFile(path)
-    assert adapter.generate(rows[:3]) == [r["answer"] for r in rows[:3]]
-    assert adapter.answer_logprobs(rows[:3]) is None
+    assert adapter.generate(tiny_rows[:3]) == [r["answer"] for r in tiny_rows[:3]]
+    assert adapter.answer_logprobs(tiny_rows[:3]) is None
     with pytest.raises(AdapterError, match="no prediction for 1 rows"):
-        adapter.generate(rows[:4])
+        adapter.generate(tiny_rows[:4])
     path.write_text('{"id": "a", "prediction": "x"}\n{"id": "a", "prediction": "y"}\n')
     with pytest.raises(AdapterError, match="duplicate prediction"):
         PredictionsFile(path)

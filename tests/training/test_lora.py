@@ -7,10 +7,9 @@ from pathlib import Path
 
 from medforget.models.families import family_of
 from medforget.training.lora import LoraRecipe, finetune_lora, freeze_vision, language_linear_modules
-from tests.models.test_tiny import any_checkpoint, checkpoint, qwen_checkpoint, rows  # noqa: F401  (fixtures)
 
 
-def test_lora_targets_every_language_linear_and_freezes_vision(any_checkpoint: Path):  # noqa: F811
+def test_lora_targets_every_language_linear_and_freezes_vision(any_checkpoint: Path):
     from transformers import AutoModelForImageTextToText
 
     model = AutoModelForImageTextToText.from_pretrained(any_checkpoint)
@@ -22,7 +21,7 @@ def test_lora_targets_every_language_linear_and_freezes_vision(any_checkpoint: P
     assert not any(p.requires_grad for p in tower.parameters())
 
 
-def test_finetune_writes_an_adapter_naming_its_base(any_checkpoint: Path, tiny_build: Path, tmp_path: Path):  # noqa: F811
+def test_finetune_writes_an_adapter_naming_its_base(any_checkpoint: Path, tiny_build: Path, tmp_path: Path):
     recipe = LoraRecipe(epochs=1, batch_size=4, gradient_accumulation=2, max_rows=8, learning_rate=1e-3)
     record = finetune_lora(any_checkpoint, tiny_build, tmp_path / "lora", recipe, without=("study", "forget"))
     config = json.loads((tmp_path / "lora" / "adapter_config.json").read_text())
@@ -31,9 +30,9 @@ def test_finetune_writes_an_adapter_naming_its_base(any_checkpoint: Path, tiny_b
     assert (tmp_path / "lora" / "medforget_training.json").is_file()
 
 
-def test_the_adapter_loads_for_evaluation(checkpoint: Path, tiny_build: Path, tmp_path: Path, rows):  # noqa: F811
+def test_the_adapter_loads_for_evaluation(checkpoint: Path, tiny_build: Path, tmp_path: Path, tiny_rows):
     from medforget.models.adapters import TransformersAdapter
 
     finetune_lora(checkpoint, tiny_build, tmp_path / "lora", LoraRecipe(epochs=1, max_rows=4))
     adapter = TransformersAdapter(tmp_path / "lora", max_new_tokens=2)
-    assert len(adapter.generate(rows[:3])) == 3
+    assert len(adapter.generate(tiny_rows[:3])) == 3

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from medforget.training.tiny_track import TrainConfig, train_tiny
-from tests.models.test_tiny import SMALL
+from tests.models.tiny import SMALL
 
 SMOKE = TrainConfig(epochs=3, batch_size=4, learning_rate=5e-3, warmup_steps=2, max_rows=16, threads=1, spec=SMALL)
 
