@@ -75,7 +75,8 @@ tiny-methods: $(STAMP)
 # what it recomputes from predictions), submitted, checked and rendered into leaderboard/; then
 # the total time, and whether the board agrees with the committed one. Not bit for bit: another
 # CPU kind or thread count moves the low bits, so every value is compared within the
-# reproducibility tolerance (src/medforget/reproducibility.py); git diff shows the bits.
+# reproducibility tolerance (src/medforget/reproducibility.py), and a value that moved further
+# fails the target; git diff shows the bits.
 leaderboard: $(STAMP)
 	@start=$$(date +%s); committed=$$(mktemp); trap 'rm -f '$$committed EXIT; \
 	git show HEAD:leaderboard/board.json > $$committed 2>/dev/null || rm -f $$committed; \
