@@ -300,7 +300,8 @@ def _run_board_compare(args: argparse.Namespace) -> int:
         if not isinstance(board, dict) or not isinstance(board.get("rows"), list) or "schema" not in board:
             raise ConfigError(f"{path}: not a board.json (expected an object with 'schema' and 'rows')")
         boards.append(board)
-    found = compare(boards[1], boards[0], tolerance)
+    built, reference = boards
+    found = compare(reference, built, tolerance)
     if found:
         print(f"{args.built} differs from {args.reference} beyond {tolerance}:")
         print("\n".join(f"  {line}" for line in found))

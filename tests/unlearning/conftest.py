@@ -11,6 +11,7 @@ import pytest
 from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
 from medforget.training.data import load_rows
 from medforget.training.tiny_track import TrainConfig, fit
+from medforget.unlearning.activations import Sums
 from medforget.unlearning.data import UnlearnData, load_unlearn_data
 
 KNOWING = TinySpec(vision_hidden=32, vision_layers=1, text_hidden=64, text_layers=2, heads=2, vocab_size=800)
@@ -49,6 +50,14 @@ def knowing(small_data: UnlearnData, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 def knowing_qwen(small_data: UnlearnData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_knowing(small_data, tmp_path_factory.mktemp("knowing") / "qwen", "qwen2_5_vl")
+
+
+def sums(*rows: list[float]) -> Sums:
+    """Hand-built activation sums over ``rows`` (one list of unit values per row)."""
+    import torch
+
+    values = torch.tensor(rows)
+    return Sums(values.sum(0), values.abs().sum(0), len(rows))
 
 
 def answer_accuracy(model, processor, rows) -> float:

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from medforget.models.families import family_of, load_checkpoint
-from medforget.unlearning.activations import Sums
 from medforget.unlearning.chip import (
     Chip,
     activation_sums,
@@ -21,6 +20,7 @@ from medforget.unlearning.chip import (
     select_units,
 )
 from medforget.unlearning.data import row_tree
+from tests.unlearning.conftest import sums
 
 LEVELS = ("network", "institution", "patient", "study", "section")
 #  N > I1 > P1 > S1 > X1, X2          I1 > P2 > S3 > X4
@@ -82,11 +82,6 @@ def test_per_node_samples_are_capped_seeded_and_stable():
     assert len(chosen) == 10 and all(g[-1] == "forget" for g in groups if g)
     assert chosen == [i for i, g in enumerate(sample_nodes(tree, ["study"], 10, 0, (30, 1))[0]) if g]  # same in any process
     assert chosen != [i for i, g in enumerate(sample_nodes(tree, ["study"], 10, 1, (30, 1))[0]) if g]
-
-
-def sums(*rows: list[float]) -> Sums:
-    values = torch.tensor(rows)
-    return Sums(values.sum(0), values.abs().sum(0), len(rows))
 
 
 def test_units_are_chosen_by_mean_absolute_difference_and_directions_restricted_to_them():
@@ -168,9 +163,9 @@ def test_chip_removes_the_contrast_it_targets_from_the_edited_units(family, smal
     model, processor = load_checkpoint(path)
     tree = row_tree(small_data.forget, small_data.retain, small_data.levels)
     pairs = contrasts(tree, small_data.level, child_level(small_data.levels, small_data.level))
-    before, _ = activation_sums(model, processor, small_data, config)
+    before, _ = activation_sums(model, processor, small_data, tree, config)
     tensors = config.run(model, processor, small_data, seed=0).tensors
-    after, _ = activation_sums(model, processor, small_data, config)
+    after, _ = activation_sums(model, processor, small_data, tree, config)
     first = hooked_modules(model, config)[0].name.rsplit(".", 1)[0]
     checked = [f"{first}.{m}" for m in ("gate_proj", "up_proj") if f"bases/{first}.{m}" in tensors]
     assert checked

@@ -9,13 +9,9 @@ import torch
 
 from medforget.models.chat import TrainingCollator
 from medforget.models.families import load_checkpoint
-from medforget.unlearning.activations import Sums, collect
+from medforget.unlearning.activations import collect
 from medforget.unlearning.pruning import Pruning, pruned_modules, select_units
-
-
-def sums(*rows: list[float]) -> Sums:
-    values = torch.tensor(rows)
-    return Sums(values.sum(0), values.abs().sum(0), len(rows))
+from tests.unlearning.conftest import sums
 
 
 def test_units_are_chosen_by_how_much_more_they_fire_on_forget_rows():

@@ -50,6 +50,14 @@ def mean_absolute(groups: Sequence[Sums]) -> torch.Tensor:
     return sum(g.absolute for g in groups) / max(1, sum(g.count for g in groups))
 
 
+def top_units(scores: torch.Tensor, top_k_percent: float) -> torch.Tensor:
+    """The indices of the top ``top_k_percent`` % of ``scores`` (at least one), ascending."""
+    import torch
+
+    k = max(1, int(scores.numel() * top_k_percent / 100))
+    return torch.topk(scores, k).indices.sort().values
+
+
 @dataclass(frozen=True)
 class Hooked:
     """A module to hook: ``kind`` is ``language`` or ``projector``; ``capture`` is ``output``

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from medforget.hierarchy import stable_int
-from medforget.unlearning.activations import Hooked, Sums, collect, mean, mean_absolute
+from medforget.unlearning.activations import Hooked, Sums, collect, mean, mean_absolute, top_units
 from medforget.unlearning.base import METHODS, Outcome, UnlearningError
 from medforget.unlearning.data import RowTree, UnlearnData, row_tree
 
@@ -136,14 +136,8 @@ def hooked_modules(model: Any, config: Chip) -> list[Hooked]:
 
 def select_units(sums: Mapping[str, Mapping[str, Sums]], top_k_percent: float) -> dict[str, torch.Tensor]:
     """Per module, the top k % units by ``mean|F| - mean|R|`` (ascending indices)."""
-    import torch
-
-    selected = {}
-    for name in (n for n in sums[FORGET] if n in sums[RETAIN]):
-        scores = mean_absolute([sums[FORGET][name]]) - mean_absolute([sums[RETAIN][name]])
-        k = max(1, int(scores.numel() * top_k_percent / 100))
-        selected[name] = torch.topk(scores, k).indices.sort().values
-    return selected
+    return {name: top_units(mean_absolute([sums[FORGET][name]]) - mean_absolute([sums[RETAIN][name]]), top_k_percent)
+            for name in sums[FORGET] if name in sums[RETAIN]}
 
 
 def differences(sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[str, list[str]]],
@@ -203,13 +197,12 @@ def project(weight: torch.Tensor, units: torch.Tensor, q: torch.Tensor) -> None:
         weight.data[units] = edited.to(weight.dtype)
 
 
-def activation_sums(model: Any, processor: Any, data: UnlearnData, config: Chip,
+def activation_sums(model: Any, processor: Any, data: UnlearnData, tree: RowTree, config: Chip,
                     seed: int = 0) -> tuple[dict[str, dict[str, Sums]], int]:
     """Step 1: the pooled activations of the hooked modules, summed per node of the target
-    level and the level below (a seeded sample of each subtree's rows) and per side; and how
-    many rows were forwarded."""
+    level and the level below (a seeded sample of each subtree's rows, ``tree`` being
+    ``data``'s) and per side; and how many rows were forwarded."""
     below = child_level(data.levels, data.level)
-    tree = row_tree(data.forget, data.retain, data.levels)
     levels = [data.level] + ([below] if below else [])
     forget_groups, retain_groups = sample_nodes(tree, levels, config.max_per_node, seed,
                                                  (len(data.forget), len(data.retain)))
@@ -224,8 +217,8 @@ def activation_sums(model: Any, processor: Any, data: UnlearnData, config: Chip,
 
 def chip(model: Any, processor: Any, data: UnlearnData, config: Chip, seed: int = 0) -> dict[str, Any]:
     """Edit ``model`` in place; return what was selected and projected, and a summary."""
-    sums, forwarded = activation_sums(model, processor, data, config, seed)
     tree = row_tree(data.forget, data.retain, data.levels)
+    sums, forwarded = activation_sums(model, processor, data, tree, config, seed)
     pairs = contrasts(tree, data.level, child_level(data.levels, data.level))
     units = select_units(sums, config.top_k_percent)
     found = directions(sums, pairs, units)

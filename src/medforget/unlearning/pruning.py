@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from medforget.unlearning.activations import Hooked, Sums, collect, mean_absolute
+from medforget.unlearning.activations import Hooked, Sums, collect, mean_absolute, top_units
 from medforget.unlearning.base import METHODS, Outcome
 
 if TYPE_CHECKING:
@@ -63,14 +63,8 @@ def pruned_modules(model: Any, last_layers: int | None) -> list[Hooked]:
 
 def select_units(sums: Mapping[str, Mapping[str, Sums]], top_k_percent: float) -> dict[str, torch.Tensor]:
     """Per module, the top k % units by ``mean|F| / (mean|R| + 1e-6)`` (ascending indices)."""
-    import torch
-
-    selected = {}
-    for name, forget in sums["forget"].items():
-        scores = mean_absolute([forget]) / (mean_absolute([sums["retain"][name]]) + 1e-6)
-        k = max(1, int(scores.numel() * top_k_percent / 100))
-        selected[name] = torch.topk(scores, k).indices.sort().values
-    return selected
+    return {name: top_units(mean_absolute([forget]) / (mean_absolute([sums["retain"][name]]) + 1e-6), top_k_percent)
+            for name, forget in sums["forget"].items()}
 
 
 def _sample(rows: list[dict[str, Any]], cap: int, seed: int) -> list[dict[str, Any]]:
