@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-CARD_VERSION = "2.0.0"
+CARD_VERSION = "2.1.0"
 TASK_CATEGORIES = ("visual-question-answering", "question-answering", "multiple-choice")
 TAGS = ("medical", "radiology", "chest-x-ray", "machine-unlearning", "multimodal", "benchmark")
 #: licences the Hub knows by id; any other is published as ``other`` with its name and link

@@ -22,6 +22,7 @@ LLM_TASKS: dict[str, str] = {
     "distractors": "write the classification distractors",
     "cloze": "choose the blanked term of report-sentence clozes",
     "grounded": "ask report-grounded questions about section sentences",
+    "truth": "write each fact's paraphrased and perturbed answers (TOFU's truth ratio)",
 }
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 

@@ -27,7 +27,7 @@ from medforget.hierarchy import Image, QAItem
 if TYPE_CHECKING:
     from datasets import Features
 
-EXPORT_VERSION = "1.0.0"
+EXPORT_VERSION = "1.1.0"
 ROW_GROUP_SIZE = 1_000
 _PROVENANCE = ("generator", "template_id", "template_version", "model", "prompt_version", "temperature", "cache_key")
 
@@ -43,7 +43,8 @@ def features() -> Features:
         "id": string, "image": ImageFeature(), "image_id": string, "question": string, "answer": string,
         "options": List(string), "task": string, "modality": string, "level": string, "node_id": string,
         "network_id": string, "institution_id": string, "patient_id": string, "study_id": string, "section": string,
-        "fact_id": string, "attribute": string, "rephrased_of": string, "provenance": provenance,
+        "fact_id": string, "attribute": string, "rephrased_of": string, "paraphrased_answer": string,
+        "perturbed_answers": List(string), "provenance": provenance,
     })
 
 
@@ -84,6 +85,7 @@ class ShardWriter:
     def _row(item: QAItem) -> dict[str, object]:
         row = asdict(item)
         row["options"] = list(item.options)
+        row["perturbed_answers"] = list(item.perturbed_answers)
         return row
 
     def write(self, config: str, split: str, ids: Sequence[str]) -> list[Shard]:

@@ -126,6 +126,10 @@ class QAItem:
     section: str | None
     rephrased_of: str | None
     provenance: Provenance
+    #: TOFU's truth-ratio inputs (generation rows of hierarchy facts): the answer in other
+    #: words, and the same answer altered to be wrong (:mod:`medforget.qa.truth`)
+    paraphrased_answer: str | None = None
+    perturbed_answers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from medforget.images.make import IMAGES_VERSION, make_images, utility_profiles
 from medforget.images.render import RENDER_VERSION
 from medforget.qa.generate import QA_VERSION, qa_generator
 from medforget.qa.templates import TEMPLATES_VERSION
+from medforget.qa.truth import TRUTH_VERSION
 from medforget.qa.utility import utility_items
 from medforget.schemas.validate import LeakError, validate_folder
 from medforget.splits import (
@@ -215,7 +216,7 @@ def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
         "steps": {
             "ingest": {"source": builder.name, "version": builder.version},
             "identities": IDENTITIES_VERSION, "findings": FINDINGS_VERSION, "images": IMAGES_VERSION,
-            "render": RENDER_VERSION, "qa": QA_VERSION, "templates": TEMPLATES_VERSION,
+            "render": RENDER_VERSION, "qa": QA_VERSION, "templates": TEMPLATES_VERSION, "truth": TRUTH_VERSION,
             "splits": SPLITS_VERSION, "export": EXPORT_VERSION, "card": CARD_VERSION,
         },
         "software": {

@@ -31,6 +31,11 @@ def reply(prompt: str, text: str) -> dict:
         section = re.search(r"about the (\w+) section", text).group(1)
         return {"question": f"About the {section}, what is reported? {_field(text, 'Original question')}",
                 "answer": _field(text, r"Sentence \(the answer\)")}
+    if prompt == "truth":
+        answer = _field(text, "Answer")
+        digest = hashlib.sha256(answer.encode()).hexdigest()
+        return {"paraphrased": f"It reads {answer}, in other words.",
+                "perturbed": [f"It reads Decoy {k} {digest[:6]}, in other words." for k in range(3)]}
     raise ValueError(prompt)
 
 

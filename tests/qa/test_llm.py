@@ -22,7 +22,7 @@ from medforget.pipeline import Prepared, build, prepare
 from tests.fake_openai import serve
 from tests.qa.scribe import scribe
 
-ALL_TASKS = "rephrase,wording,distractors,cloze,grounded"
+ALL_TASKS = "rephrase,wording,distractors,cloze,grounded,truth"
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_build_with_every_task_validates_and_a_rebuild_sends_no_request(small_co
         assert len(server.seen) == sent  # the rebuild sent nothing
     llm = json.loads((tmp_path / "out" / "manifest.json").read_text())["llm"]
     assert llm["requests"] == sent and llm["fallbacks"]["count"] == 0 and llm["invalid_replies"] == 0
-    assert set(llm["calls"]) == {"rephrase", "distractors", "cloze", "grounded"} and llm["model"] == "scribe"
+    assert set(llm["calls"]) == {"rephrase", "distractors", "cloze", "grounded", "truth"} and llm["model"] == "scribe"
     assert rebuilt.llm["requests"] == 0 and rebuilt.llm["cache_hits"] == llm["requests"] + llm["cache_hits"]
     assert llm["retries"] == 0  # else the rebuild has fewer hits than the build had requests
     assert "LLM scribe" in capsys.readouterr().out
@@ -68,6 +68,10 @@ def test_build_with_every_task_validates_and_a_rebuild_sends_no_request(small_co
         assert provenance["template_id"] == item.provenance.template_id
         assert len(provenance["prompt_version"].split("+")) == len(provenance["cache_key"].split("+"))
         assert all(re.fullmatch(r"[0-9a-f]{64}", key) for key in provenance["cache_key"].split("+"))
+        if item.task == "generation":  # TOFU's inputs written by the LLM, checked
+            assert row["paraphrased_answer"] == f"It reads {item.answer}, in other words."
+            assert len(row["perturbed_answers"]) == 3 and all("Decoy" in p for p in row["perturbed_answers"])
+            assert provenance["prompt_version"].startswith("truth@1.0.0")
     classification = next(item for item in trained.values() if item.task == "classification")
     assert "Decoy 0" in rows[classification.id]["question"]
     assert rows[classification.id]["provenance"]["prompt_version"] == "distractors@1.0.0+rephrase@1.0.0"
@@ -99,6 +103,19 @@ def test_fallback_keeps_the_template_wording_and_says_so(small_config, template,
     assert record["fallbacks"]["count"] == record["calls"]["rephrase"]
     assert record["rows"]["llm-fallback"] == len(rephrased)
     assert record["invalid_replies"] == 2 * record["calls"]["rephrase"]
+
+
+def test_a_wrong_answer_that_is_the_answer_falls_back_to_the_rules(small_config, template, tmp_path):
+    def lazy(prompt, data):
+        return {**data, "perturbed": [data["paraphrased"], *data["perturbed"][1:]]} if prompt == "truth" else data
+    with serve(scribe(lazy)) as server:
+        with pytest.raises(LLMOutputError, match="is the correct one"):
+            prepare(with_llm(small_config, server.url, tmp_path, tasks=("truth",)))
+        fallen = prepare(with_llm(small_config, server.url, tmp_path, tasks=("truth",), fallback=True))
+    rules = {item.id: item for item in template.items}
+    generation = [item for item in fallen.items if item.task == "generation" and item.level is not None]
+    assert generation and all(item.perturbed_answers == rules[item.id].perturbed_answers for item in generation)
+    assert all(item.provenance.generator == "llm-fallback" for item in generation)
 
 
 def test_a_pasted_forget_name_never_reaches_another_row(small_config, template, tmp_path):

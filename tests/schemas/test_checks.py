@@ -140,6 +140,18 @@ def test_value_leak_fires(clean: DatasetTables, config: str, attribute: str):
     assert {f.config for f in failed["value_leak"]} >= {config}
 
 
+@pytest.mark.parametrize("column", ["perturbed_answers", "paraphrased_answer"])
+def test_value_leak_fires_on_the_truth_ratio_answers(clean: DatasetTables, column: str):
+    """A retain row shows the model its perturbed and paraphrased answers too (truth ratio)."""
+    value = _forget_value(clean, "patient", "name")
+    retain = clean.table("patient", "retain_other")
+    row_id = retain.filter(pc.equal(retain["task"], "generation"))["id"][0].as_py()
+    edit = (lambda answers: [*answers[:-1], value]) if column == "perturbed_answers" else (lambda _: f"It is {value}.")
+    failed = failing(edit_everywhere(clean, row_id, column, edit))
+    assert set(failed) == {"value_leak"}
+    assert named(failed["value_leak"]) == {row_id}
+
+
 def test_holdout_isolation_fires(clean: DatasetTables):
     holdout = clean.table("patient", "holdout").slice(0, 4)
     train = pa.concat_tables([clean.table("train", "train"), holdout])

@@ -35,9 +35,10 @@ from medforget.hierarchy import (
     stable_int,
 )
 from medforget.qa.templates import BLANK, BY_KEY, TEMPLATES_VERSION, FactTemplate
+from medforget.qa.truth import paraphrase, perturbations
 from medforget.splits import SplitPlan, rephrase_selection
 
-QA_VERSION = "1.0.0"
+QA_VERSION = "1.1.0"
 LETTERS = "ABCD"
 _STOPWORDS = frozenset(
     ["with", "without", "there", "their", "these", "those", "which", "about", "above", "below", "after", "before", "other", "again", "further", "within", "visualized", "appear", "appears", "appearing", "noted", "seen", "there"]
@@ -146,6 +147,10 @@ class DistractorPool:
         self._pools = {key: sorted(v) for key, v in values.items()}
         #: values only protected nodes have: never offered, whatever tier they come from
         self._forbidden = {key: v - values[key] for key, v in protected.items()}
+        unprotected = {_words(v) for key, group in values.items() if len(key) == 2 for v in group}
+        self._protected_words: dict[str, set[str]] = defaultdict(set)  # first word -> protected-only values
+        for value in {_words(v) for v in set().union(*protected.values())} - unprotected - {""}:
+            self._protected_words[value.split()[0]].add(value)
 
     @staticmethod
     def _key(fact: Fact) -> tuple[str, ...]:
@@ -166,12 +171,33 @@ class DistractorPool:
                 return tuple(options), LETTERS[options.index(fact.value)]
         return None
 
+    def truth_inputs(self, fact: Fact) -> tuple[str, tuple[str, ...]]:
+        """TOFU's inputs of the fact's truth ratio (:mod:`medforget.qa.truth`): its answer
+        paraphrased, and up to three perturbed answers worded as the paraphrase is (as TOFU's
+        perturb its paraphrased answer), none holding a protected-only value."""
+        key = self._key(fact)
+        others = [*self._pools.get(key, []), *self._pools.get(key[:2], []), *fact.template.vocabulary]
+        sentence = fact.template.sentence
+        wrong = perturbations(fact.value, others, stable_int(fact.id, "perturbed"),
+                              lambda text: self.allowed(text) and self.allowed(paraphrase(text, sentence)))
+        return paraphrase(fact.value, sentence), tuple(paraphrase(text, sentence) for text in wrong)
+
+    def allowed(self, text: str) -> bool:
+        """Whether ``text`` holds no value (as whole words) that only protected nodes have."""
+        words = _words(text).split()
+        padded = f" {' '.join(words)} "
+        return not any(f" {value} " in padded for word in set(words) for value in self._protected_words.get(word, ()))
+
     def _tiers(self, fact: Fact, key: tuple[str, ...], forbidden: set[str]) -> Iterator[list[str]]:
         yield self._pools.get(key, [])
         yield self._pools.get(key[:2], [])
         yield sorted(set(fact.template.vocabulary) - forbidden)
         decoys = self._decoys.decoys(fact.node.level, fact.attribute.name, fact.id, 6)  # made only when needed
         yield sorted(set(decoys) - forbidden)
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[0-9a-z]+", text.lower()))
 
 
 def _draw(rng: random.Random, pool: list[str], exclude: set[str], k: int) -> list[str]:
@@ -196,9 +222,10 @@ def with_stem(item: QAItem, stem: str) -> str:
 
 
 def fact_items(fact: Fact, choice: tuple[tuple[str, ...], str] | None, variants: Sequence[int],
-               skips: SkipLog) -> list[QAItem]:
+               skips: SkipLog, truth: tuple[str, tuple[str, ...]] | None = None) -> list[QAItem]:
     """Rows of one fact for the given wording variants (0 is the training wording); ``choice`` is
-    the classification's options and answer letter (None: no classification rows)."""
+    the classification's options and answer letter (None: no classification rows); ``truth``
+    the paraphrased and perturbed answers its generation rows carry."""
     if choice is None:
         skips.skip(fact.id, "classification skipped: fewer than 3 distinct distractor values")
     items = []
@@ -207,11 +234,12 @@ def fact_items(fact: Fact, choice: tuple[tuple[str, ...], str] | None, variants:
             if task == "classification" and choice is None:
                 continue
             for modality in MODALITIES:
-                items.append(_item(fact, task, modality, variant, choice))
+                items.append(_item(fact, task, modality, variant, choice, truth))
     return items
 
 
-def _item(fact: Fact, task: str, modality: str, variant: int, choice: tuple[tuple[str, ...], str] | None) -> QAItem:
+def _item(fact: Fact, task: str, modality: str, variant: int, choice: tuple[tuple[str, ...], str] | None,
+          truth: tuple[str, tuple[str, ...]] | None) -> QAItem:
     wording = fact.template.wordings(task, modality)[variant].format(**fact.context)
     options: tuple[str, ...] = ()
     answer = fact.cloze_answer if task == "cloze" else fact.value
@@ -229,6 +257,8 @@ def _item(fact: Fact, task: str, modality: str, variant: int, choice: tuple[tupl
         study_id=fact.context.get("study_id"), section=fact.context.get("section"),
         rephrased_of=qa_id(fact.id, task, modality, 0) if variant else None,
         provenance=Provenance("template", template_id=template_id, template_version=TEMPLATES_VERSION),
+        **({"paraphrased_answer": truth[0], "perturbed_answers": truth[1]}
+           if truth is not None and task == "generation" else {}),
     )
 
 
@@ -260,7 +290,8 @@ def generate_qa(
 ) -> list[QAItem]:
     """Every row of the hierarchy: training wordings for all facts, rephrasings for selected ones."""
     qa = QAPlan.of(hierarchy, images, plan, config)
-    return [item for fact in qa.facts for item in fact_items(fact, qa.pool.options(fact), qa.variants(fact), skips)]
+    return [item for fact in qa.facts
+            for item in fact_items(fact, qa.pool.options(fact), qa.variants(fact), skips, qa.pool.truth_inputs(fact))]
 
 
 class QAGenerator(Protocol):

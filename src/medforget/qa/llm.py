@@ -3,6 +3,8 @@ endpoint (``BuildConfig.llm``). What it may do (``LLMConfig.tasks``), in this or
 
 - ``cloze``: choose the blanked term of each report-sentence cloze (the sentence stays the fact);
 - ``distractors``: write the three wrong options of each classification;
+- ``truth``: write each fact's paraphrased answer and three perturbed ones worded alike (TOFU's
+  truth ratio, carried by its generation rows), in place of the rules' (:mod:`medforget.qa.truth`);
 - ``grounded``: ask each section sentence's generation questions about what the sentence says;
 - ``wording``: reword every other training question;
 - ``rephrase``: word the rephrased twins of the evaluation splits, from the final training wording.
@@ -44,6 +46,7 @@ from medforget.qa.llm_checks import (
     check_grounded,
     check_rephrasings,
     check_term,
+    check_truth,
 )
 from medforget.qa.prompts import (
     CLOZE,
@@ -56,6 +59,8 @@ from medforget.qa.prompts import (
     PROMPTS,
     REPHRASE,
     REPHRASE_RULES,
+    TRUTH,
+    TRUTH_SCHEMA,
     Prompt,
     rephrase_schema,
 )
@@ -65,7 +70,7 @@ logger = logging.getLogger(__name__)
 
 FALLBACK_KEY = "fallback"
 MAX_LISTED = 20
-_MAX_TOKENS = {"rephrase": 160, "distractors": 320, "cloze": 48, "grounded": 200}  # per reply (rephrase: per rewrite)
+_MAX_TOKENS = {"rephrase": 160, "distractors": 320, "cloze": 48, "grounded": 200, "truth": 400}  # per reply (rephrase: per rewrite)
 Choice = tuple[tuple[str, ...], str]
 
 
@@ -110,9 +115,11 @@ class LLMQA:
         facts = self._cloze(qa.facts, fact_calls) if "cloze" in tasks else qa.facts
         choices = (self._distractors(facts, qa.pool, fact_calls) if "distractors" in tasks
                    else {fact.id: qa.pool.options(fact) for fact in facts})
+        truth = (self._truth(facts, qa.pool, fact_calls) if "truth" in tasks
+                 else {fact.id: qa.pool.truth_inputs(fact) for fact in facts})
         rows = _Rows({}, {}, fact_calls)
         for fact in facts:
-            for item in fact_items(fact, choices[fact.id], qa.variants(fact), skips):
+            for item in fact_items(fact, choices[fact.id], qa.variants(fact), skips, truth[fact.id]):
                 rows.items[item.id], rows.fact_of[item.id] = item, fact
         self._reword(rows)
         if "rephrase" in tasks:
@@ -156,6 +163,14 @@ class LLMQA:
             fact_calls[(fact.id, "classification")].append(_Call(DISTRACTORS, outcome.cache_key))
             choices[fact.id] = _shuffled(fact, outcome.value) if outcome.ok else pool.options(fact)
         return choices
+
+    def _truth(self, facts: Sequence[Fact], pool: DistractorPool,
+               fact_calls: dict[tuple[str, str], list[_Call]]) -> dict[str, tuple[str, tuple[str, ...]]]:
+        truth: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for fact, outcome in zip(facts, self._run(TRUTH, [self._truth_job(fact) for fact in facts])):
+            fact_calls[(fact.id, "generation")].append(_Call(TRUTH, outcome.cache_key))
+            truth[fact.id] = outcome.value if outcome.ok else pool.truth_inputs(fact)
+        return truth
 
     def _reword(self, rows: _Rows) -> None:
         """Training wordings: grounded questions for section sentences, rewordings of the rest."""
@@ -210,6 +225,12 @@ class LLMQA:
         guard, text = self._guard, messages[-1]["content"]
         return Job(_describe_fact(fact), self._request(DISTRACTORS, DISTRACTORS_SCHEMA, messages), DISTRACTORS_SCHEMA,
                    lambda data: check_distractors(data, answer=fact.value, guard=guard, prompt=text))
+
+    def _truth_job(self, fact: Fact) -> Job:
+        messages = TRUTH.messages(question=fact.template.text[0].format(**fact.context), answer=fact.value)
+        guard, text = self._guard, messages[-1]["content"]
+        return Job(_describe_fact(fact), self._request(TRUTH, TRUTH_SCHEMA, messages), TRUTH_SCHEMA,
+                   lambda data: check_truth(data, answer=fact.value, guard=guard, prompt=text))
 
     def _rephrase_job(self, item: QAItem, fact: Fact, n: int) -> Job:
         source = question_stem(item)

@@ -149,6 +149,28 @@ def check_distractors(data: dict, *, answer: str, guard: ValueGuard, prompt: str
     return options
 
 
+def check_truth(data: dict, *, answer: str, guard: ValueGuard, prompt: str) -> tuple[str, tuple[str, ...]]:
+    """TOFU's inputs: a paraphrase that is not the answer verbatim, and three distinct perturbed
+    answers, none the answer or the paraphrase; each one line, of reasonable length, and holding
+    no value of another record."""
+    paraphrased, perturbed = one_line(data["paraphrased"]), [one_line(p) for p in data["perturbed"]]
+    limit = max(120, 4 * len(answer))
+    if words(paraphrased) == words(answer) or not words(paraphrased):
+        raise InvalidReply(f"the rewording {paraphrased!r} must say the answer in other words")
+    for text in (paraphrased, *perturbed):
+        if len(text) > limit:
+            raise InvalidReply(f"{text[:60]!r}... is longer than {limit} characters")
+        foreign = guard.foreign(text, prompt)
+        if foreign is not None:
+            raise InvalidReply(f"{text!r} mentions {foreign!r}, a value of another record; make one up")
+    for text in perturbed:
+        if words(text) in (words(answer), words(paraphrased)) or same_answer(text, answer):
+            raise InvalidReply(f"the wrong answer {text!r} is the correct one")
+    if len({words(p) for p in perturbed}) < len(perturbed) or not all(words(p) for p in perturbed):
+        raise InvalidReply("the wrong answers must be three different non-empty answers")
+    return paraphrased, tuple(perturbed)
+
+
 def check_term(data: dict, *, sentence: str) -> tuple[str, str]:
     """The cloze term (1-3 whole words copied from ``sentence``) and the sentence with it blanked."""
     term = data["term"].strip().strip("\"'").rstrip(".,;:")

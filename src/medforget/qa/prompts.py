@@ -91,7 +91,20 @@ Reply as {"question": "...", "answer": "<the sentence>"}.""",
     example_reply={"question": "What does the IMPRESSION of the chest X-ray report of Ann Lee from 2010-01-02 say "
                                "about the right upper lobe?", "answer": _EXAMPLE_SENTENCE})
 
-PROMPTS = {p.id: p for p in (REPHRASE, DISTRACTORS, CLOZE, GROUNDED)}
+TRUTH = Prompt(
+    "truth", "1.0.0", """Reword the answer to the question below, then write 3 wrong answers worded like your \
+rewording. The rewording states the same fact in other words and keeps its meaning. Each wrong answer is the \
+rewording with the fact changed (another date, number, name, side or finding), plausible, and different from \
+the others.
+Question: $question
+Answer: $answer
+Reply as {"paraphrased": "...", "perturbed": ["...", "...", "..."]}.""",
+    example={"question": "In which city is the Riverside Museum?", "answer": "Glasgow"},
+    example_reply={"paraphrased": "The Riverside Museum stands in Glasgow.",
+                   "perturbed": ["The Riverside Museum stands in Edinburgh.",
+                                 "The Riverside Museum stands in Aberdeen.", "The Riverside Museum stands in Dundee."]})
+
+PROMPTS = {p.id: p for p in (REPHRASE, DISTRACTORS, CLOZE, GROUNDED, TRUTH)}
 
 _TEXT = {"type": "string", "minLength": 1}
 
@@ -108,3 +121,4 @@ def rephrase_schema(n: int) -> dict[str, Any]:
 DISTRACTORS_SCHEMA = _object(distractors={"type": "array", "items": _TEXT, "minItems": 3, "maxItems": 3})
 CLOZE_SCHEMA = _object(term=_TEXT)
 GROUNDED_SCHEMA = _object(question=_TEXT, answer={"type": "string"})
+TRUTH_SCHEMA = _object(paraphrased=_TEXT, perturbed={"type": "array", "items": _TEXT, "minItems": 3, "maxItems": 3})

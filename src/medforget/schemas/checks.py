@@ -1,4 +1,4 @@
-"""The leak checks of benchmark.md section 4, each a registered function with a stable name.
+"""The leak checks of docs/benchmark.md section 4, each a registered function with a stable name.
 
 A check reads a :class:`DatasetTables` through a shared :class:`Context` (the hierarchy as the
 rows describe it, targets from the manifest) and returns figures and findings; a finding
@@ -300,8 +300,12 @@ class _WordIndex:
 
 
 def _row_texts(table: pa.Table) -> pa.ChunkedArray:
+    """What a row shows a model: question, answer, options, and the truth ratio's answers."""
     options = pc.binary_join(table.column("options"), " ").fill_null("")
-    return pc.utf8_lower(pc.binary_join_element_wise(table.column("question"), table.column("answer"), options, " | "))
+    perturbed = pc.binary_join(table.column("perturbed_answers"), " ").fill_null("")
+    paraphrased = table.column("paraphrased_answer").fill_null("")
+    return pc.utf8_lower(pc.binary_join_element_wise(table.column("question"), table.column("answer"), options,
+                                                     paraphrased, perturbed, " | "))
 
 
 @check("value_leak", "no value unique to a forget node in any retain, shared_ancestor or utility row",
@@ -409,10 +413,13 @@ def sibling_coverage(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
 # 7 ---------------------------------------------------------------------------------------------
 
 
-_GX_COLUMNS = ("id", "question", "answer", "options", "task", "modality", "level", "node_id", "fact_id")
-#: Arrow types every split must have; the list column is checked here rather than value by value
-_ARROW_TYPES = {"options": pa.list_(pa.string()), "image_key": pa.int64(),
-                **{c: pa.string() for c in ("id", "question", "answer", "task", "modality", "level", "node_id", "fact_id")}}
+_GX_COLUMNS = ("id", "question", "answer", "options", "task", "modality", "level", "node_id", "fact_id",
+               "paraphrased_answer", "perturbed_answers")
+_LISTS = ("options", "perturbed_answers")
+#: Arrow types every split must have; the list columns are checked here rather than value by value
+_ARROW_TYPES = {**{c: pa.list_(pa.string()) for c in _LISTS}, "image_key": pa.int64(),
+                **{c: pa.string() for c in ("id", "question", "answer", "task", "modality", "level", "node_id", "fact_id",
+                                            "paraphrased_answer")}}
 
 
 def _rules(hierarchy: bool, levels: tuple[str, ...]) -> Any:
@@ -438,8 +445,10 @@ def distinct_rows(tables: DatasetTables) -> pa.Table:
     if not parts:
         return EMPTY_TABLE.select(list(_GX_COLUMNS))
     rows = pa.concat_tables(parts)
-    keys = [c for c in _GX_COLUMNS if c != "options"] + ["options_key", "row"]
-    keyed = rows.append_column("options_key", pc.binary_join(rows["options"], "\x1f").fill_null(""))
+    keys = [c for c in _GX_COLUMNS if c not in _LISTS] + [f"{c}_key" for c in _LISTS] + ["row"]
+    keyed = rows
+    for column in _LISTS:
+        keyed = keyed.append_column(f"{column}_key", pc.binary_join(rows[column], "\x1f").fill_null(""))
     keyed = keyed.append_column("row", pa.array(np.arange(rows.num_rows)))
     unique = keyed.select(keys).group_by(keys[:-1], use_threads=False).aggregate([("row", "min")])
     return rows.take(np.sort(unique["row_min"].to_numpy()))

@@ -26,7 +26,9 @@ from medforget.errors import MedForgetError
 TEXT_COLUMNS = (
     "id", "image_id", "question", "answer", "options", "task", "modality", "level", "node_id",
     "network_id", "institution_id", "patient_id", "study_id", "section", "fact_id", "attribute", "rephrased_of",
+    "paraphrased_answer", "perturbed_answers",
 )
+LIST_COLUMNS = ("options", "perturbed_answers")
 LINEAGE_COLUMNS = ("network_id", "institution_id", "patient_id", "study_id", "node_id")
 NO_IMAGE = -1
 
@@ -132,7 +134,7 @@ class DatasetTables:
 
 
 def _empty_schema() -> pa.Schema:
-    fields = [pa.field(name, pa.list_(pa.string()) if name == "options" else pa.string()) for name in TEXT_COLUMNS]
+    fields = [pa.field(name, pa.list_(pa.string()) if name in LIST_COLUMNS else pa.string()) for name in TEXT_COLUMNS]
     return pa.schema([*fields, pa.field("image_key", pa.int64())])
 
 
