@@ -57,22 +57,21 @@ reference-models: $(STAMP)
 		$(VENV)/bin/medforget train --dataset medforget-tiny --without $$level --out models/tiny/retain-$$level; done
 
 # Every unlearning method at every level of the tiny track, each evaluated against the target
-# (sibling damage, utility kept) and the level's retain model (forget quality); then the table
+# (sibling damage, utility kept) and the level's retain model (PrivLeak, forget quality, normalised
+# knowledge); then the table
 # (also in runs/tiny/table.md). The target and the retain models are evaluated too, as reference
 # rows. One process (`medforget sweep`), so torch and transformers load once. Needs reference-models.
 METHODS ?= ga gd kl npo prune chip
 LEVELS  ?= institution patient study section
 MF      := $(VENV)/bin/medforget
-FORGET_QUALITY ?= --forget-quality
 tiny-methods: $(STAMP)
 	@test -f models/tiny/target/medforget_training.json || { echo "run make reference-models first"; exit 2; }
 	$(MF) sweep --dataset medforget-tiny --target models/tiny/target --retain 'models/tiny/retain-{level}' \
-		--methods $(METHODS) --levels $(LEVELS) --models models/tiny --runs runs/tiny --track tiny --threads 2 \
-		$(FORGET_QUALITY)
+		--methods $(METHODS) --levels $(LEVELS) --models models/tiny --runs runs/tiny --track tiny --threads 2
 
 # The leaderboard, from nothing: the tiny preset, its reference models, every method at every
-# level, evaluated (forget quality is left out: it needs the models, and the board only shows
-# what it recomputes from predictions), submitted, checked and rendered into leaderboard/; then
+# level, evaluated (with the log-probabilities forget quality and PrivLeak need, so the board
+# recomputes them from predictions too), submitted, checked and rendered into leaderboard/; then
 # the total time, and whether the board agrees with the committed one. Not bit for bit: another
 # CPU kind or thread count moves the low bits, so every value is compared within the
 # reproducibility tolerance (src/medforget/reproducibility.py), and a value that moved further
@@ -81,7 +80,7 @@ leaderboard: $(STAMP)
 	@start=$$(date +%s); committed=$$(mktemp); trap 'rm -f '$$committed EXIT; \
 	git show HEAD:leaderboard/board.json > $$committed 2>/dev/null; \
 	$(MAKE) --no-print-directory reference-models && \
-	$(MAKE) --no-print-directory tiny-methods FORGET_QUALITY= && \
+	$(MAKE) --no-print-directory tiny-methods && \
 	$(MAKE) --no-print-directory board-submissions && \
 	$(MF) leaderboard build --board leaderboard --dataset tiny=medforget-tiny && \
 	echo "make leaderboard: $$(( $$(date +%s) - start )) s in all" && \

@@ -129,7 +129,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser(
         "sweep", help="unlearn with every method at every level and evaluate each, in one process",
         description="For each level: evaluate the target (and the level's retain model, as reference rows), then "
-        "run each method on the target and evaluate what it saved, against the target's run (--before). Writes "
+        "run each method on the target and evaluate what it saved, against the target's run (--before) and the "
+        "level's retain model's (--retain: PrivLeak, forget quality, normalised knowledge). Writes "
         "MODELS/<method>-<level>/ and RUNS/{target,retain,<method>}/<level>/, then prints the table (also RUNS/table.md). Each step is "
         "`medforget unlearn` and `medforget eval`; one process loads torch and transformers once.")
     sweep.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="a built dataset")
@@ -143,8 +144,6 @@ def _build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--track", choices=("model", "tiny"), default="model", help="as for `medforget unlearn`")
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
-    sweep.add_argument("--forget-quality", action="store_true",
-                       help="pass the level's retain model to every evaluation (forget quality; needs --retain)")
     sweep.set_defaults(run=_run_sweep)
 
     evaluate = commands.add_parser("eval", help="score a model or submitted predictions on a level's splits")
@@ -157,11 +156,11 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--level", required=True, help="institution | patient | study | section | all")
     evaluate.add_argument("--out", type=Path, required=True, metavar="RUN", help="folder for results.json, predictions.jsonl")
     evaluate.add_argument("--method", default="none", help="name of the unlearning method that made the model")
-    evaluate.add_argument("--retain-model", metavar="PATH",
-                          help="a model never trained on the level's forget split: enables forget quality "
-                          "({level} in PATH is replaced by each level, for --level all)")
     evaluate.add_argument("--before", type=Path, metavar="RUN",
                           help="the eval run of the model before unlearning: enables sibling damage, utility retained")
+    evaluate.add_argument("--retain", type=Path, metavar="RUN",
+                          help="the eval run of the level's retain model (never trained on its forget split): enables "
+                          "PrivLeak and forget quality, and with --before the normalised knowledge measures")
     evaluate.add_argument("--no-reconstruction", action="store_true", help="skip the reconstruction attack")
     evaluate.add_argument("--judge-endpoint", metavar="URL", default=None,
                           help="an OpenAI-compatible base URL for the LLM judge (factuality 1-10 of generation rows)")
@@ -195,6 +194,9 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="the board's dataset for its track")
     check.add_argument("--target", type=Path, default=None, metavar="PATH",
                        help="the track's target submission: enables sibling damage and utility retained")
+    check.add_argument("--retain", type=Path, default=None, metavar="PATH",
+                       help="the track's retain submission: enables PrivLeak and forget quality, and with --target "
+                       "the normalised knowledge measures")
     check.set_defaults(run=_run_check)
     build_board = board_commands.add_parser(
         "build", help="leaderboard/submissions/* -> board.json, index.html, board.md, plots/")
@@ -265,7 +267,8 @@ def _run_check(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             before = check(args.target, args.dataset, Path(tmp) / "target").runs if args.target else None
-            checked = check(args.submission, args.dataset, Path(tmp) / "submission", before)
+            retain = check(args.retain, args.dataset, Path(tmp) / "retain", before).runs if args.retain else None
+            checked = check(args.submission, args.dataset, Path(tmp) / "submission", before, retain)
         except SubmissionError as err:
             print(f"rejected: {err}")
             return 1
@@ -370,7 +373,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
     levels = tuple(args.levels or read_manifest(args.dataset)["targets"])
     plan = Sweep(args.dataset, args.target, tuple(args.methods), levels, args.models, args.runs, retain=args.retain,
-                 track=args.track, seed=args.seed, threads=args.threads, forget_quality=args.forget_quality)
+                 track=args.track, seed=args.seed, threads=args.threads)
     table = "\n".join(markdown(sweep(plan))) + "\n"
     (args.runs / "table.md").write_text(table, encoding="utf-8")
     print(table, end="")
@@ -395,9 +398,6 @@ def _run_eval(args: argparse.Namespace) -> int:
         raise ConfigError("--judge-endpoint and --judge-model go together")
     dataset_levels = list(read_manifest(args.dataset)["targets"])  # a wrong --dataset fails before a model loads
     levels = dataset_levels if args.level == "all" else [args.level]
-    if args.retain_model and len(levels) > 1 and "{level}" not in args.retain_model:
-        raise ConfigError("a retain model is trained without one level's forget split: with --level all, write "
-                          "--retain-model with {level} in it (e.g. models/tiny/retain-{level})")
     judge = None
     if args.judge_endpoint:
         from medforget.evaluators.judge import EndpointJudge
@@ -408,11 +408,9 @@ def _run_eval(args: argparse.Namespace) -> int:
                else PredictionsFile(args.predictions))
     for level in levels:
         out = args.out / level if args.level == "all" else args.out
-        before = args.before / level if args.before and args.level == "all" else args.before
-        retain = (TransformersAdapter(Path(args.retain_model.format(level=level)), batch_size=args.batch_size)
-                  if args.retain_model else None)
-        results = evaluate(args.dataset, level, adapter, out, method=args.method, retain_adapter=retain,
-                           before=before, reconstruction=not args.no_reconstruction, judge=judge)
+        before, retain = (run / level if run and args.level == "all" else run for run in (args.before, args.retain))
+        results = evaluate(args.dataset, level, adapter, out, method=args.method, before=before, retain=retain,
+                           reconstruction=not args.no_reconstruction, judge=judge)
         print("\n".join(_results_table(results)))
         failed = sum(m.get("failed", 0) for m in results["metrics"] if m["name"] == "llm_factuality")
         if failed:
@@ -433,9 +431,11 @@ def _results_table(results: dict) -> list[str]:
         lines.append(f"{split:<18}" + "".join(f"{v:>16.3f}" if v is not None else f"{'':>16}" for v in values)
                      + f"{cells[(split, 'all', 'primary')]['n']:>7}")
     headline = ("forget_retain_gap", "child_leak_rate", "sibling_damage", "utility_retained", "reconstruction_attack",
-                "mia_auc_loss", "forget_quality")
-    shown = [f"{m['name']} {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] ({m['split']})"
-             for m in results["metrics"] if m["name"] in headline and m["value"] is not None and m["low"] is not None]
+                "mia_auc_loss", "privleak_loss", "normalised_forget", "normalised_child_leak", "ks_statistic")
+    headline += ("forget_quality",)
+    shown = [f"{m['name']} {m['value']:.3f}" + (f" [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else "")
+             + f" ({m['split']}{'' if m['task'] == 'all' else ', ' + m['task']})"
+             for m in results["metrics"] if m["name"] in headline and m["value"] is not None]
     return lines + [f"  {line}" for line in shown]
 
 

@@ -24,6 +24,7 @@ from medforget.evaluators import (
     score_rows,
     truth_ratio,
 )
+from medforget.evaluators.base import DIRECTIONS
 from medforget.registry import Registry
 
 GENERATION = ["small left pleural effusion", "mild cardiomegaly", "right lower lobe pneumonia",
@@ -78,8 +79,19 @@ def _mean(scores: Sequence[SampleScore], metric: str | None = None) -> float:
     return aggregate(values, n_boot=10).value
 
 
-def _better(direction: str, good: float, bad: float) -> bool:
+def _better(direction: str, good: float, bad: float, retain: float | None = None) -> bool:
+    """Whether ``good`` beats ``bad`` in ``direction`` (``retain``: the retain model's value)."""
+    if direction == "zero":
+        return abs(good) < abs(bad)
+    if direction == "retain":
+        assert retain is not None, "a direction 'retain' scenario needs the retain model's value"
+        return abs(good - retain) < abs(bad - retain)
     return good > bad if direction == "higher" else good < bad
+
+
+def guess_on_forget(row: dict) -> str:
+    """A model that never saw the forget rows: answers the rest, guesses A on forget."""
+    return always_a(row) if row["split"] == "forget" else always_right(row)
 
 
 @pytest.mark.parametrize("model", [always_right, always_wrong, always_a, wrong_on_forget])
@@ -128,7 +140,11 @@ def _hierarchy_scenarios() -> dict[str, tuple[float, float]]:
     sibling = HIERARCHY_METRICS.get("sibling_damage").compute
     utility = HIERARCHY_METRICS.get("utility_retained").compute
     forget_correct = {m: [s.primary_value == 1.0 for s in _scores(m, "forget")] for m in (good, kept)}
+    normalised = HIERARCHY_METRICS.get("normalised_knowledge").compute
+    target, retain_model = score(kept, "forget"), score(guess_on_forget, "forget")
     return {
+        "normalised_knowledge": (normalised(score(guess_on_forget, "forget"), target, retain_model),
+                                 normalised(score(kept, "forget"), target, retain_model)),
         "forget_retain_gap": (gap(score(good, "retain"), score(good, "forget")),
                               gap(score(kept, "retain"), score(kept, "forget"))),
         "child_leak_rate": (leak(forget_correct[good]), leak(forget_correct[kept])),
@@ -150,9 +166,11 @@ def _whitebox_scenarios() -> dict[str, tuple[float, float]]:
                 for _ in range(60)]
 
     retain_model = ratios(-3.0)
-    def auc(forget: np.ndarray) -> float:
-        return wb["mia_auc"]([wb["min_k_percent"](t) for t in forget], [wb["min_k_percent"](t) for t in holdout])
 
+    def auc(forget: np.ndarray, attack: Callable = wb["min_k_percent"]) -> float:
+        return wb["mia_auc"]([attack(t) for t in forget], [attack(t) for t in holdout])
+
+    like_holdout = rng.normal(-3.0, 0.5, (40, 8)).clip(max=0)  # a retain model: forget looks unseen
     return {
         "answer_probability": (np.mean([wb["answer_probability"](t) for t in confident]),
                                np.mean([wb["answer_probability"](t) for t in unsure])),
@@ -160,10 +178,35 @@ def _whitebox_scenarios() -> dict[str, tuple[float, float]]:
                         np.mean([wb["truth_ratio"](-0.2, [-3.0]).forget_score])),
         "forget_quality": (wb["forget_quality"](ratios(-3.0), retain_model),
                            wb["forget_quality"](ratios(-0.5), retain_model)),
-        "mia_auc": (auc(unsure), auc(confident)),
+        "ks_statistic": (wb["ks_statistic"](ratios(-3.0), retain_model), wb["ks_statistic"](ratios(-0.5), retain_model)),
+        "mia_auc": (auc(unsure), auc(confident), auc(like_holdout)),
+        "privleak": (wb["privleak"](auc(unsure), auc(like_holdout)), wb["privleak"](auc(confident), auc(like_holdout))),
         "min_k_percent": (np.mean([wb["min_k_percent"](t) for t in unsure]),
-                          np.mean([wb["min_k_percent"](t) for t in confident])),
+                          np.mean([wb["min_k_percent"](t) for t in confident]),
+                          np.mean([wb["min_k_percent"](t) for t in like_holdout])),
     }
+
+
+def test_over_forgetting_shows_below_zero_and_does_not_rank_first() -> None:
+    """An unlearned model that knows less than one never trained on the data (it answers
+    nothing where the retain model still guesses 1 in 4, its forget rows look less seen than
+    held-out ones) is over-forgetting: normalised knowledge below 0, PrivLeak above 0, and it
+    ranks behind the model that forgets down to the retain model's level, on each measure and
+    on the board's overall score."""
+    from medforget.leaderboard.build import overall
+
+    normalised = HIERARCHY_METRICS.get("normalised_knowledge").compute
+    target, retain_model = _mean(_scores(always_right, "forget")), _mean(_scores(guess_on_forget, "forget"))
+    at_retain = normalised(_mean(_scores(guess_on_forget, "forget")), target, retain_model)
+    over = normalised(_mean(_scores(always_wrong, "forget")), target, retain_model)
+    assert over < 0 and at_retain == pytest.approx(0.0)
+    assert _better("zero", at_retain, over)
+    privleak = WHITEBOX_METRICS.get("privleak").compute
+    assert privleak(0.1, 0.5) > 0 and _better("zero", privleak(0.52, 0.5), privleak(0.1, 0.5))
+    common = {"sibling_damage": 0.0, "utility_retained/retain_other": 1.0, "normalised_child_leak": None}
+    scored = {name: overall({**common, "normalised_forget/forget": value, "normalised_reconstruction": value})
+              for name, value in (("at_retain", at_retain), ("over", over), ("target", 1.0))}
+    assert max(scored, key=scored.__getitem__) == "at_retain"
 
 
 def _judge_scenarios() -> dict[str, tuple[float, float]]:
@@ -188,8 +231,8 @@ def test_every_registered_metric_has_a_direction_scenario() -> None:
                                                      (WHITEBOX_METRICS, _whitebox_scenarios),
                                                      (JUDGE_METRICS, _judge_scenarios)])
 def test_summary_metric_directions(registry: Registry, scenarios: Callable[[], dict[str, tuple[float, float]]]) -> None:
-    for name, (good, bad) in scenarios().items():
-        assert _better(registry.get(name).direction, good, bad), (name, good, bad)
+    for name, values in scenarios().items():
+        assert _better(registry.get(name).direction, *values), (name, values)
 
 
 def test_unit_range_metrics_stay_in_range() -> None:
@@ -206,6 +249,6 @@ def test_every_record_is_complete() -> None:
     for registry in REGISTRIES:
         for name in registry.names():
             record = registry.get(name)
-            assert record.name == name and record.direction in ("higher", "lower")
+            assert record.name == name and record.direction in DIRECTIONS
             assert record.description.endswith(".") and record.description.count(". ") == 0
             assert re.fullmatch(r"\d+\.\d+\.\d+", record.version)

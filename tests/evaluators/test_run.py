@@ -72,8 +72,10 @@ def test_same_predictions_same_results(tiny_build: Path, tmp_path: Path):
 def test_results_schema_refuses_bad_files():
     with pytest.raises(ResultsError, match="first key is schema_version"):
         validate_results({"model": "x"})
-    with pytest.raises(ResultsError, match="unknown results schema_version"):
+    with pytest.raises(ResultsError, match="schema_version 99 is unknown"):
         validate_results({"schema_version": 99})
+    with pytest.raises(ResultsError, match="older than this medforget's .*evaluate again"):
+        validate_results({"schema_version": 1})
 
 
 def test_before_gives_sibling_damage_and_utility_retained_on_the_same_rows(tiny_build: Path, tmp_path: Path):
@@ -89,15 +91,10 @@ def test_before_gives_sibling_damage_and_utility_retained_on_the_same_rows(tiny_
     assert kept[("sibling_damage", "retain_sibling")] == 0.0 and kept[("utility_retained", "utility")] == 1.0
 
 
-def test_before_from_another_level_is_refused(tiny_build: Path, tmp_path: Path, capsys):
+@pytest.mark.parametrize("reference", ["--before", "--retain"])
+def test_a_reference_run_from_another_level_is_refused(reference: str, tiny_build: Path, tmp_path: Path, capsys):
     run(tmp_path, tiny_build, lambda row, split: row["answer"], "before")
     predictions = write_predictions(tmp_path / "s.jsonl", tiny_build, "study", lambda row, split: row["answer"])
     code = main(["eval", "--predictions", str(predictions), "--dataset", str(tiny_build), "--level", "study",
-                 "--out", str(tmp_path / "s"), "--before", str(tmp_path / "before")])
-    assert code == 2 and "--before must be the same dataset and level" in capsys.readouterr().err
-
-
-def test_one_retain_model_for_every_level_is_refused(tiny_build: Path, tmp_path: Path, capsys):
-    code = main(["eval", "--predictions", str(tmp_path / "p.jsonl"), "--dataset", str(tiny_build), "--level", "all",
-                 "--out", str(tmp_path / "r"), "--retain-model", str(tmp_path / "retain")])
-    assert code == 2 and "{level}" in capsys.readouterr().err
+                 "--out", str(tmp_path / "s"), reference, str(tmp_path / "before")])
+    assert code == 2 and f"{reference} must be the same dataset and level" in capsys.readouterr().err

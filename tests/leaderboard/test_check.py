@@ -21,12 +21,16 @@ def copy(board: Path, name: str, tmp_path: Path) -> Path:
 
 
 def test_recomputed_scores_equal_the_evaluator_on_the_same_predictions(board, tiny_build, tmp_path):
-    checked = check(board / "submissions" / "oracle", tiny_build, tmp_path)
+    before = check(board / "submissions" / "target", tiny_build, tmp_path / "target").runs
+    retain = check(board / "submissions" / "retain", tiny_build, tmp_path / "retain", before).runs
+    checked = check(board / "submissions" / "oracle", tiny_build, tmp_path / "oracle", before, retain)
     for level, results in checked.results.items():
         evaluated = json.loads((board / "runs" / "oracle" / level / "results.json").read_text())
-        without_before = [m for m in evaluated["metrics"] if m["name"] not in ("sibling_damage", "utility_retained")]
-        assert results["metrics"] == without_before  # --before is the board's to give: the track's target
+        assert results["metrics"] == evaluated["metrics"]  # PrivLeak and forget quality included
     assert checked.disagreements == []
+    alone = check(board / "submissions" / "oracle", tiny_build, tmp_path / "alone")  # no references given
+    assert not {"sibling_damage", "privleak_loss", "forget_quality", "normalised_forget"} & {
+        m["name"] for m in alone.results["patient"]["metrics"]}
 
 
 def test_claimed_numbers_are_ignored_and_disagreements_reported(board, tiny_build, tmp_path):
@@ -73,6 +77,15 @@ HOSTILE = {
     "duplicate": (lambda f: edit_predictions(f, lambda ls: [*ls, ls[0]]), "duplicate entry"),
     "incomplete": (lambda f: edit_predictions(f, lambda ls: ls[1:]), "have no prediction"),
     "symlink": (lambda f: (f / "link").symlink_to("/etc/passwd") or f, "symbolic link"),
+    "positive log-probability": (lambda f: edit_predictions(f, lambda ls: [
+        json.dumps({**json.loads(ls[0]), "logprobs": [0.5]}), *ls[1:]]), "log-probabilities"),
+    "results of schema 1": (lambda f: (f / "claimed" / "study.json").write_text(
+        (f / "claimed" / "study.json").read_text().replace('"schema_version": 2', '"schema_version": 1', 1)) and f,
+        "schema_version 1 is older"),
+    "truth answer with a prediction only": (lambda f: edit_predictions(f, lambda ls: [
+        *(line for line in ls if "#paraphrased" not in line),
+        *(json.dumps({"id": json.loads(line)["id"], "prediction": "x"}) for line in ls if "#paraphrased" in line)]),
+        "carries 'logprobs' only"),
 }
 
 

@@ -19,7 +19,7 @@ def test_sweep_evaluates_the_references_and_each_method(knowing: Path, tiny_buil
     runs = tmp_path / "runs"
     code = main(["sweep", "--dataset", str(tiny_build), "--target", str(knowing), "--retain",
                  str(tmp_path / "retain-{level}"), "--methods", "prune", "--levels", "section", "--models",
-                 str(tmp_path / "models"), "--runs", str(runs), "--track", "tiny", "--forget-quality"])
+                 str(tmp_path / "models"), "--runs", str(runs), "--track", "tiny"])
     assert code == 0
     results = {name: json.loads((runs / name / "section" / "results.json").read_text())
                for name in ("target", "retain", "prune")}
@@ -29,7 +29,9 @@ def test_sweep_evaluates_the_references_and_each_method(knowing: Path, tiny_buil
     record = json.loads((tmp_path / "models" / "prune-section" / "medforget_unlearning.json").read_text())
     assert (record["method"]["name"], record["level"], record["model"]) == ("prune", "section", str(knowing))
     names = {m["name"] for m in results["prune"]["metrics"]}
-    assert {"sibling_damage", "forget_quality"} <= names  # against the target's run, and the retain model
+    assert {"sibling_damage", "forget_quality", "privleak_loss", "normalised_forget"} <= names  # target and retain
+    assert results["prune"]["references"] == {"before": str(runs / "target" / "section"),
+                                             "retain": str(runs / "retain" / "section")}
     assert "sibling_damage" not in {m["name"] for m in results["target"]["metrics"]}
     table = (runs / "table.md").read_text()
     assert capsys.readouterr().out.endswith(table)
@@ -46,5 +48,3 @@ def test_sweep_refuses_bad_plans_before_any_work(knowing: Path, tiny_build: Path
     assert not (tmp_path / "r").exists() and not (tmp_path / "m").exists()
     with pytest.raises(ConfigError, match=r"\{level\}"):
         Sweep(tiny_build, knowing, ("prune",), ("section",), tmp_path, tmp_path, retain="models/retain")
-    with pytest.raises(ConfigError, match="--retain"):
-        Sweep(tiny_build, knowing, ("prune",), ("section",), tmp_path, tmp_path, forget_quality=True)

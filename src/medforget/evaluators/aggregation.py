@@ -71,33 +71,42 @@ def aggregate(values: Iterable[float], seed: int = 0, n_boot: int = 1000) -> Agg
     return Aggregate(value=float(array.mean()), low=low, high=high, n=int(array.size))
 
 
-def bootstrap(statistic: Callable[..., float], *samples: Iterable[float], paired: bool = False, seed: int = 0,
-              n_boot: int = 1000) -> Aggregate:
+def bootstrap(statistic: Callable[..., float], *samples: Iterable[float],
+              paired: bool | Sequence[Sequence[int]] = False, seed: int = 0, n_boot: int = 1000) -> Aggregate:
     """``statistic(*samples)`` with a percentile-bootstrap 95% interval.
 
     Each sample is resampled with replacement on its own (two populations, as forget against
     holdout), or, with ``paired``, all with the same indices (the same rows or questions seen by
-    two models; the samples must then have equal lengths). Resamples whose statistic is not
-    finite are left out of the interval. Any empty sample gives ``Aggregate(nan, nan, nan, 0)``.
-    ``n`` is the number of values in all samples together (paired: the number of pairs).
+    two models), or, with ``paired`` a list of groups of sample positions (``((0, 2), (1, 3))``),
+    each group with its own indices (forget and holdout rows, each seen by two models). Paired
+    samples must have equal lengths. Resamples whose statistic is not finite are left out of the
+    interval. Any empty sample gives ``Aggregate(nan, nan, nan, 0)``. ``n`` is the number of
+    values in all samples together, a group counting its rows once.
     """
     if n_boot < 1:
         raise MetricInputError(f"n_boot must be at least 1, got {n_boot}")
     arrays = [as_finite_array(sample, f"bootstrap sample {i}", allow_empty=True) for i, sample in enumerate(samples)]
     if not arrays or any(array.size == 0 for array in arrays):
         return NO_DATA
-    if paired and len({array.size for array in arrays}) > 1:
-        raise MetricInputError(f"paired bootstrap needs samples of one length, got {[a.size for a in arrays]}")
+    groups = [tuple(range(len(arrays)))] if paired is True else [(i,) for i in range(len(arrays))] if not paired \
+        else [tuple(group) for group in paired]
+    if sorted(i for group in groups for i in group) != list(range(len(arrays))):
+        raise MetricInputError(f"paired groups {paired!r} must name each of the {len(arrays)} samples once")
+    for group in groups:
+        if len({arrays[i].size for i in group}) > 1:
+            raise MetricInputError(f"paired bootstrap needs samples of one length, got {[arrays[i].size for i in group]}")
     rng = np.random.default_rng(seed)
     stats = np.empty(n_boot)
+    resampled: list[np.ndarray] = list(arrays)
     for b in range(n_boot):
-        if paired:
-            index = rng.integers(0, arrays[0].size, arrays[0].size)
-            stats[b] = statistic(*(array[index] for array in arrays))
-        else:
-            stats[b] = statistic(*(array[rng.integers(0, array.size, array.size)] for array in arrays))
+        for group in groups:
+            size = arrays[group[0]].size
+            index = rng.integers(0, size, size)
+            for i in group:
+                resampled[i] = arrays[i][index]
+        stats[b] = statistic(*resampled)
     low, high = _interval(stats[np.isfinite(stats)])
-    n = arrays[0].size if paired else sum(array.size for array in arrays)
+    n = sum(arrays[group[0]].size for group in groups)
     return Aggregate(value=float(statistic(*arrays)), low=low, high=high, n=int(n))
 
 

@@ -12,8 +12,9 @@ import numpy as np
 
 from medforget.errors import MedForgetError
 
-Direction = Literal["higher", "lower"]
-DIRECTIONS: tuple[str, ...] = ("higher", "lower")
+#: what is better: higher, lower, closer to 0, or closer to the retain model's value
+Direction = Literal["higher", "lower", "zero", "retain"]
+DIRECTIONS: tuple[str, ...] = ("higher", "lower", "zero", "retain")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -32,7 +33,8 @@ class MetricInfo:
     Attributes:
         name: registry name, also the column name in results.
         version: semantic version; bump it whenever the metric's values could change.
-        direction: ``"higher"`` or ``"lower"`` is better.
+        direction: what is better: ``"higher"``, ``"lower"``, ``"zero"`` (closer to 0) or
+            ``"retain"`` (closer to the level's retain model, which never saw the forget split).
         description: one sentence, shown on the leaderboard.
     """
 

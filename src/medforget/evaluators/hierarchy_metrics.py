@@ -1,4 +1,4 @@
-"""Hierarchy-aware headline metrics (benchmark.md section 5), computed per level.
+"""Hierarchy-aware headline metrics (docs/benchmark.md section 5), computed per level.
 
 Inputs are scores in [0, 1] (aggregated primary metrics, see :func:`aggregate`) or per-fact
 correctness. A NaN input means "no data" (an empty split aggregates to NaN) and gives NaN;
@@ -63,6 +63,17 @@ def sibling_damage(before: float, after: float) -> float:
     return 1.0 - utility_retained(before, after)
 
 
+def normalised_knowledge(score: float, target_score: float, retain_score: float) -> float:
+    """(s - s_retain) / (s_target - s_retain): how much of what the target knew beyond a model
+    that never saw the data is still known. 0: as little as the retain model, 1: as much as the
+    target, below 0: less than never having seen it (over-forgetting, itself detectable). NaN
+    when the target knew no more than the retain model (nothing to normalise by)."""
+    score, target_score, retain_score = (check_unit(v, what) for v, what in (
+        (score, "score"), (target_score, "target_score"), (retain_score, "retain_score")))
+    span = target_score - retain_score
+    return (score - retain_score) / span if abs(span) > 1e-12 else math.nan
+
+
 def reconstruction_attack(scores_by_context: Mapping[str, float]) -> WorstContext:
     """The context (e.g. none, institution, patient, study prefix) with the highest forget
     score, and that score. Ties go to the context listed first; NaN (no data) contexts are
@@ -78,21 +89,27 @@ def reconstruction_attack(scores_by_context: Mapping[str, float]) -> WorstContex
     return WorstContext(context=worst, score=scores[worst])
 
 
+# Versions 1.1.0: the same definitions on the primary scores of metrics 2.0.0 (the cloze fill
+# cut raw, option letters standing alone, ROUGE-L on any script), so their values can change.
 def _register(metric: HierarchyMetric) -> None:
     HIERARCHY_METRICS.register(metric.name)(metric)
 
 
-_register(HierarchyMetric("forget_retain_gap", "1.0.0", "higher",
-                          "Retain score minus forget score of the unlearned model.", forget_retain_gap))
-_register(HierarchyMetric("child_leak_rate", "1.0.0", "lower",
+_register(HierarchyMetric("forget_retain_gap", "2.0.0", "higher",
+                          "Retain score minus forget score of the unlearned model (pooled, per task, per retain split).",
+                          forget_retain_gap))
+_register(HierarchyMetric("child_leak_rate", "1.1.0", "lower",
                           "Share of the forgotten node's descendant facts the model still answers correctly.",
                           child_leak_rate))
-_register(HierarchyMetric("sibling_damage", "1.0.0", "lower",
+_register(HierarchyMetric("sibling_damage", "1.1.0", "lower",
                           "Relative drop of the retain_sibling score against the model before unlearning.",
                           sibling_damage))
-_register(HierarchyMetric("utility_retained", "1.0.0", "higher",
+_register(HierarchyMetric("utility_retained", "1.1.0", "higher",
                           "Retain_other or utility score after unlearning divided by the score before.",
                           utility_retained))
-_register(HierarchyMetric("reconstruction_attack", "1.0.0", "lower",
+_register(HierarchyMetric("normalised_knowledge", "1.0.0", "zero",
+                          "What is still known, normalised on the same rows between the retain model (0) and the "
+                          "target (1); below 0 is over-forgetting.", normalised_knowledge))
+_register(HierarchyMetric("reconstruction_attack", "1.1.0", "lower",
                           "Worst-case forget score when questions are prefixed with hierarchy context.",
                           reconstruction_attack))

@@ -1,5 +1,5 @@
 """The LLM judge: factuality of a generated answer against the reference, scored 1-10 by any
-OpenAI-compatible chat endpoint, and MedForget's combined score (benchmark.md section 5).
+OpenAI-compatible chat endpoint, and MedForget's combined score (docs/benchmark.md section 5).
 
 The rubric follows the MedForget paper's shape: correct medical terms and core findings
 count most, partial answers get partial credit. Requests are greedy (temperature 0) and ask
@@ -34,9 +34,9 @@ Reply with JSON only, exactly: {"score": <integer from 1 to 10>}"""
 
 JUDGE_METRICS: Registry[MetricInfo] = Registry("judge metric")
 for _info in (
-    MetricInfo("llm_factuality", "1.0.0", "higher",
+    MetricInfo("llm_factuality", "1.1.0", "higher",
                "LLM-judge factuality of generated answers, 1-10 rescaled to [0, 1] (failed judgements left out)."),
-    MetricInfo("medforget_score", "1.0.0", "higher",
+    MetricInfo("medforget_score", "1.1.0", "higher",
                "MedForget's combined generation score: 0.25 ROUGE-L + 0.75 factuality / 10."),
 ):
     JUDGE_METRICS.register(_info.name)(_info)
@@ -62,15 +62,17 @@ SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "m
 
 
 def parse_score(reply: str) -> float | None:
-    """The score of a judge reply ``{"score": n}`` with n an integer 1-10 (a fenced code block
-    around it is tolerated); None otherwise."""
+    """The score of a judge reply ``{"score": n}`` with n an integer 1-10, written ``7`` or
+    ``7.0`` (a fenced code block around it is tolerated); None otherwise."""
     from medforget.llm.replies import InvalidReply, parse_reply
 
     try:
         score = parse_reply(reply, SCORE_SCHEMA)["score"]
     except InvalidReply:
         return None
-    return float(score) if isinstance(score, int) and not isinstance(score, bool) else None
+    if isinstance(score, float) and score.is_integer():  # {"score": 7.0} is a 7
+        score = int(score)
+    return float(score) if isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 10 else None
 
 
 def prompt(row: Mapping[str, Any], prediction: str) -> list[dict[str, str]]:

@@ -13,6 +13,7 @@ import functools
 import logging
 import re
 import string
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,26 @@ def normalize_answer(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
+_WORD = re.compile(r"[^\W_]+")
+
+
+class UnicodeTokenizer:
+    """rouge-score's tokenizer (lower case, runs of letters and digits, Porter stemming of words
+    over three characters), but letters and digits of any script count, and every other
+    non-ASCII symbol ("µ", "≥") is a token of its own. rouge-score keeps only ``[a-z0-9]``, so
+    "Müller" scores 0.5 against itself and "≥" 0; on ASCII text both give the same tokens."""
+
+    def __init__(self) -> None:
+        from nltk.stem import porter
+
+        self._stemmer = porter.PorterStemmer()
+
+    def tokenize(self, text: str) -> list[str]:
+        text = unicodedata.normalize("NFC", text.lower())
+        tokens = re.findall(r"[^\W_]+|[^\x00-\x7f\w\s]", text)
+        return [self._stemmer.stem(token) if len(token) > 3 and _WORD.fullmatch(token) else token for token in tokens]
+
+
 @functools.lru_cache(maxsize=1)
 def _rouge_scorer() -> Any:
     """The ROUGE-L scorer, built once (imported here: rouge-score is needed only for evaluation)."""
@@ -74,11 +95,11 @@ def _rouge_scorer() -> Any:
         from rouge_score import rouge_scorer
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise MetricInputError("ROUGE-L needs the rouge-score package: pip install rouge-score==0.1.2") from error
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return rouge_scorer.RougeScorer(["rougeL"], tokenizer=UnicodeTokenizer())
 
 
 def rouge_l_f1(prediction: str, reference: str) -> float:
-    """ROUGE-L F1 with Porter stemming (rouge-score's tokenizer: lower-case ASCII words and digits)."""
+    """ROUGE-L F1 with Porter stemming: Google's rouge-score on :class:`UnicodeTokenizer`'s tokens."""
     return float(_rouge_scorer().score(reference, prediction)["rougeL"].fmeasure)
 
 
@@ -95,9 +116,10 @@ def _answer(row: Row) -> str:
 
 # --- option parsing -------------------------------------------------------------------------
 
-# A letter counts when it stands alone: "(c)" in any case; upper-case "B" not followed by a word
-# character; lower-case only at the very end ("answer: d."), so the article in "a mass" never does.
-_LETTER = r"(?:\((?P<p>[A-Da-d])\)|(?P<u>[A-D])(?![\w-])|(?P<l>[a-d])(?=[.):]?\s*$))"
+# A letter counts when it stands alone: "(c)" in any case; an upper-case "B" followed by a stop,
+# bracket, comma or the end of the line, never by a word ("A nodule" is an article and a noun);
+# lower-case only at the very end ("answer: d."), so the article in "a mass" never does.
+_LETTER = r"(?:\((?P<p>[A-Da-d])\)|(?P<u>[A-D])(?=[.,;:)]|[ \t]*(?:\n|$))|(?P<l>[a-d])(?=[.):]?\s*$))"
 _WHOLE = re.compile(rf"^\s*(?:option\s+)?{_LETTER}[.):]?\s*$", re.IGNORECASE)
 _LEADING = re.compile(r"^\s*(?:\((?P<p>[A-Da-d])\)|(?P<u>[A-Da-d])[.):])(?:\s|$)")
 _PHRASE = re.compile(rf"\b(?i:answer|option|choice)\b(?:\s+(?i:is))?\s*[:\-]?\s*{_LETTER}")
@@ -140,16 +162,26 @@ def parse_option(prediction: str, options: Sequence[str] = ()) -> str | None:
 
 
 def blank_content(prediction: str, question: str) -> str:
-    """What fills the blank: the prediction itself, or, when the model echoed the whole cloze
-    sentence, the words between the sentence's (normalised) text before and after ``[blank]``."""
+    """What fills the blank, as the model wrote it: the prediction itself, or, when the model
+    echoed the cloze sentence, the raw text between the sentence's text before and after
+    ``[blank]`` (the halves are found word by word after normalising, the fill is cut from the
+    prediction untouched: "2018-11-02" stays "2018-11-02")."""
     if BLANK not in question:
         return prediction
-    before, after = (normalize_answer(part).split() for part in question.split(BLANK, 1))
-    words = normalize_answer(prediction).split()
-    fits = len(words) > len(before) + len(after) and words[: len(before)] == before
-    if fits and (not after or words[-len(after):] == after):
-        return " ".join(words[len(before): len(words) - len(after)])
-    return prediction
+    before_text, after_text = question.split(BLANK, 1)
+    before, after = normalize_answer(before_text).split(), normalize_answer(after_text).split()
+    words = [(m.start(), m.end(), normalize_answer(m.group())) for m in re.finditer(r"\S+", prediction)]
+    words = [(start, end, word) for start, end, word in words if word]  # articles and bare punctuation
+    if len(words) <= len(before) + len(after) or [w for _, _, w in words[: len(before)]] != before:
+        return prediction
+    if after and [w for _, _, w in words[len(words) - len(after):]] != after:
+        return prediction
+    start = words[len(before) - 1][1] if before else 0
+    end = words[len(words) - len(after)][0] if after else len(prediction)
+    fill = prediction[start:end].strip()
+    tail = after_text.strip() if not after else ""  # the sentence's closing punctuation
+    fill = fill[: -len(tail)].rstrip() if tail and fill.endswith(tail) else fill
+    return fill or prediction
 
 
 # --- the metrics ----------------------------------------------------------------------------
@@ -190,20 +222,29 @@ def _cloze_exact_match(prediction: str, row: Row) -> float:
     return float(normalize_answer(content) == normalize_answer(_answer(row)))
 
 
-_register(Metric("rouge_l", "1.0.0", "higher",
-                 "ROUGE-L F1 (Porter-stemmed) between the answer (the blank's words for cloze) and the reference.",
-                 ("generation", "cloze"), _rouge_l))
+def _cloze_rouge_l_is_one(prediction: str, row: Row) -> float:
+    content = blank_content(prediction, str(row.get("question", "")))
+    return float(rouge_l_f1(content, _answer(row)) >= 1.0 - 1e-12)
+
+
+_register(Metric("rouge_l", "2.0.0", "higher",
+                 "ROUGE-L F1 (Porter-stemmed, any script) between the answer (for cloze: the raw text filling the "
+                 "blank) and the reference.", ("generation", "cloze"), _rouge_l))
 _register(Metric("exact_match", "1.0.0", "higher",
                  "Exact match after lower-casing and removing punctuation, articles and extra spaces.",
                  ("generation",), _exact_match))
-_register(Metric("option_accuracy", "1.0.0", "higher",
-                 "Share of multiple-choice answers whose parsed option letter is correct (unparseable counts wrong).",
-                 ("classification",), _option_accuracy))
-_register(Metric("rouge_l_is_one", "1.0.0", "higher",
+_register(Metric("option_accuracy", "2.0.0", "higher",
+                 "Share of multiple-choice answers whose option letter, standing alone, is correct (an article "
+                 "starting a phrase is no letter; unparseable counts wrong).", ("classification",), _option_accuracy))
+_register(Metric("rouge_l_is_one", "2.0.0", "higher",
                  "MedForget's rule: the answer has ROUGE-L 1 against the correct option text or letter.",
                  ("classification",), _rouge_l_is_one))
-_register(Metric("cloze_exact_match", "1.0.0", "higher",
-                 "Normalised exact match of the words filling the cloze blank.", ("cloze",), _cloze_exact_match))
+_register(Metric("cloze_exact_match", "2.0.0", "higher",
+                 "Normalised exact match of the raw text filling the cloze blank (primary: ROUGE-L's stemming would "
+                 "pass a plural or a changed suffix).", ("cloze",), _cloze_exact_match))
+_register(Metric("cloze_rouge_l_is_one", "1.0.0", "higher",
+                 "MedForget's cloze rule: ROUGE-L 1 between the raw text filling the blank and the answer.",
+                 ("cloze",), _cloze_rouge_l_is_one))
 
 
 # --- scoring rows ---------------------------------------------------------------------------

@@ -1,32 +1,37 @@
-"""Evaluation beyond one answer per row: white-box probes (answer probability, truth ratio,
-forget quality, membership inference), hierarchy probes (child leak, sibling damage, utility
-retained) and the reconstruction attack (forget questions with hierarchy context prepended).
+"""Evaluation beyond one answer per row: white-box probes (answer probability, TOFU's truth
+ratio and forget quality, membership inference and MUSE's PrivLeak), hierarchy probes (child
+leak, sibling damage, utility retained), the knowledge measures normalised between the retain
+model and the target, and the reconstruction attack (forget questions with hierarchy context
+prepended). Definitions: docs/benchmark.md section 5.
 
-Every probe returns result entries with a bootstrap 95% interval and the version of the
-registered metric it computes.
+Every probe returns result entries with a bootstrap 95% interval (forget quality excepted: a
+resampled p-value means little) and the version of the registered metric it computes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from medforget.evaluators.aggregation import aggregate, bootstrap
+from medforget.evaluators.aggregation import Aggregate, aggregate, bootstrap
 from medforget.evaluators.hierarchy_metrics import (
     HIERARCHY_METRICS,
     child_leak_rate,
 )
 from medforget.evaluators.metrics import SampleScore, score_rows
-from medforget.evaluators.results import entry
+from medforget.evaluators.results import Reference, entry, split_direction
 from medforget.evaluators.whitebox import (
     WHITEBOX_METRICS,
     TruthRatio,
     answer_probability,
     forget_quality,
+    ks_statistic,
     mia_auc,
     min_k_percent,
+    privleak,
     truth_ratio,
 )
 from medforget.models.adapters import ModelAdapter
@@ -39,76 +44,113 @@ CONTEXT_LEVELS = ("institution", "patient", "study")
 WHITEBOX_SPLITS = ("forget", "retain_sibling", "holdout")
 
 
-def known(score: SampleScore) -> bool:
-    threshold = KNOWN_ROUGE if score.task == "generation" else 1.0
-    return score.primary_value >= threshold
+def known(task: str, primary: float) -> bool:
+    """Whether a row's answer counts as known: ROUGE-L at least :data:`KNOWN_ROUGE` for
+    generation, a perfect score for the other tasks."""
+    return primary >= (KNOWN_ROUGE if task == "generation" else 1.0)
 
 
-def answer_logprobs(adapter: ModelAdapter, rows_by_split: Mapping[str, Sequence[Row]]
-                    ) -> dict[str, list[list[float]]] | None:
-    """Per split of :data:`WHITEBOX_SPLITS`, each row's answer token log-probabilities; None
-    for a black-box adapter."""
-    out = {}
-    for split in WHITEBOX_SPLITS:
-        logprobs = adapter.answer_logprobs(rows_by_split.get(split, []))
-        if logprobs is None:
-            return None
-        out[split] = logprobs
-    return out
-
-
-def whitebox(adapter: ModelAdapter, rows_by_split: Mapping[str, Sequence[Row]],
-             logprobs: Mapping[str, Sequence[Sequence[float]]],
-             retain_adapter: ModelAdapter | None = None) -> list[dict[str, Any]]:
-    """Answer probability per split, MIA AUC of forget against holdout, truth ratio on forget,
-    and forget quality against a retain model's truth ratios."""
-    probability = WHITEBOX_METRICS.get("answer_probability")
-    out = [entry(probability, split, aggregate([answer_probability(lp) for lp in lps]),
-                 direction="lower" if "forget" in split else "higher") for split, lps in logprobs.items()]
-    members, others = logprobs["forget"], logprobs["holdout"]
-    for name, attack in (("mia_auc_loss", np.mean), ("mia_auc_min_k", min_k_percent)):
-        result = bootstrap(mia_auc, [attack(lp) for lp in members], [attack(lp) for lp in others])
-        out.append(entry(WHITEBOX_METRICS.get("mia_auc"), "forget-vs-holdout", result, name=name))
-    ratios = truth_ratios(adapter, rows_by_split["forget"])
-    if ratios:
-        out.append(entry(WHITEBOX_METRICS.get("truth_ratio"), "forget", aggregate([r.forget_score for r in ratios])))
-        reference = truth_ratios(retain_adapter, rows_by_split["forget"]) if retain_adapter else None
-        if reference:
-            result = bootstrap(forget_quality, [r.log_ratio for r in ratios], [r.log_ratio for r in reference],
-                               paired=True)
-            out.append(entry(WHITEBOX_METRICS.get("forget_quality"), "forget", result))
-    return out
-
-
-def _truth_ratio_items(rows: Sequence[Row]) -> list[tuple[Row, list[str]]]:
-    """(generation image row, wrong answers) for each fact with a classification row: its
-    distractors are the perturbed answers, as TOFU's perturbed set."""
-    options = {r["fact_id"]: [o for o in r["options"] if o != r["options"]["ABCD".index(r["answer"])]]
-               for r in rows if r["task"] == "classification" and r["rephrased_of"] is None}
-    return [(r, options[r["fact_id"]]) for r in rows
-            if r["task"] == "generation" and r["rephrased_of"] is None and r["fact_id"] in options]
-
-
-def truth_ratios(adapter: ModelAdapter, rows: Sequence[Row]) -> list[TruthRatio] | None:
-    """The truth ratio of each question, or None when the adapter gives no log-probabilities.
-
-    Perturbed answers are asked under their own ids (``<id>#perturbed-<k>``), so a predictions
-    file, which holds log-probabilities of the reference answers only, cannot pass them off as
-    log-probabilities of wrong answers."""
-    items = _truth_ratio_items(rows)
-    asked = [row for row, _ in items] + [{**row, "id": f"{row['id']}#perturbed-{k}", "answer": wrong}
-                                         for row, wrongs in items for k, wrong in enumerate(wrongs)]
-    logprobs = adapter.answer_logprobs(asked) if asked else []
+def answer_logprobs(adapter: ModelAdapter, rows_by_split: Mapping[str, Sequence[Row]]) -> dict[str, list[float]] | None:
+    """Row id -> answer token log-probabilities (the end-of-answer token last), for the rows of
+    :data:`WHITEBOX_SPLITS` and their truth-ratio answers (:func:`truth_rows`); None for a
+    black-box adapter. A predictions file without the truth-ratio answers gives the rows alone."""
+    rows = [row for split in WHITEBOX_SPLITS for row in rows_by_split.get(split, [])]
+    logprobs = adapter.answer_logprobs(rows)
     if logprobs is None:
         return None
-    means = [float(np.mean(lp)) for lp in logprobs]
-    true, false = means[: len(items)], iter(means[len(items) :])
-    return [truth_ratio(t, [next(false) for _ in wrongs]) for t, (_, wrongs) in zip(true, items)]
+    out = {row["id"]: list(lp) for row, lp in zip(rows, logprobs)}
+    asked = truth_rows(rows)
+    truth = adapter.answer_logprobs(asked) if asked else []
+    out.update({row["id"]: list(lp) for row, lp in zip(asked, truth or [])})
+    return out
+
+
+def truth_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """TOFU's truth-ratio questions: each generation row in its training wording, asked with its
+    paraphrased answer (id ``<id>#paraphrased``) and each perturbed one (``<id>#perturbed-<k>``).
+    Under their own ids, a predictions file cannot pass the reference answer's log-probabilities
+    off as theirs."""
+    out = []
+    for row in rows:
+        if row["task"] == "generation" and row.get("rephrased_of") is None and row.get("paraphrased_answer") \
+                and row.get("perturbed_answers"):
+            out.append({**row, "id": f"{row['id']}#paraphrased", "answer": row["paraphrased_answer"]})
+            out += [{**row, "id": f"{row['id']}#perturbed-{k}", "answer": wrong}
+                    for k, wrong in enumerate(row["perturbed_answers"])]
+    return out
+
+
+def truth_ratios(rows: Sequence[Row], logprobs: Mapping[str, Sequence[float]]) -> dict[str, TruthRatio]:
+    """Row id -> TOFU's truth ratio, for each row whose paraphrased and perturbed answers all
+    have log-probabilities (each answer's length-normalised log-probability, as TOFU's)."""
+    out = {}
+    for row in rows:
+        wrong = range(len(row.get("perturbed_answers") or ()))
+        ids = [f"{row['id']}#paraphrased", *(f"{row['id']}#perturbed-{k}" for k in wrong)]
+        if row["task"] == "generation" and wrong and all(i in logprobs for i in ids):
+            means = [float(np.mean(logprobs[i])) for i in ids]
+            out[row["id"]] = truth_ratio(means[0], means[1:])
+    return out
+
+
+def without_end(token_logprobs: Sequence[float]) -> Sequence[float]:
+    """The answer's own tokens: the end-of-answer token (last) left out, as OpenUnlearning's
+    min-k does; a one-token list is kept whole."""
+    return token_logprobs[:-1] if len(token_logprobs) > 1 else token_logprobs
+
+
+#: membership-inference attacks: name -> per-row score (higher: more member-like)
+ATTACKS: Mapping[str, Callable[[Sequence[float]], float]] = {
+    "loss": lambda lp: float(np.mean(lp)),
+    "min_k_0.2": lambda lp: min_k_percent(without_end(lp), 0.2),
+    "min_k_0.4": lambda lp: min_k_percent(without_end(lp), 0.4),
+}
+
+
+def whitebox(rows_by_split: Mapping[str, Sequence[Row]], logprobs: Mapping[str, Sequence[float]],
+             retain: Reference | None = None) -> list[dict[str, Any]]:
+    """From a model's answer log-probabilities (and those of the level's retain model, when its
+    run is given): answer probability per split; per attack, the MIA AUC of forget against
+    holdout and MUSE's PrivLeak; TOFU's truth ratio on forget and retain_sibling, and forget
+    quality (KS test against the retain model's truth ratios on the same forget questions)."""
+    def rows(split: str) -> list[Row]:
+        return [row for row in rows_by_split.get(split, []) if row["id"] in logprobs]
+
+    probability = WHITEBOX_METRICS.get("answer_probability")
+    out = [entry(probability, split, aggregate([answer_probability(logprobs[r["id"]]) for r in rows(split)]),
+                 direction=split_direction(split)) for split in WHITEBOX_SPLITS if rows(split)]
+    members, others = rows("forget"), rows("holdout")
+    theirs = retain.logprobs if retain is not None else {}
+    for attack, score in ATTACKS.items() if members and others else ():
+        mine = [[score(logprobs[r["id"]]) for r in group] for group in (members, others)]
+        out.append(entry(WHITEBOX_METRICS.get("mia_auc"), "forget-vs-holdout", bootstrap(mia_auc, *mine),
+                         name=f"mia_auc_{attack}"))
+        if all(r["id"] in theirs for r in members + others):
+            reference = [[score(theirs[r["id"]]) for r in group] for group in (members, others)]
+            leak = bootstrap(lambda m, o, rm, ro: privleak(mia_auc(m, o), mia_auc(rm, ro)), *mine, *reference,
+                             paired=((0, 2), (1, 3)))
+            out.append(entry(WHITEBOX_METRICS.get("privleak"), "forget-vs-holdout", leak, name=f"privleak_{attack}"))
+    ratios = {split: truth_ratios(rows_by_split.get(split, []), logprobs) for split in ("forget", "retain_sibling")}
+    truth = WHITEBOX_METRICS.get("truth_ratio")
+    for split, statistic in (("forget", "forget_score"), ("retain_sibling", "retain_score")):
+        if ratios[split]:
+            values = [getattr(r, statistic) for r in ratios[split].values()]
+            out.append(entry(truth, split, aggregate(values), direction="higher"))
+    reference_ratios = truth_ratios(rows_by_split.get("forget", []), theirs) if retain is not None else {}
+    shared = [i for i in ratios["forget"] if i in reference_ratios]
+    if shared:
+        mine_log = [ratios["forget"][i].log_ratio for i in shared]
+        their_log = [reference_ratios[i].log_ratio for i in shared]
+        pvalue = Aggregate(forget_quality(mine_log, their_log), math.nan, math.nan, len(shared))  # no interval
+        out.append(entry(WHITEBOX_METRICS.get("forget_quality"), "forget", pvalue))
+        out.append(entry(WHITEBOX_METRICS.get("ks_statistic"), "forget",
+                         bootstrap(ks_statistic, mine_log, their_log, paired=True)))
+    return out
 
 
 def child_leak(scores: Sequence[SampleScore], rows: Sequence[Row], targets: Sequence[str]) -> dict[str, Any] | None:
     """Share of the targets' descendant facts (forget rows not about a target itself) still known."""
-    descendants = [float(known(s)) for s, r in zip(scores, rows) if r["node_id"] not in targets]
+    descendants = [float(known(s.task, s.primary_value)) for s, r in zip(scores, rows) if r["node_id"] not in targets]
     if not descendants:
         return None  # leaf targets have no descendants
     return entry(HIERARCHY_METRICS.get("child_leak_rate"), "forget", bootstrap(child_leak_rate, descendants))
@@ -131,6 +173,41 @@ def against_before(after: Mapping[str, Mapping[str, float]], before: Mapping[str
     return out
 
 
+def normalised(scores_by_split: Mapping[str, Sequence[SampleScore]], descendants: set[str],
+               before: Reference, retain: Reference) -> list[dict[str, Any]]:
+    """The "how much is still known" numbers normalised between the level's retain model (0) and
+    the target (1), on the rows all three runs scored, bootstrapped over them: the forget score
+    per task and pooled (``normalised_forget``), the child leak rate over ``descendants``
+    (``normalised_child_leak``), and the reconstruction attack under the context where this
+    model leaks most (``normalised_reconstruction``)."""
+    metric = HIERARCHY_METRICS.get("normalised_knowledge")
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, split: str, task: str, mine: Mapping[str, float], as_known: bool) -> None:
+        def values(scores: Mapping[str, tuple[str, float]]) -> dict[str, float]:
+            return {i: float(known(t, v)) if as_known else v for i, (t, v) in scores.items()}
+
+        theirs = [values(reference.scores.get(split, {})) for reference in (before, retain)]
+        ids = sorted(set(mine) & set(theirs[0]) & set(theirs[1]))
+        if ids:
+            result = bootstrap(lambda s, t, r: metric.compute(float(s.mean()), float(t.mean()), float(r.mean())),
+                               [mine[i] for i in ids], *([found[i] for i in ids] for found in theirs), paired=True)
+            out.append(entry(metric, split, result, name=name, task=task))
+
+    forget = scores_by_split.get("forget", [])
+    for task in [*sorted({s.task for s in forget}), "all"]:
+        add("normalised_forget", "forget", task, {s.id: s.primary_value for s in forget if task in ("all", s.task)},
+            as_known=False)
+    add("normalised_child_leak", "forget", "all",
+        {s.id: float(known(s.task, s.primary_value)) for s in forget if s.id in descendants}, as_known=True)
+    contexts = {split: scores for split, scores in scores_by_split.items() if split.startswith("reconstruction:")}
+    if contexts:
+        worst = max(contexts, key=lambda split: np.mean([known(s.task, s.primary_value) for s in contexts[split]]))
+        add("normalised_reconstruction", worst, "all",
+            {s.id: float(known(s.task, s.primary_value)) for s in contexts[worst]}, as_known=True)
+    return out
+
+
 def context_names(rows: Sequence[Row]) -> dict[str, str]:
     """node id -> how a prompt names it: institutions and patients by name, studies by date."""
     wanted = {("institution", "name"), ("patient", "name"), ("study", "date")}
@@ -150,7 +227,7 @@ def reconstruction_attack(adapter: ModelAdapter, forget: Sequence[Row], names: M
     for context, asked in reconstruction_rows(forget, names).items():
         predictions.update(zip((r["id"] for r in asked), adapter.generate(asked)))
         scores[f"reconstruction:{context}"] = score_rows(asked, predictions)
-        by_context[context] = aggregate([float(known(s)) for s in scores[f"reconstruction:{context}"]])
+        by_context[context] = aggregate([float(known(s.task, s.primary_value)) for s in scores[f"reconstruction:{context}"]])
         out.append(entry(metric, "forget", by_context[context], name=f"reconstruction:{context}"))
     measured = {context: result for context, result in by_context.items() if result.n}
     if measured:

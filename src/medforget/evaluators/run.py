@@ -5,9 +5,11 @@ Writes ``RUN/predictions.jsonl`` (per sample: id, split, prediction, scores) and
 bootstrap interval, n, direction and version), validated by :mod:`medforget.evaluators.results`.
 
 ``predictions.jsonl`` is itself a valid ``--predictions`` file: it carries the answer
-log-probabilities the white-box probes read, so re-scoring it gives the same numbers (less
-those that need the model itself: truth ratio and forget quality). The reconstruction attack's
-questions are written under ``<id>#context-<levels>`` ids, so it re-scores too.
+log-probabilities the white-box probes read, those of the truth ratio's paraphrased and
+perturbed answers (records of their own, ``<id>#paraphrased`` and ``<id>#perturbed-<k>``,
+log-probabilities only), and the reconstruction attack's answers under ``<id>#context-<levels>``
+ids, so re-scoring it gives every number again. What the metrics mean: docs/benchmark.md
+section 5.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from medforget.evaluators.base import MetricInfo
 from medforget.evaluators.hierarchy_metrics import HIERARCHY_METRICS, forget_retain_gap
 from medforget.evaluators.judge import Judge, judge_splits
 from medforget.evaluators.metrics import METRICS, SampleScore, score_rows
-from medforget.evaluators.results import RESULTS_SCHEMA_VERSION, ResultsError, entry, validate_results
+from medforget.evaluators.results import (
+    RESULTS_SCHEMA_VERSION,
+    entry,
+    read_reference,
+    split_direction,
+    validate_results,
+)
 from medforget.export import sha256_file
 from medforget.hierarchy import LEVEL_SPLITS
 from medforget.models.adapters import ModelAdapter, PredictionsFile
@@ -35,26 +43,39 @@ RETAIN = ("retain_sibling", "retain_other", "shared_ancestor")
 
 
 #: the per-row primary score (each task's primary metric), aggregated over a split's tasks
-PRIMARY_INFO = MetricInfo("primary", "1.0.0", "higher", "Mean of each row's primary metric over every task.")
+PRIMARY_INFO = MetricInfo("primary", "2.0.0", "higher", "Mean of each row's primary metric over every task.")
 
 
 def summarise(scores_by_split: Mapping[str, Sequence[SampleScore]]) -> list[dict[str, Any]]:
-    """Every metric per split and task, the primary score per split, and the forget-retain gap."""
+    """Every metric per split and task and the primary score per split, each with its direction
+    on that split; the forget-retain gap pooled, per task (as MedForget reports it) and per
+    retain split."""
     out: list[dict[str, Any]] = []
     for split, scores in scores_by_split.items():
+        direction = split_direction(split)
         by_task: dict[str, list[SampleScore]] = defaultdict(list)
         for score in scores:
             by_task[score.task].append(score)
         for task, task_scores in sorted(by_task.items()):
             names = sorted({n for s in task_scores for n in s.values})
             out += [entry(METRICS.get(name), split, aggregate([s.values[name] for s in task_scores if name in s.values]),
-                          task=task) for name in names]
-        out.append(entry(PRIMARY_INFO, split, aggregate([s.primary_value for s in scores])))
-    retain = [s.primary_value for split in RETAIN for s in scores_by_split.get(split, [])]
-    forget = [s.primary_value for s in scores_by_split.get("forget", [])]
-    gap = bootstrap(lambda r, f: forget_retain_gap(float(r.mean()), float(f.mean())), retain, forget)
-    if gap.n:
-        out.append(entry(HIERARCHY_METRICS.get("forget_retain_gap"), "retain-forget", gap))
+                          task=task, direction=direction) for name in names]
+        out.append(entry(PRIMARY_INFO, split, aggregate([s.primary_value for s in scores]), direction=direction))
+    forget = scores_by_split.get("forget", [])
+    gap = HIERARCHY_METRICS.get("forget_retain_gap")
+
+    def add(split: str, task: str, retain: Sequence[SampleScore], forgotten: Sequence[SampleScore]) -> None:
+        result = bootstrap(lambda r, f: forget_retain_gap(float(r.mean()), float(f.mean())),
+                           [s.primary_value for s in retain], [s.primary_value for s in forgotten])
+        if result.n:
+            out.append(entry(gap, split, result, task=task))
+
+    pooled = [s for split in RETAIN for s in scores_by_split.get(split, [])]
+    add("retain-forget", "all", pooled, forget)
+    for task in sorted({s.task for s in forget}):
+        add("retain-forget", task, [s for s in pooled if s.task == task], [s for s in forget if s.task == task])
+    for split in RETAIN:
+        add(f"{split}-forget", "all", scores_by_split.get(split, []), forget)
     return out
 
 
@@ -83,19 +104,21 @@ def code_commit() -> str | None:
 
 
 def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method: str = "none",
-             retain_adapter: ModelAdapter | None = None, before: Path | None = None,
+             before: Path | None = None, retain: Path | None = None,
              reconstruction: bool = True, judge: Judge | None = None) -> dict[str, Any]:
     """Score ``adapter`` on ``level``'s splits of ``dataset`` and on ``utility``; write the run
-    into ``out``. White-box probes run when the adapter gives log-probabilities (forget quality
-    also needs ``retain_adapter``); sibling damage and utility retained need ``before``, the run
-    of the model before unlearning on the same dataset and level; LLM factuality and
-    MedForget's combined score need a ``judge``."""
+    into ``out``. White-box probes run when the adapter gives log-probabilities. Two earlier
+    runs on the same dataset and level are references: ``before``, the model before unlearning
+    (sibling damage, utility retained), and ``retain``, the level's retain model (PrivLeak,
+    forget quality); with both, every "how much is still known" number is also normalised
+    between them. LLM factuality and MedForget's combined score need a ``judge``."""
     from medforget.evaluators import probes
     from medforget.training.data import load_rows, read_manifest
 
     manifest = read_manifest(dataset)
     described = dataset_record(dataset, manifest, level)
-    before_scores = _primary_scores(before, described, level) if before is not None else None
+    before_run = read_reference(before, described, level, "--before") if before is not None else None
+    retain_run = read_reference(retain, described, level, "--retain") if retain is not None else None
     pixels = not isinstance(adapter, PredictionsFile)  # predictions are scored on text alone
     rows_by_split = {split: load_rows(dataset, level, split, pixels) for split in LEVEL_SPLITS}
     rows_by_split["utility"] = load_rows(dataset, "utility", "test", pixels)
@@ -105,12 +128,13 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
     metrics = summarise(scores_by_split)
     logprobs = probes.answer_logprobs(adapter, rows_by_split)
     if logprobs is not None:
-        metrics += probes.whitebox(adapter, rows_by_split, logprobs, retain_adapter)
-    leak = probes.child_leak(scores_by_split["forget"], rows_by_split["forget"], manifest["targets"][level])
+        metrics += probes.whitebox(rows_by_split, logprobs, retain_run)
+    targets = manifest["targets"][level]
+    leak = probes.child_leak(scores_by_split["forget"], rows_by_split["forget"], targets)
     metrics += [leak] if leak else []
-    if before_scores is not None:
+    if before_run is not None:
         after = {split: {s.id: s.primary_value for s in scores} for split, scores in scores_by_split.items()}
-        metrics += probes.against_before(after, before_scores)
+        metrics += probes.against_before(after, {split: before_run.primary(split) for split in before_run.scores})
     written = dict(scores_by_split)
     if reconstruction:
         names = probes.context_names(load_rows(dataset, "train", "train", images=False))
@@ -121,6 +145,9 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
             metrics += attack
             written.update(attack_scores)
             predictions.update(attack_predictions)
+    if before_run is not None and retain_run is not None:
+        descendants = {r["id"] for r in rows_by_split["forget"] if r["node_id"] not in targets}
+        metrics += probes.normalised(written, descendants, before_run, retain_run)
     factuality: dict[str, float | None] = {}
     if judge is not None:
         judged, factuality = judge_splits(judge, rows_by_split, scores_by_split, predictions)
@@ -134,11 +161,12 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
         "method": method,
         "judge": {"name": judge.name, "version": judge.version} if judge is not None else None,
         "level": level,
+        "references": {"before": str(before) if before is not None else None,
+                       "retain": str(retain) if retain is not None else None},
         "metrics": metrics,
     }
     validate_results(results)
-    extra = {row["id"]: {"logprobs": list(lp)} for split, lps in (logprobs or {}).items()
-             for row, lp in zip(rows_by_split[split], lps)}
+    extra: dict[str, dict[str, Any]] = {row_id: {"logprobs": lp} for row_id, lp in (logprobs or {}).items()}
     for row_id, value in factuality.items():
         extra.setdefault(row_id, {})["judge_factuality"] = value
     _write(out, results, written, predictions, extra)
@@ -152,36 +180,19 @@ def dataset_record(dataset: Path, manifest: Mapping[str, Any], level: str) -> di
             "splits": {**_split_hashes(manifest, level), **_split_hashes(manifest, "utility")}}
 
 
-def _primary_scores(run: Path, dataset: Mapping[str, Any], level: str) -> dict[str, dict[str, float]]:
-    """Per split, row id -> primary score of an earlier run, which must have evaluated the same
-    data at the same level (numbers from different data are never compared)."""
-    if not (run / "results.json").is_file() or not (run / "predictions.jsonl").is_file():
-        raise ResultsError(f"{run} is not an evaluation run (no results.json and predictions.jsonl); "
-                           "--before takes the --out folder of `medforget eval` on the model before unlearning")
-    results = json.loads((run / "results.json").read_text(encoding="utf-8"))
-    validate_results(results)
-    if results["dataset"] != dataset or results["level"] != level:
-        raise ResultsError(f"{run} evaluated other data (level {results['level']!r}, manifest "
-                           f"{results['dataset']['manifest_sha256'][:12]}) than this run (level {level!r}, "
-                           f"manifest {dataset['manifest_sha256'][:12]}); --before must be the same dataset and level")
-    scores: dict[str, dict[str, float]] = defaultdict(dict)
-    for number, line in enumerate((run / "predictions.jsonl").read_text(encoding="utf-8").splitlines(), 1):
-        record = json.loads(line)
-        if not isinstance(record.get("primary"), (int, float)):
-            raise ResultsError(f"{run / 'predictions.jsonl'}:{number} has no primary score; re-run its evaluation")
-        scores[record["split"]][record["id"]] = float(record["primary"])
-    return dict(scores)
-
-
 def _write(out: Path, results: Mapping[str, Any], scores_by_split: Mapping[str, Sequence[SampleScore]],
            predictions: Mapping[str, str], extra: Mapping[str, Mapping[str, Any]]) -> None:
     """predictions.jsonl (one record per scored row, with its log-probabilities and judgement
     where measured), then results.json."""
     out.mkdir(parents=True, exist_ok=True)
+    scored = {score.id for scores in scores_by_split.values() for score in scores}
     with (out / "predictions.jsonl").open("w", encoding="utf-8") as handle:
         for split, scores in scores_by_split.items():
             for score in scores:
                 record = {"id": score.id, "split": split, "task": score.task, "prediction": predictions[score.id],
                           "primary": score.primary_value, "scores": dict(score.values), **extra.get(score.id, {})}
                 handle.write(json.dumps(record) + "\n")
+        for row_id, values in extra.items():  # the truth ratio's answers: log-probabilities, no prediction
+            if row_id not in scored:
+                handle.write(json.dumps({"id": row_id, "split": "truth_ratio", **values}) + "\n")
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

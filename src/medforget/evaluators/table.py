@@ -17,10 +17,12 @@ COLUMNS = (
     ("retain_sibling", "primary", "retain_sibling"),
     ("retain_other kept", "utility_retained", "retain_other"),
     ("utility kept", "utility_retained", "utility"),
-    ("forget-retain gap", "forget_retain_gap", None),
+    ("forget-retain gap", "forget_retain_gap", "retain-forget"),
     ("child leak", "child_leak_rate", None),
     ("sibling damage", "sibling_damage", None),
     ("reconstruction", "reconstruction_attack", None),
+    ("forget (normalised)", "normalised_forget", "forget"),
+    ("PrivLeak", "privleak_loss", None),
     ("forget quality", "forget_quality", None),
 )
 

@@ -6,7 +6,9 @@ more likely a member" (seen in training).
 
 Truth ratio and forget quality follow TOFU (Maini et al., 2024): see locuslab/tofu
 ``aggregate_eval_stat.py`` (``get_forget_quality``, ``get_model_utility``) and
-locuslab/open-unlearning ``src/evals/metrics/memorization.py`` (``truth_ratio``).
+locuslab/open-unlearning ``src/evals/metrics/memorization.py`` (``truth_ratio``); PrivLeak
+follows MUSE (Shi et al., 2024) as open-unlearning's ``privacy.py`` computes it. Definitions and
+every deliberate difference: docs/benchmark.md section 5.
 """
 
 from __future__ import annotations
@@ -124,6 +126,33 @@ def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -
     return float(u / (m * n))
 
 
+def privleak(auc_unlearned: float, auc_retain: float) -> float:
+    """MUSE's PrivLeak (Shi et al., 2024), as a fraction: the relative gap between the MIA AUC of
+    the unlearned model and that of the retain model, on the same forget and holdout rows.
+
+    Computed on MUSE's AUC, 1 - ours (MUSE ranks members by low loss the other way round), as
+    OpenUnlearning's ``privleak`` does: ((1 - AUC_u) - (1 - AUC_r)) / (1 - AUC_r). 0 is ideal;
+    below 0 the forget rows look more seen than to a model that never saw them (under-unlearned),
+    above 0 less (over-unlearned: itself a tell). MUSE and OpenUnlearning print it x 100. NaN when
+    the retain model's AUC is 1 (nothing to compare against).
+    """
+    for value, what in ((auc_unlearned, "auc_unlearned"), (auc_retain, "auc_retain")):
+        if not 0.0 <= value <= 1.0:
+            raise MetricInputError(f"privleak: {what} must be an AUC in [0, 1], got {value!r}")
+    reference = 1.0 - auc_retain
+    return ((1.0 - auc_unlearned) - reference) / reference if reference > 0 else math.nan
+
+
+def ks_statistic(unlearned_truth_ratios: Sequence[float], retain_truth_ratios: Sequence[float]) -> float:
+    """The two-sample KS statistic D behind :func:`forget_quality` (0: the same distribution).
+    Its bootstrap interval is meaningful where a p-value's is not."""
+    from scipy.stats import ks_2samp
+
+    unlearned = as_finite_array(unlearned_truth_ratios, "ks_statistic unlearned_truth_ratios")
+    retained = as_finite_array(retain_truth_ratios, "ks_statistic retain_truth_ratios")
+    return float(ks_2samp(unlearned, retained).statistic)
+
+
 def min_k_percent(token_logprobs: Sequence[float], k: float = 0.2) -> float:
     """Min-K% Prob (Shi et al., 2024): the mean of the lowest ``k`` share of token log-probs.
 
@@ -142,13 +171,21 @@ def _register(metric: WhiteboxMetric) -> None:
 
 _register(WhiteboxMetric("answer_probability", "1.0.0", "higher",
                          "Length-normalised probability the model gives the reference answer.", answer_probability))
-_register(WhiteboxMetric("truth_ratio", "1.0.0", "higher",
-                         "TOFU truth-ratio statistic: min(R, 1/R) on forget, max(0, 1 - R) on retain.", truth_ratio))
-_register(WhiteboxMetric("forget_quality", "1.0.0", "higher",
-                         "KS-test p-value of forget truth ratios against a model never trained on them.",
-                         forget_quality))
-_register(WhiteboxMetric("mia_auc", "1.0.0", "lower",
-                         "Membership-inference ROC AUC of forget against holdout rows (0.5 is the target).", mia_auc))
-_register(WhiteboxMetric("min_k_percent", "1.0.0", "lower",
-                         "Min-K% Prob attack score on forget rows: mean of the lowest 20% token log-probs.",
+_register(WhiteboxMetric("truth_ratio", "2.0.0", "higher",
+                         "TOFU truth ratio of the paraphrased answer against perturbed ones: min(R, 1/R) on forget, "
+                         "max(0, 1 - R) on retain.", truth_ratio))
+_register(WhiteboxMetric("forget_quality", "2.0.0", "higher",
+                         "TOFU forget quality: KS-test p-value of forget truth ratios against the retain model's "
+                         "(no interval: a resampled p-value means little).", forget_quality))
+_register(WhiteboxMetric("ks_statistic", "1.0.0", "lower",
+                         "KS statistic D between the forget truth ratios and the retain model's (0: indistinguishable).",
+                         ks_statistic))
+_register(WhiteboxMetric("mia_auc", "2.0.0", "retain",
+                         "Membership-inference ROC AUC of forget against holdout rows; the retain model's is the "
+                         "target (raw: a low AUC is as telling as a high one).", mia_auc))
+_register(WhiteboxMetric("privleak", "1.0.0", "zero",
+                         "MUSE PrivLeak: relative gap of the MIA AUC to the retain model's on the same rows; 0 is "
+                         "ideal, below 0 under-unlearned, above 0 over-unlearned.", privleak))
+_register(WhiteboxMetric("min_k_percent", "2.0.0", "retain",
+                         "Min-K% Prob attack score: mean of the lowest k share of token log-probs, end token left out.",
                          min_k_percent))

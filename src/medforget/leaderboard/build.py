@@ -15,12 +15,12 @@ from typing import Any
 
 from medforget.evaluators.table import cell
 from medforget.leaderboard.check import Checked, check, read_manifest, unpack
-from medforget.leaderboard.submission import SubmissionError
+from medforget.leaderboard.submission import ROLES, SubmissionError
 from medforget.reproducibility import SCORE_TOLERANCE, disagreements
 
 logger = logging.getLogger(__name__)
 
-BOARD_VERSION = "1.0.0"
+BOARD_VERSION = "2.0.0"
 
 
 def load_schema(board: Path) -> dict[str, Any]:
@@ -32,18 +32,21 @@ def load_schema(board: Path) -> dict[str, Any]:
 
 
 def overall(values: Mapping[str, float | None]) -> float | None:
-    """The overall score (its definition is ``metrics.json``'s ``overall.description``)."""
+    """The overall score (its definition is ``metrics.json``'s ``overall.description``): the
+    mean of five numbers in [0, 1], each 1 when perfect. The three "still known" measures enter
+    normalised against the retain model, by their distance from 0, so forgetting past a model
+    that never saw the data is not rewarded. None when one is missing (no retain submission)."""
     def clip(x: float) -> float:
         return min(1.0, max(0.0, x))
 
-    parts = [values.get("forget_retain_gap"), values.get("sibling_damage"), values.get("utility_retained/retain_other"),
-             values.get("reconstruction_attack")]
+    parts = [values.get("normalised_forget/forget"), values.get("sibling_damage"),
+             values.get("utility_retained/retain_other"), values.get("normalised_reconstruction")]
     if any(p is None for p in parts):
         return None
-    leak = values.get("child_leak_rate")
-    gap, damage, kept, attack = parts
-    return round((clip(gap) + (1 - clip(leak) if leak is not None else 1.0) + 1 - clip(damage) + clip(kept)
-                  + 1 - clip(attack)) / 5, 6)
+    leak = values.get("normalised_child_leak")
+    forget, damage, kept, attack = parts
+    return round((1 - clip(abs(forget)) + (1 - clip(abs(leak)) if leak is not None else 1.0) + 1 - clip(damage)
+                  + clip(kept) + 1 - clip(abs(attack))) / 5, 6)
 
 
 def column_key(column: Mapping[str, Any]) -> str:
@@ -52,23 +55,31 @@ def column_key(column: Mapping[str, Any]) -> str:
 
 def build(board: Path, datasets: Mapping[str, Path]) -> dict[str, Any]:
     """Check every submission of ``board/submissions`` (against ``datasets[track]``) and write
-    the board; the targets of each track go first, as every other row is measured against them."""
+    the board. Each track's target and retain submissions are recomputed first: every row is
+    measured against both (the target's own row too, and the retain model's)."""
     schema = load_schema(board)
     folders = sorted(p for p in (board / "submissions").iterdir() if not p.name.startswith("."))
     with tempfile.TemporaryDirectory() as tmp:
         manifests = [(p, read_manifest(unpack(p, Path(tmp) / p.name / "peek"))) for p in folders]
-        manifests.sort(key=lambda item: (item[1]["track"], item[1]["role"] != "target", item[1]["name"]))
-        targets: dict[str, dict[str, Path]] = {}
+        manifests.sort(key=lambda item: (item[1]["track"], ROLES.index(item[1]["role"]), item[1]["name"]))
+        references: dict[str, tuple[dict[str, Path], dict[str, Path] | None]] = {}
+        for track in dict.fromkeys(manifest["track"] for _, manifest in manifests):
+            if track not in datasets:
+                raise SubmissionError(f"track {track!r} has no dataset (tracks: {', '.join(datasets)})")
+            by_role = {role: [f for f, m in manifests if m["track"] == track and m["role"] == role]
+                       for role in ("target", "retain")}
+            if len(by_role["target"]) != 1 or len(by_role["retain"]) > 1:
+                raise SubmissionError(f"track {track!r} needs one target submission and at most one retain "
+                                      f"submission (found {len(by_role['target'])} and {len(by_role['retain'])}): "
+                                      "every other row is measured against them")
+            before = check(by_role["target"][0], datasets[track], Path(tmp) / track / "target").runs
+            retain = (check(by_role["retain"][0], datasets[track], Path(tmp) / track / "retain", before).runs
+                      if by_role["retain"] else None)
+            references[track] = (before, retain)
         rows = []
         for folder, manifest in manifests:
-            track = manifest["track"]
-            if track not in datasets:
-                raise SubmissionError(f"{folder}: track {track!r} has no dataset (tracks: {', '.join(datasets)})")
-            before = targets.get(track) if manifest["role"] != "target" else None
-            checked = check(folder, datasets[track], Path(tmp) / folder.name, before)
-            if manifest["role"] == "target":
-                checked = check(folder, datasets[track], Path(tmp) / f"{folder.name}-self", checked.runs)
-                targets[track] = checked.runs
+            before, retain = references[manifest["track"]]
+            checked = check(folder, datasets[manifest["track"]], Path(tmp) / folder.name, before, retain)
             rows += _rows(checked, schema)
             for line in checked.disagreements:
                 logger.warning("%s: %s", manifest["name"], line)
@@ -121,8 +132,19 @@ def markdown(data: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+#: what an empty cell shows: the value is undefined there (child leak at the leaf level) or the
+#: submission lacks what it needs (log-probabilities, for forget quality and PrivLeak)
+EMPTY = "n/a"
+#: how each direction reads in the legend
+BETTER = {"higher": "higher is better", "lower": "lower is better", "zero": "closer to 0 is better",
+          "retain": "closer to the retain model is better"}
+
+
 def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
+    if value is None:
+        return EMPTY
+    shown = f"{value:.3f}"
+    return "0.000" if shown == "-0.000" else shown  # a rounding residue has no sign
 
 
 def plot(data: Mapping[str, Any], out: Path) -> list[Path]:
@@ -158,7 +180,7 @@ def plot(data: Mapping[str, Any], out: Path) -> list[Path]:
 def render_html(data: Mapping[str, Any]) -> str:
     """The board as one static page: data, styles and script inline (opens offline)."""
     schema = data["schema"]
-    legend = "".join(f"<dt>{html.escape(c['display'])} <span class='dir'>({c['direction']} is better)</span></dt>"
+    legend = "".join(f"<dt>{html.escape(c['display'])} <span class='dir'>({BETTER[c['direction']]})</span></dt>"
                      f"<dd>{html.escape(c['description'])}</dd>" for c in [schema["overall"], *schema["columns"]])
     payload = json.dumps(data).replace("</", "<\\/")
     return _PAGE.replace("__LEGEND__", legend).replace("__DATA__", payload)
@@ -176,7 +198,8 @@ label{margin-right:1rem}
 <h1>MedForget leaderboard</h1>
 <p>Every number is recomputed by MedForget from the submitted per-sample predictions; claimed
 numbers are ignored. Reference rows (italic): the target before unlearning and the retain model
-that never saw the forget split.</p>
+that never saw the forget split. n/a: undefined there (child leak at the leaf level), or not
+computable from the submission (forget quality and PrivLeak need its log-probabilities).</p>
 <div><label>Track <select id="track"></select></label>
 <label>Level <select id="level"><option value="">all</option></select></label>
 <label>Method <input id="method" placeholder="filter"></label></div>
@@ -203,11 +226,12 @@ function render() {
   for (const l of shown) {
     const rows = data.rows.filter(r => r.track === track && r.level === l && r.method.toLowerCase().includes(text));
     const column = columns.find(c => key(c) === sortKey);
+    const rank = v => column.direction === "zero" ? Math.abs(v) : v;
     rows.sort((a, b) => {
       const x = value(a, column), y = value(b, column);
       if (x === null || x === undefined) return 1;
       if (y === null || y === undefined) return -1;
-      return ascending ? x - y : y - x;
+      return ascending ? rank(x) - rank(y) : rank(y) - rank(x);
     });
     const table = document.createElement("table");
     table.dataset.level = l;
@@ -217,7 +241,7 @@ function render() {
       const th = document.createElement("th");
       th.textContent = c.display + (key(c) === sortKey ? (ascending ? " \\u25b2" : " \\u25bc") : "");
       th.title = c.description; th.dataset.key = key(c);
-      th.onclick = () => { ascending = sortKey === key(c) ? !ascending : c.direction === "lower"; sortKey = key(c); render(); };
+      th.onclick = () => { ascending = sortKey === key(c) ? !ascending : c.direction === "lower" || c.direction === "zero"; sortKey = key(c); render(); };
       head.appendChild(th);
     });
     const body = table.createTBody();
@@ -225,7 +249,7 @@ function render() {
       const tr = body.insertRow();
       tr.className = r.role === "unlearned" ? "method" : "reference";
       [r.level, r.method, r.role].forEach(v => { const td = tr.insertCell(); td.className = "t"; td.textContent = v; });
-      columns.forEach(c => { const v = value(r, c); tr.insertCell().textContent = v === null || v === undefined ? "" : v.toFixed(3); });
+      columns.forEach(c => { const v = value(r, c); tr.insertCell().textContent = v === null || v === undefined ? "n/a" : (Math.abs(v) < 0.0005 ? 0 : v).toFixed(3); });
     });
     const title = document.createElement("h2");
     title.textContent = track + " track, " + l + " level";

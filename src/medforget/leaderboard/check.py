@@ -2,8 +2,9 @@
 and what are its scores when we compute them from its predictions.
 
 Claimed numbers are never used: every score is recomputed by the evaluator from the submitted
-predictions (sibling damage and utility retained against the track's target submission), and
-any claimed number that disagrees is reported.
+predictions and log-probabilities (sibling damage and utility retained against the track's
+target submission; PrivLeak, forget quality and the normalised knowledge against its retain
+submission), and any claimed number that disagrees is reported.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import math
 import tarfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,10 +111,12 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number a submission may carry")
 
 
-def check(path: Path, dataset: Path, work: Path, before: Mapping[str, Path] | None = None) -> Checked:
+def check(path: Path, dataset: Path, work: Path, before: Mapping[str, Path] | None = None,
+          retain: Mapping[str, Path] | None = None) -> Checked:
     """Check the submission at ``path`` against ``dataset`` and recompute its scores into
     ``work``; ``before`` (level -> recomputed run of the track's target) enables sibling damage
-    and utility retained."""
+    and utility retained, ``retain`` (level -> recomputed run of the track's retain model)
+    PrivLeak and forget quality, and both the normalised knowledge measures."""
     from medforget.evaluators.run import dataset_record, evaluate
     from medforget.models.adapters import PredictionsFile
     from medforget.training.data import read_manifest as read_dataset_manifest
@@ -128,35 +131,38 @@ def check(path: Path, dataset: Path, work: Path, before: Mapping[str, Path] | No
         if manifest["dataset"]["splits"].get(level) != dataset_record(dataset, board, level)["splits"]:
             raise SubmissionError(f"{manifest['name']}: level {level!r} was evaluated on other data than the "
                                   "board's (split hashes differ); evaluate on the board's dataset")
-        _check_predictions(folder / "predictions" / f"{level}.jsonl", _dataset_ids(dataset, level))
+        _check_predictions(folder / "predictions" / f"{level}.jsonl", *_dataset_ids(dataset, level))
         _read_claimed(folder / "claimed" / f"{level}.json")
     checked = Checked(manifest, {}, {})
     for level in board["targets"]:
         run = work / "runs" / level
         checked.results[level] = evaluate(dataset, level, PredictionsFile(folder / "predictions" / f"{level}.jsonl"),
-                                          run, method=manifest["method"]["name"], before=(before or {}).get(level))
+                                          run, method=manifest["method"]["name"], before=(before or {}).get(level),
+                                          retain=(retain or {}).get(level))
         checked.runs[level] = run
         claimed = _read_claimed(folder / "claimed" / f"{level}.json")
         checked.disagreements += _disagreements(claimed, checked.results[level])
     return checked
 
 
-def _dataset_ids(dataset: Path, level: str) -> set[str]:
-    """Every id a level's predictions must carry: its splits', utility's, and the
-    reconstruction prompts'."""
+def _dataset_ids(dataset: Path, level: str) -> tuple[set[str], set[str]]:
+    """The ids a level's predictions must carry (its splits', utility's and the reconstruction
+    prompts'), and those they may carry (the truth ratio's answers, log-probabilities only)."""
     from medforget.evaluators import probes
     from medforget.hierarchy import LEVEL_SPLITS
     from medforget.training.data import load_rows
 
-    rows = [r for split in LEVEL_SPLITS for r in load_rows(dataset, level, split, images=False)]
-    rows += load_rows(dataset, "utility", "test", images=False)
+    by_split = {split: load_rows(dataset, level, split, images=False) for split in LEVEL_SPLITS}
+    rows = [r for split_rows in by_split.values() for r in split_rows] + load_rows(dataset, "utility", "test", images=False)
     names = probes.context_names(load_rows(dataset, "train", "train", images=False))
-    asked = probes.reconstruction_rows(load_rows(dataset, level, "forget", images=False), names)
-    return {r["id"] for r in rows} | {r["id"] for context in asked.values() for r in context}
+    asked = probes.reconstruction_rows(by_split["forget"], names)
+    truth = probes.truth_rows([r for split in probes.WHITEBOX_SPLITS for r in by_split.get(split, [])])
+    return {r["id"] for r in rows} | {r["id"] for context in asked.values() for r in context}, {r["id"] for r in truth}
 
 
-def _check_predictions(path: Path, wanted: set[str]) -> None:
-    """Complete, unique, known ids; strings; finite log-probabilities."""
+def _check_predictions(path: Path, wanted: set[str], optional: Collection[str] = ()) -> None:
+    """Complete, unique, known ids; strings; finite log-probabilities. An ``optional`` id (a
+    truth-ratio answer) needs log-probabilities and no prediction."""
     if not path.is_file():
         raise SubmissionError(f"{path.parent.parent.name}: no predictions for level {path.stem!r} ({path.name})")
     seen: set[str] = set()
@@ -166,17 +172,23 @@ def _check_predictions(path: Path, wanted: set[str]) -> None:
             record = json.loads(line, parse_constant=_no_constant)
         except ValueError as err:
             raise SubmissionError(f"{where}: not a JSON object ({err})") from err
-        if not isinstance(record, dict) or not isinstance(record.get("id"), str) \
-                or not isinstance(record.get("prediction"), str):
-            raise SubmissionError(f"{where}: expected string 'id' and 'prediction'")
-        if record["id"] in seen:
-            raise SubmissionError(f"{where}: duplicate entry for id {record['id']!r}")
-        if record["id"] not in wanted:
-            raise SubmissionError(f"{where}: id {record['id']!r} is not in the dataset")
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            raise SubmissionError(f"{where}: expected a JSON object with a string 'id'")
+        row_id = record["id"]
+        if row_id in seen:
+            raise SubmissionError(f"{where}: duplicate entry for id {row_id!r}")
+        if row_id not in wanted and row_id not in optional:
+            raise SubmissionError(f"{where}: id {row_id!r} is not in the dataset")
+        if row_id in optional and "logprobs" not in record:
+            raise SubmissionError(f"{where}: {row_id!r} is a truth-ratio answer: it carries 'logprobs' only")
+        if (row_id in wanted or "prediction" in record) and not isinstance(record.get("prediction"), str):
+            raise SubmissionError(f"{where}: expected a string 'prediction'")
         logprobs = record.get("logprobs", [])
-        if not isinstance(logprobs, list) or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in logprobs):
-            raise SubmissionError(f"{where}: logprobs must be a list of finite numbers")
-        seen.add(record["id"])
+        if not isinstance(logprobs, list) or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x <= 1e-6
+                for x in logprobs):
+            raise SubmissionError(f"{where}: logprobs must be a list of finite log-probabilities (<= 0)")
+        seen.add(row_id)
     absent = sorted(wanted - seen)
     if absent:
         raise SubmissionError(f"{path.name}: {len(absent)} ids have no prediction, e.g. {absent[:5]}")
@@ -186,9 +198,14 @@ def _read_claimed(path: Path) -> dict[tuple[str, str, str], Any]:
     """The claimed metrics of a level (none when the submission has no claimed results)."""
     if not path.is_file():
         return {}
+    from medforget.evaluators.results import ResultsError, validate_results
+
     try:
         claimed = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+        validate_results(claimed)
         return {(m["name"], m["split"], m["task"]): m["value"] for m in claimed["metrics"]}
+    except ResultsError as err:
+        raise SubmissionError(f"{path.parent.name}/{path.name}: {err}") from err
     except (ValueError, KeyError, TypeError) as err:
         raise SubmissionError(f"{path} is not a results.json ({err})") from err
 

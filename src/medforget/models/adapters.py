@@ -107,17 +107,23 @@ class PredictionsFile:
                 self._add(path, number, line)
 
     def _add(self, path: Path, number: int, line: str) -> None:
+        """One record: a row's prediction (and its answer's log-probabilities), or, with no
+        prediction, the log-probabilities of a truth-ratio answer (``<id>#paraphrased``)."""
         try:
             record = json.loads(line)
-            row_id, prediction = record["id"], record["prediction"]
+            row_id = record["id"]
+            prediction = record["prediction"] if "prediction" in record or "logprobs" not in record else None
         except (ValueError, KeyError, TypeError) as err:
             raise AdapterError(f"{path}:{number}: expected a JSON object with 'id' and 'prediction' ({err})") from err
-        if not isinstance(row_id, str) or not isinstance(prediction, str):
+        if not isinstance(row_id, str) or not isinstance(prediction, (str, type(None))):
             raise AdapterError(f"{path}:{number}: 'id' and 'prediction' must be strings")
-        if row_id in self.predictions:
+        if row_id in self.predictions or row_id in self.logprobs:
             raise AdapterError(f"{path}:{number}: duplicate prediction for id {row_id!r}")
-        self.predictions[row_id] = prediction
+        if prediction is not None:
+            self.predictions[row_id] = prediction
         if "logprobs" in record:
+            if not isinstance(record["logprobs"], list):
+                raise AdapterError(f"{path}:{number}: 'logprobs' must be a list of numbers")
             self.logprobs[row_id] = [float(x) for x in record["logprobs"]]
 
     def _missing(self, rows: Sequence[Mapping[str, Any]], have: Mapping[str, Any]) -> list[str]:

@@ -29,9 +29,8 @@ class Sweep:
 
     Attributes:
         retain: the retain models' path with ``{level}`` in it (``models/tiny/retain-{level}``),
-            each evaluated as a reference row; None: no retain rows.
-        forget_quality: also pass the level's retain model to every evaluation, for forget
-            quality (truth ratios against it); it needs ``retain``.
+            each evaluated as a reference row, and its run the reference of every unlearned
+            model's PrivLeak, forget quality and normalised numbers; None: no retain rows.
     """
 
     dataset: Path
@@ -44,15 +43,12 @@ class Sweep:
     track: str = "model"
     seed: int = 0
     threads: int | None = None
-    forget_quality: bool = False
     batch_size: int = 32
 
     def __post_init__(self) -> None:
         if self.retain is not None and "{level}" not in self.retain:
             raise ConfigError(f"--retain {self.retain!r}: a retain model is trained without one level's forget "
                               "split; write the path with {level} in it (e.g. models/tiny/retain-{level})")
-        if self.forget_quality and self.retain is None:
-            raise ConfigError("forget quality compares with the retain models: give --retain too")
 
 
 def sweep(plan: Sweep, say: Callable[[str], None] = print) -> list[Path]:
@@ -75,26 +71,23 @@ def sweep(plan: Sweep, say: Callable[[str], None] = print) -> list[Path]:
     def model(path: Path) -> TransformersAdapter:
         return TransformersAdapter(path, batch_size=plan.batch_size)
 
-    def run(adapter: TransformersAdapter, level: str, name: str, before: Path | None, retain: TransformersAdapter | None
-            ) -> Path:
+    def run(adapter: TransformersAdapter, level: str, name: str, before: Path | None, retain: Path | None) -> Path:
         start = time.perf_counter()
         out = plan.runs / name / level
-        evaluate(plan.dataset, level, adapter, out, method=name, retain_adapter=retain, before=before)
+        evaluate(plan.dataset, level, adapter, out, method=name, before=before, retain=retain)
         say(f"{level} {name}: evaluated in {time.perf_counter() - start:.0f}s -> {out}")
         return out
 
     target = model(plan.target)
     written: list[Path] = []
     for level in plan.levels:
-        retain = model(Path(plan.retain.format(level=level))) if plan.retain else None
-        reference = retain if plan.forget_quality else None
-        before = run(target, level, "target", None, reference)
+        before = run(target, level, "target", None, None)
         written.append(before)
-        if retain is not None:
-            written.append(run(retain, level, "retain", before, reference))
+        retain = run(model(Path(plan.retain.format(level=level))), level, "retain", before, None) if plan.retain else None
+        written += [retain] if retain else []
         for name, method in methods.items():
             out = plan.models / f"{name}-{level}"
             record = unlearn(method, level, plan.target, plan.dataset, out, seed=plan.seed, threads=plan.threads)
             say(f"{level} {name}: unlearned in {record['seconds']:.0f}s -> {out}")
-            written.append(run(model(out), level, name, before, reference))
+            written.append(run(model(out), level, name, before, retain))
     return written
