@@ -1,4 +1,4 @@
-"""Split semantics on the tiny build, per benchmark.md section 4."""
+"""Split semantics on the tiny build, per docs/benchmark.md section 4."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Splits, per benchmark.md section 4: choose holdout patients and targets, then assign rows.
+"""Splits, per docs/benchmark.md section 4: choose holdout patients and targets, then assign rows.
 
 For a level L with targets T (one config per level below the top one, see
 ``Hierarchy.target_levels``):

@@ -1,4 +1,4 @@
-"""The fine-tuning protocol for real checkpoints (benchmark.md section 7): LoRA rank 16, alpha
+"""The fine-tuning protocol for real checkpoints (docs/benchmark.md section 7): LoRA rank 16, alpha
 16, dropout 0.05, AdamW lr 1e-4, on every linear layer of the language model, vision tower
 frozen; ``accelerate`` for one or many GPUs, bf16 and gradient accumulation.
 

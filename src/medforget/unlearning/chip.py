@@ -1,4 +1,4 @@
-"""CHIP: Cross-modal Hierarchy-Informed Projection (benchmark.md section 6), training-free.
+"""CHIP: Cross-modal Hierarchy-Informed Projection (docs/benchmark.md section 6), training-free.
 
 1. activations of the MLP ``gate_proj``/``up_proj``/``down_proj`` outputs of the last decoder
    layers (and of the vision-language projector where asked), pooled per row with ``alpha``

@@ -1,4 +1,4 @@
-"""The gradient baselines (benchmark.md section 7) on one shared trainer.
+"""The gradient baselines (docs/benchmark.md section 7) on one shared trainer.
 
 The trainer owns the loop: ``accelerate`` (one or many GPUs, bf16 where there is a GPU,
 gradient accumulation), LoRA through ``peft`` (rank 16, alpha 16, dropout 0.05 on the language
