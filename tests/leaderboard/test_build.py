@@ -140,3 +140,14 @@ def test_the_page_sorts_filters_and_shows_every_method_in_a_browser(built: Path)
         assert page.locator("tbody tr").all_inner_texts()[0].split("\t")[1] == "oracle"
         assert page.locator("tbody tr").count() == 1
         browser.close()
+
+
+@pytest.mark.parametrize("schema", ['{"columns": []}', '{"overall": {"name": "o", "display": "O", "direction": "up"}, '
+                                    '"columns": []}', "[1, 2]"])
+def test_a_malformed_board_schema_is_refused_with_a_reason(schema: str, tmp_path: Path):
+    from medforget.leaderboard.build import load_schema
+    from medforget.leaderboard.submission import SubmissionError
+
+    (tmp_path / "metrics.json").write_text(schema)
+    with pytest.raises(SubmissionError, match="metrics.json"):
+        load_schema(tmp_path)

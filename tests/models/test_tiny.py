@@ -124,3 +124,9 @@ def test_predictions_file_refuses_bad_input(tmp_path: Path, tiny_rows):
     path.write_text("not json\n")
     with pytest.raises(AdapterError, match=":1: expected a JSON object"):
         PredictionsFile(path)
+    path.write_text('{"id": "a", "prediction": "x", "logprobs": ["high"]}\n')
+    with pytest.raises(AdapterError, match="'logprobs' must be a list of numbers"):
+        PredictionsFile(path)
+    path.write_text('{"id": "a#paraphrased", "logprobs": [-0.5]}\n')  # a truth-ratio answer: no prediction
+    only = PredictionsFile(path)
+    assert only.answer_logprobs([{"id": "a#paraphrased"}]) == [[-0.5]] and not only.predictions

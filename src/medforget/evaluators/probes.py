@@ -177,9 +177,9 @@ def normalised(scores_by_split: Mapping[str, Sequence[SampleScore]], descendants
                before: Reference, retain: Reference) -> list[dict[str, Any]]:
     """The "how much is still known" numbers normalised between the level's retain model (0) and
     the target (1), on the rows all three runs scored, bootstrapped over them: the forget score
-    per task and pooled (``normalised_forget``), the child leak rate over ``descendants``
-    (``normalised_child_leak``), and the reconstruction attack under the context where this
-    model leaks most (``normalised_reconstruction``)."""
+    per task and pooled (``normalised_forget``), the child leak rate over ``descendants``, per
+    task and pooled (``normalised_child_leak``), and the reconstruction attack under the context
+    where this model leaks most (``normalised_reconstruction``)."""
     metric = HIERARCHY_METRICS.get("normalised_knowledge")
     out: list[dict[str, Any]] = []
 
@@ -196,10 +196,10 @@ def normalised(scores_by_split: Mapping[str, Sequence[SampleScore]], descendants
 
     forget = scores_by_split.get("forget", [])
     for task in [*sorted({s.task for s in forget}), "all"]:
-        add("normalised_forget", "forget", task, {s.id: s.primary_value for s in forget if task in ("all", s.task)},
-            as_known=False)
-    add("normalised_child_leak", "forget", "all",
-        {s.id: float(known(s.task, s.primary_value)) for s in forget if s.id in descendants}, as_known=True)
+        ours = [s for s in forget if task in ("all", s.task)]
+        add("normalised_forget", "forget", task, {s.id: s.primary_value for s in ours}, as_known=False)
+        add("normalised_child_leak", "forget", task,
+            {s.id: float(known(s.task, s.primary_value)) for s in ours if s.id in descendants}, as_known=True)
     contexts = {split: scores for split, scores in scores_by_split.items() if split.startswith("reconstruction:")}
     if contexts:
         worst = max(contexts, key=lambda split: np.mean([known(s.task, s.primary_value) for s in contexts[split]]))

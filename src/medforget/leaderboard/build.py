@@ -26,9 +26,16 @@ BOARD_VERSION = "2.0.0"
 def load_schema(board: Path) -> dict[str, Any]:
     path = board / "metrics.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise SubmissionError(f"{path} is missing or not JSON ({err}); it defines the board's columns") from err
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        columns = [schema["overall"], *schema["columns"]]
+        wrong = [c.get("name") for c in columns if c.get("direction") not in BETTER or not c.get("display")]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise SubmissionError(f"{path} is missing or not a board schema ({err!r}); it defines the board's columns, "
+                              "an 'overall' entry and a 'columns' list") from err
+    if wrong:
+        raise SubmissionError(f"{path}: columns {wrong} need a display name and a direction among "
+                              f"{', '.join(BETTER)}")
+    return schema
 
 
 def overall(values: Mapping[str, float | None]) -> float | None:

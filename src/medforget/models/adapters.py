@@ -122,9 +122,11 @@ class PredictionsFile:
         if prediction is not None:
             self.predictions[row_id] = prediction
         if "logprobs" in record:
-            if not isinstance(record["logprobs"], list):
+            values = record["logprobs"]
+            if not isinstance(values, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                       for x in values):
                 raise AdapterError(f"{path}:{number}: 'logprobs' must be a list of numbers")
-            self.logprobs[row_id] = [float(x) for x in record["logprobs"]]
+            self.logprobs[row_id] = [float(x) for x in values]
 
     def _missing(self, rows: Sequence[Mapping[str, Any]], have: Mapping[str, Any]) -> list[str]:
         return [r["id"] for r in rows if r["id"] not in have]
