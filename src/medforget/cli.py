@@ -261,13 +261,14 @@ def _run_submit(args: argparse.Namespace) -> int:
 def _run_check(args: argparse.Namespace) -> int:
     import tempfile
 
-    from medforget.leaderboard.check import check
+    from medforget.leaderboard.check import check, reference
     from medforget.leaderboard.submission import SubmissionError
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            before = check(args.target, args.dataset, Path(tmp) / "target").runs if args.target else None
-            retain = check(args.retain, args.dataset, Path(tmp) / "retain", before).runs if args.retain else None
+            before = reference(args.target, "target", args.dataset, Path(tmp) / "target").runs if args.target else None
+            retain = (reference(args.retain, "retain", args.dataset, Path(tmp) / "retain", before).runs
+                      if args.retain else None)
             checked = check(args.submission, args.dataset, Path(tmp) / "submission", before, retain)
         except SubmissionError as err:
             print(f"rejected: {err}")
@@ -284,6 +285,8 @@ def _run_board_build(args: argparse.Namespace) -> int:
     datasets = dict(_key_value(text) for text in args.dataset)
     data = build(args.board, {track: Path(path) for track, path in datasets.items()})
     print(f"board of {len(data['rows'])} rows in {args.board}: index.html, board.json, board.md, plots/")
+    for entry in data["rejected"]:
+        print(f"rejected: {entry['submission']}: {entry['reason']}")
     return 0
 
 

@@ -110,6 +110,7 @@ def board(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("board")
     shutil.copyfile(Path(__file__).parents[2] / "leaderboard" / "metrics.json", root / "metrics.json")
+    (root / "tracks.json").write_text(json.dumps({"tracks": {"tiny": {"target": "target", "retain": "retain"}}}))
     runs = root / "runs"
     made = {"target": eval_runs(tiny_build, runs / "target", right, "target", logprobs=knows_all)}
     made["retain"] = eval_runs(tiny_build, runs / "retain", guess, "retain", runs / "target", never_saw_forget)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,17 +17,38 @@ from medforget.leaderboard.build import column_key, markdown, overall, plot, ren
 from tests.leaderboard.conftest import FAKES, eval_runs, oracle
 
 
+#: a method name as hostile as a name may be: it opens an HTML comment and a script, closes the
+#: page's data block, and is full of Markdown syntax (a cell separator, emphasis, a link)
+HOSTILE_NAME = "<!--<script>alert(1)</script> | *x* [y](https://e.example) &amp; `z`"
+
+
+def stranger(board: Path, name: str, change) -> None:
+    """A stranger's submission: the oracle's, renamed and changed."""
+    folder = Path(shutil.copytree(board / "submissions" / "oracle", board / "submissions" / name))
+    manifest = json.loads((folder / "submission.json").read_text())
+    manifest["name"] = name
+    change(manifest, folder)
+    (folder / "submission.json").write_text(json.dumps(manifest))
+
+
 @pytest.fixture(scope="module")
-def built(board: Path, tiny_build: Path) -> Path:
-    assert main(["leaderboard", "build", "--board", str(board), "--dataset", f"tiny={tiny_build}"]) == 0
-    return board
+def built(board: Path, tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The :data:`FAKES` board, and what strangers sent: a do-nothing copy claiming to be the
+    target, one with a level's predictions missing, and a copy of the oracle's predictions under
+    another name, with :data:`HOSTILE_NAME` as its method."""
+    root = Path(shutil.copytree(board, tmp_path_factory.mktemp("built") / "board"))
+    stranger(root, "usurper", lambda m, f: m.update(role="target"))
+    stranger(root, "broken", lambda m, f: (f / "predictions" / "study.jsonl").unlink())
+    stranger(root, "copycat", lambda m, f: m["method"].update(name=HOSTILE_NAME))
+    assert main(["leaderboard", "build", "--board", str(root), "--dataset", f"tiny={tiny_build}"]) == 0
+    return root
 
 
 def test_the_board_holds_every_submission_at_every_level_with_recomputed_scores(built: Path):
     data = json.loads((built / "board.json").read_text())
     rows = {(r["submission"], r["level"]): r for r in data["rows"]}
     levels = ("institution", "patient", "study", "section")
-    assert set(rows) == {(name, level) for name in FAKES for level in levels}
+    assert set(rows) == {(name, level) for name in [*FAKES, "copycat"] for level in levels}
     for name in ("oracle", "at_retain"):  # the board's numbers are the evaluator's on the same predictions
         for level in levels:
             evaluated = json.loads((built / "runs" / name / level / "results.json").read_text())
@@ -58,6 +81,45 @@ def test_forget_quality_privleak_and_normalised_knowledge_against_the_retain_sub
     assert overall["at_retain"] == overall["retain"] == 1.0 > overall["oracle"] > overall["target"]
 
 
+def test_only_the_boards_tracks_json_makes_a_reference_and_a_claim_is_refused(built: Path):
+    data = json.loads((built / "board.json").read_text())
+    reasons = {r["submission"]: r["reason"] for r in data["rejected"]}
+    assert "claims role 'target'" in reasons["usurper"] and "tracks.json" in reasons["usurper"]
+    for row in data["rows"]:  # every row measured against the board's target: the oracle's own runs
+        if row["submission"] == "oracle":
+            evaluated = json.loads((built / "runs" / "oracle" / row["level"] / "results.json").read_text())
+            assert row["values"]["sibling_damage"] == cell(evaluated, "sibling_damage", None)
+    assert {r["role"] for r in data["rows"] if r["submission"] not in ("target", "retain")} == {"unlearned"}
+
+
+def test_a_bad_submission_is_left_off_with_its_reason_and_the_board_still_built(built: Path):
+    data = json.loads((built / "board.json").read_text())
+    reasons = {r["submission"]: r["reason"] for r in data["rejected"]}
+    assert set(reasons) == {"usurper", "broken"}
+    assert "no predictions for level 'study'" in reasons["broken"]
+    assert "broken" not in {r["submission"] for r in data["rows"]}
+
+
+def test_a_copy_of_anothers_predictions_is_flagged(built: Path):
+    rows = {(r["submission"], r["level"]): r for r in json.loads((built / "board.json").read_text())["rows"]}
+    assert rows[("copycat", "study")]["same_predictions_as"] == ["oracle"]
+    assert rows[("oracle", "study")]["same_predictions_as"] == ["copycat"]
+    assert rows[("at_retain", "patient")]["same_predictions_as"] == ["retain"]  # the fakes answer alike
+    assert rows[("target", "patient")]["same_predictions_as"] == []
+
+
+def test_a_name_cannot_add_rows_columns_links_or_html_to_the_table(built: Path):
+    table = (built / "board.md").read_text().splitlines()
+    separators = [len(re.findall(r"(?<!\\)\|", line)) for line in table]
+    assert len(table) == 2 + len(json.loads((built / "board.json").read_text())["rows"])
+    assert set(separators) == {separators[0]}  # every line has the header's columns
+    copycat = next(line for line in table if "alert" in line)
+    assert "<" not in copycat and not re.search(r"(?<!\\)\]\(", copycat) and "\\*x\\*" in copycat
+    page = (built / "index.html").read_text()
+    data_block = page.split('<script id="board-data" type="application/json">')[1].split("</script>")[0]
+    assert "<" not in data_block and json.loads(data_block)["rows"]
+
+
 def test_a_submission_without_logprobs_has_those_cells_empty_and_marked(board: Path, tiny_build: Path,
                                                                        tmp_path: Path):
     from medforget.leaderboard.check import check
@@ -80,11 +142,12 @@ def test_a_submission_without_logprobs_has_those_cells_empty_and_marked(board: P
 
 def test_the_page_the_table_and_the_plots_are_generated(built: Path):
     page = (built / "index.html").read_text()
-    assert "<script" in page and "http" not in page.split("<script", 1)[1]  # nothing to fetch: opens offline
+    code = page.split("<script>", 1)[1]  # the page's code, after its data (where a stranger may write a link)
+    assert not re.search(r"src=|href=|fetch\(|import\(", code) and "http" not in page.split("<body>")[0]  # opens offline
     assert "Mean of five numbers" in page  # the overall score's definition is shown
     table = (built / "board.md").read_text().splitlines()
     assert table[0].startswith("| track | level | method | role | overall | Forget (normalised)")
-    assert len(table) == 2 + 4 * len(FAKES)
+    assert len(table) == 2 + 4 * (len(FAKES) + 1)  # and the copycat
     plots = sorted(p.name for p in (built / "plots").iterdir())
     assert plots == [f"tiny-{level}.png" for level in ("institution", "patient", "section", "study")]
     assert all((built / "plots" / p).read_bytes()[:4] == b"\x89PNG" for p in plots)
@@ -121,24 +184,30 @@ def test_the_page_sorts_filters_and_shows_every_method_in_a_browser(built: Path)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto((built / "index.html").as_uri())
         tables = page.locator("table")
-        assert tables.count() == 4
+        assert tables.count() == 4  # the hostile name disabled nothing
         methods = set(page.locator("tbody tr td:nth-child(2)").all_inner_texts())
-        assert methods == set(FAKES)
+        same = " \u2261"  # the mark of predictions the same as another submission's
+        assert methods == {"target", *(name + same for name in ("retain", "at_retain", "oracle", HOSTILE_NAME))}
+        assert page.locator("#rejected li").count() == 2
         page.select_option("#level", "patient")
         assert page.locator("table").count() == 1
         assert page.locator("table").get_attribute("data-level") == "patient"
         gap = page.locator("th[data-key='forget_retain_gap/retain-forget']")
-        gap.click()  # higher is better: best first
-        assert page.locator("tbody tr").first.locator("td").nth(1).inner_text() == "oracle"
+        gap.click()  # higher is better: best first (the oracle, or its copy)
+        assert page.locator("tbody tr").first.locator("td").nth(1).inner_text() in {"oracle" + same, HOSTILE_NAME + same}
         gap.click()  # again: the other way round
         assert page.locator("tbody tr").first.locator("td").nth(1).inner_text() == "target"
         page.locator("th[data-key='privleak_loss/forget-vs-holdout']").click()  # closest to 0 first
-        assert page.locator("tbody tr").first.locator("td").nth(1).inner_text() in {"retain", "at_retain"}
+        assert page.locator("tbody tr").first.locator("td").nth(1).inner_text() in {"retain" + same, "at_retain" + same}
+        assert page.locator("tbody tr").count() == len(FAKES) + 1
         page.fill("#method", "orac")
-        assert page.locator("tbody tr").all_inner_texts()[0].split("\t")[1] == "oracle"
+        assert page.locator("tbody tr").all_inner_texts()[0].split("\t")[1] == "oracle" + same
         assert page.locator("tbody tr").count() == 1
+        assert dialogs == []  # no submitted string ran as a script
         browser.close()
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,50 @@ HOSTILE = {
 }
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def write(folder: Path, name: str, data: bytes | str) -> Path:
+    path = folder / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return folder
+
+
+HOSTILE.update({
+    "submission.json nested too deeply": (lambda f: write(f, "submission.json", DEEP), "nested too deeply"),
+    "predictions nested too deeply": (lambda f: edit_predictions(f, lambda ls: [DEEP, *ls]), "nested too deeply"),
+    "claimed results nested too deeply": (lambda f: write(f, "claimed/study.json", DEEP), "nested too deeply"),
+    "predictions not UTF-8": (lambda f: write(f, "predictions/study.jsonl", b'{"id": "\xff\xfe"}\n'), "not UTF-8"),
+    "dataset.splits a list": (lambda f: edit_manifest(f, lambda m: m["dataset"].update(splits=[])),
+                              "dataset.splits must map"),
+    "method name a number": (lambda f: edit_manifest(f, lambda m: m["method"].update(name=7)),
+                             "method.name must be a string"),
+    "method name with a newline": (lambda f: edit_manifest(f, lambda m: m["method"].update(name="a\n| forged |")),
+                                   "control or format character"),
+    "method name with a bidirectional override": (
+        lambda f: edit_manifest(f, lambda m: m["method"].update(name="npo\u202egnp")), "control or format"),
+    "name not a folder name": (lambda f: edit_manifest(f, lambda m: m.update(name="../target")), "name '../target'"),
+    "boolean log-probabilities": (lambda f: edit_predictions(f, lambda ls: [
+        json.dumps({**json.loads(ls[0]), "logprobs": [True, False]}), *ls[1:]]), "log-probabilities"),
+    "a key twice in a prediction": (lambda f: edit_predictions(f, lambda ls: [
+        ls[0][:-1] + ', "prediction": "other"}', *ls[1:]]), "'prediction' appears twice"),
+    "a key twice in submission.json": (lambda f: write(f, "submission.json", (f / "submission.json").read_text()
+                                                       .replace("{", '{"role": "target", ', 1)), "'role' appears twice"),
+    "a prediction too long to score": (lambda f: edit_predictions(f, lambda ls: [
+        json.dumps({**json.loads(ls[0]), "prediction": "x" * (checker.MAX_PREDICTION_CHARS + 1)}), *ls[1:]]),
+        "over the 8192 limit"),
+    "too many log-probabilities": (lambda f: edit_predictions(f, lambda ls: [
+        json.dumps({**json.loads(ls[0]), "logprobs": [-1.0] * (checker.MAX_LOGPROBS + 1)}), *ls[1:]]),
+        "over the 4096 limit"),
+    "an absolute local model path": (lambda f: edit_manifest(f, lambda m: m["models"].update(study="/home/me/x")),
+                                     "path on the submitter's machine"),
+    "a weights link that is a script": (lambda f: edit_manifest(f, lambda m: m.update(weights_url="javascript:x()")),
+                                        "weights_url must be an http"),
+    "submission.json a FIFO": (lambda f: ((f / "submission.json").unlink(), os.mkfifo(f / "submission.json")) and f,
+                               "FIFO"),
+})
+
+
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_submissions_are_rejected_with_a_reason(case, board, tiny_build, tmp_path):
     spoil, reason = HOSTILE[case]
@@ -105,7 +151,46 @@ def tar_with(path: Path, name: str, data: bytes = b"x", kind: bytes = tarfile.RE
     return path
 
 
+def tar_of(path: Path, names: list[str], mode: str = "w:gz") -> Path:
+    with tarfile.open(path, mode) as archive:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            archive.addfile(info, io.BytesIO(b"x"))
+    return path
+
+
+def truncated(path: Path) -> Path:
+    tar_of(path, [f"s/f{i}" for i in range(50)], "w:gz")
+    path.write_bytes(path.read_bytes()[:-200])
+    return path
+
+
+def zip_with(path: Path, flag_bits: int = 0, compress_type: int = zipfile.ZIP_STORED, spoil: bool = False) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        info = zipfile.ZipInfo("s/submission.json")
+        info.compress_type = zipfile.ZIP_STORED
+        archive.writestr(info, b"{}" * 100)
+    data = bytearray(path.read_bytes())
+    if flag_bits or compress_type:  # in the local header (offset 6, 8) and the central directory (8, 10)
+        central = data.rindex(b"PK\x01\x02")
+        for at in (6, central + 8):
+            data[at:at + 2] = flag_bits.to_bytes(2, "little")
+            data[at + 2:at + 4] = compress_type.to_bytes(2, "little")
+    if spoil:  # the member's bytes, not its CRC
+        data[50:54] = b"XXXX"  # 30 header bytes and the 17 of its name come first
+    path.write_bytes(bytes(data))
+    return path
+
+
 @pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: tar_of(p / "a.tar.gz", [f"s/f{i}" for i in range(checker.MAX_MEMBERS + 1)]), "over 1000 members"),
+    (lambda p: tar_of(p / "a.tar.gz", ["s/a", "s/a/b"]), "cannot be unpacked"),  # a file where a folder must go
+    (lambda p: tar_of(p / "a.tar.gz", ["s/" + "n" * 256]), "over 255 bytes"),
+    (lambda p: truncated(p / "a.tar.gz"), "cannot be unpacked"),
+    (lambda p: zip_with(p / "a.zip", flag_bits=0x1), "encrypted"),
+    (lambda p: zip_with(p / "a.zip", compress_type=99), "cannot be unpacked"),  # an unknown compression
+    (lambda p: zip_with(p / "a.zip", spoil=True), "cannot be unpacked"),  # its CRC no longer matches
     (lambda p: tar_with(p / "a.tar.gz", "../../evil.json"), "path traversal"),
     (lambda p: tar_with(p / "a.tar.gz", "/abs/submission.json"), "path traversal"),
     (lambda p: tar_with(p / "a.tar.gz", "passwd", kind=tarfile.SYMTYPE, link="/etc/passwd"), "link"),
@@ -130,6 +215,28 @@ def test_an_archive_made_by_submit_is_accepted(suffix, board, tiny_build, tmp_pa
     assert main(["submit", *map(str, runs), "--name", "oracle", "--hardware", "test", "--out", str(archive)]) == 0
     assert main(["leaderboard", "check", str(archive), "--dataset", str(tiny_build)]) == 0
     assert "accepted: oracle" in capsys.readouterr().out
+
+
+def test_a_folder_with_too_many_files_is_rejected(board, tiny_build, tmp_path):
+    folder = copy(board, "oracle", tmp_path)
+    for i in range(checker.MAX_MEMBERS):
+        (folder / f"junk{i}").touch()
+    with pytest.raises(SubmissionError, match="over 1000 files"):
+        check(folder, tiny_build, tmp_path / "work")
+
+
+def test_check_refuses_a_non_target_as_the_target_and_a_non_retain_as_the_retain(board, tiny_build, capsys):
+    oracle, target = board / "submissions" / "oracle", board / "submissions" / "target"
+    assert main(["leaderboard", "check", str(oracle), "--dataset", str(tiny_build), "--target", str(oracle)]) == 1
+    assert "'unlearned' submission, not the track's target" in capsys.readouterr().out
+    assert main(["leaderboard", "check", str(oracle), "--dataset", str(tiny_build), "--target", str(target),
+                 "--retain", str(target)]) == 1
+    assert "'target' submission, not the track's retain" in capsys.readouterr().out
+
+
+def test_submit_names_models_without_the_submitters_local_paths(board):
+    manifest = json.loads((board / "submissions" / "oracle" / "submission.json").read_text())
+    assert all(not model.startswith("/") for model in manifest["models"].values())
 
 
 def test_a_rejected_submission_exits_1_with_the_reason(tiny_build, tmp_path, capsys):

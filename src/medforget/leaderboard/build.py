@@ -1,7 +1,10 @@
 """``medforget leaderboard build``: every submission under ``leaderboard/submissions/`` checked
 and re-scored, then ``board.json``, ``index.html`` (static, self-contained), ``board.md`` and
 one plot per track and level. The columns, their descriptions and directions, and the overall
-score come from ``leaderboard/metrics.json``."""
+score come from ``leaderboard/metrics.json``; each track's reference submissions (the target
+and the retain model every row is measured against) from ``leaderboard/tracks.json``, never
+from a submission's own claim. A submission that fails its check is left off and reported,
+with the reason, in ``board.json`` and on the page; the others are still built."""
 
 from __future__ import annotations
 
@@ -28,14 +31,38 @@ def load_schema(board: Path) -> dict[str, Any]:
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
         columns = [schema["overall"], *schema["columns"]]
-        wrong = [c.get("name") for c in columns if c.get("direction") not in BETTER or not c.get("display")]
+        wrong = [c.get("name") for c in columns if c.get("direction") not in BETTER or not all(
+            isinstance(c.get(key), str) and c[key] for key in ("name", "display", "description"))
+            or not isinstance(c.get("split", ""), (str, type(None)))]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise SubmissionError(f"{path} is missing or not a board schema ({err!r}); it defines the board's columns, "
                               "an 'overall' entry and a 'columns' list") from err
     if wrong:
-        raise SubmissionError(f"{path}: columns {wrong} need a display name and a direction among "
-                              f"{', '.join(BETTER)}")
+        raise SubmissionError(f"{path}: columns {wrong} need a name, a display name, a description, a split (or "
+                              f"null) and a direction among {', '.join(BETTER)}")
     return schema
+
+
+#: the roles the board gives, per track, in ``tracks.json``
+REFERENCE_ROLES = ("target", "retain")
+
+
+def load_tracks(board: Path) -> dict[str, dict[str, str]]:
+    """``tracks.json``: track -> {"target": submission, "retain": submission (optional)}, the
+    board maintainers' choice of the submissions every row of the track is measured against."""
+    path = board / "tracks.json"
+    try:
+        tracks = json.loads(path.read_text(encoding="utf-8"))["tracks"]
+        valid = isinstance(tracks, dict) and all(
+            isinstance(refs, dict) and isinstance(refs.get("target"), str) and set(refs) <= set(REFERENCE_ROLES)
+            and all(isinstance(name, str) for name in refs.values()) for refs in tracks.values())
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SubmissionError(f"{path} is missing or not the board's tracks ({err!r}); it names, per track, the "
+                              'target and retain submissions: {"tracks": {"tiny": {"target": "...", "retain": "..."}}}'
+                              ) from err
+    if not valid:
+        raise SubmissionError(f'{path}: each track needs {{"target": SUBMISSION}} and may have "retain": SUBMISSION')
+    return tracks
 
 
 def overall(values: Mapping[str, float | None]) -> float | None:
@@ -62,40 +89,100 @@ def column_key(column: Mapping[str, Any]) -> str:
 
 def build(board: Path, datasets: Mapping[str, Path]) -> dict[str, Any]:
     """Check every submission of ``board/submissions`` (against ``datasets[track]``) and write
-    the board. Each track's target and retain submissions are recomputed first: every row is
-    measured against both (the target's own row too, and the retain model's)."""
-    schema = load_schema(board)
+    the board. Each track's reference submissions are recomputed first: every row is measured
+    against both (the target's own row too, and the retain model's). A reference that fails
+    stops the build (the board cannot be scored without it); any other failing submission is
+    left off and listed under ``rejected``."""
+    schema, tracks = load_schema(board), load_tracks(board)
+    missing = sorted(set(tracks) - set(datasets))
+    if missing:
+        raise SubmissionError(f"tracks {missing} of {board / 'tracks.json'} have no --dataset TRACK=DIR")
     folders = sorted(p for p in (board / "submissions").iterdir() if not p.name.startswith("."))
+    roles = {(track, name): role for track, refs in tracks.items() for role, name in refs.items()}
+    rejected: list[dict[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        manifests = [(p, read_manifest(unpack(p, Path(tmp) / p.name / "peek"))) for p in folders]
-        manifests.sort(key=lambda item: (item[1]["track"], ROLES.index(item[1]["role"]), item[1]["name"]))
-        references: dict[str, tuple[dict[str, Path], dict[str, Path] | None]] = {}
-        for track in dict.fromkeys(manifest["track"] for _, manifest in manifests):
-            if track not in datasets:
-                raise SubmissionError(f"track {track!r} has no dataset (tracks: {', '.join(datasets)})")
-            by_role = {role: [f for f, m in manifests if m["track"] == track and m["role"] == role]
-                       for role in ("target", "retain")}
-            if len(by_role["target"]) != 1 or len(by_role["retain"]) > 1:
-                raise SubmissionError(f"track {track!r} needs one target submission and at most one retain "
-                                      f"submission (found {len(by_role['target'])} and {len(by_role['retain'])}): "
-                                      "every other row is measured against them")
-            before = check(by_role["target"][0], datasets[track], Path(tmp) / track / "target").runs
-            retain = (check(by_role["retain"][0], datasets[track], Path(tmp) / track / "retain", before).runs
-                      if by_role["retain"] else None)
-            references[track] = (before, retain)
+        admitted: dict[str, tuple[Path, dict[str, Any]]] = {}  # name -> (folder or archive, manifest)
+        for folder in folders:
+            try:
+                manifest = read_manifest(unpack(folder, Path(tmp) / "peek" / folder.name))
+                admitted[manifest["name"]] = (folder, _admit(manifest, folder, tracks, roles, admitted))
+            except SubmissionError as err:
+                rejected.append({"submission": folder.name, "reason": str(err)})
+        references = {track: _references(track, refs, admitted, rejected, datasets[track], Path(tmp) / track)
+                      for track, refs in tracks.items()}
         rows = []
-        for folder, manifest in manifests:
+        for name, (folder, manifest) in sorted(admitted.items(), key=lambda item: (
+                item[1][1]["track"], ROLES.index(item[1][1]["role"]), item[0])):
             before, retain = references[manifest["track"]]
-            checked = check(folder, datasets[manifest["track"]], Path(tmp) / folder.name, before, retain)
+            try:
+                checked = check(folder, datasets[manifest["track"]], Path(tmp) / "rows" / name, before, retain)
+            except SubmissionError as err:
+                rejected.append({"submission": folder.name, "reason": str(err)})
+                continue
             rows += _rows(checked, schema)
             for line in checked.disagreements:
                 logger.warning("%s: %s", manifest["name"], line)
-    data = {"board_version": BOARD_VERSION, "schema": schema, "rows": rows}
+    _mark_same_predictions(rows)
+    data = {"board_version": BOARD_VERSION, "schema": schema, "rows": rows,
+            "rejected": sorted(rejected, key=lambda r: r["submission"])}
     (board / "board.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     (board / "index.html").write_text(render_html(data), encoding="utf-8")
     (board / "board.md").write_text("\n".join(markdown(data)) + "\n", encoding="utf-8")
     plot(data, board / "plots")
     return data
+
+
+#: what a submission under ``submissions/`` may be: a folder NAME, or an archive NAME + one of these
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
+
+
+def _admit(manifest: dict[str, Any], folder: Path, tracks: Mapping[str, Any], roles: Mapping[tuple[str, str], str],
+           admitted: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest, if the board takes it: named as its folder (or archive), the only one of
+    its name, on a track of the board, and claiming the role the board gives it (a reference
+    role only to the submission ``tracks.json`` names for it)."""
+    stem = next((folder.name[:-len(s)] for s in ARCHIVE_SUFFIXES if folder.name.endswith(s)), folder.name)
+    if manifest["name"] != stem:
+        raise SubmissionError(f"{folder.name}: submission.json names it {manifest['name']!r}; a submission's folder "
+                              "or archive is named after it")
+    if manifest["name"] in admitted:
+        raise SubmissionError(f"{folder.name}: another entry is already named {manifest['name']!r}")
+    if manifest["track"] not in tracks:
+        raise SubmissionError(f"{manifest['name']}: track {manifest['track']!r} is not on this board "
+                              f"(tracks: {', '.join(tracks)})")
+    role = roles.get((manifest["track"], folder.name), "unlearned")
+    if manifest["role"] != role:
+        raise SubmissionError(f"{manifest['name']}: claims role {manifest['role']!r}, but the board's tracks.json "
+                              f"gives it {role!r}: the target and retain rows are the board's to choose")
+    return manifest
+
+
+def _references(track: str, refs: Mapping[str, str], admitted: Mapping[str, tuple[Path, Any]],
+                rejected: list[dict[str, str]], dataset: Path, work: Path,
+                ) -> tuple[dict[str, Path], dict[str, Path] | None]:
+    """The recomputed runs of a track's target and retain submissions."""
+    runs: dict[str, dict[str, Path]] = {}
+    for role in REFERENCE_ROLES:
+        if role not in refs:
+            continue
+        if refs[role] not in admitted:
+            why = next((r["reason"] for r in rejected if r["submission"].startswith(refs[role])),
+                       "no such folder or archive under submissions/")
+            raise SubmissionError(f"track {track!r}: the {role} submission {refs[role]!r} named in tracks.json cannot "
+                                  f"be used: {why}")
+        runs[role] = check(admitted[refs[role]][0], dataset, work / role, runs.get("target")).runs
+    return runs["target"], runs.get("retain")
+
+
+def _mark_same_predictions(rows: list[dict[str, Any]]) -> None:
+    """Name, on each row, the other submissions whose predictions at that level are the same:
+    a copy of another's predictions under a new name scores the same and is flagged."""
+    by_digest: dict[tuple[str, str, str], list[str]] = {}
+    for row in rows:
+        by_digest.setdefault((row["track"], row["level"], row["predictions_sha256"]), []).append(row["submission"])
+    for row in rows:
+        names = by_digest[(row["track"], row["level"], row["predictions_sha256"])]
+        row["same_predictions_as"] = [name for name in names if name != row["submission"]]
 
 
 def _rows(checked: Checked, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -107,7 +194,8 @@ def _rows(checked: Checked, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "method": manifest["method"]["name"], "method_version": manifest["method"]["version"],
                     "role": manifest["role"], "model": manifest["models"].get(level), "seed": manifest["seed"],
                     "weights_url": manifest["weights_url"], "overall": overall(values), "values": values,
-                    "disagreements": len([d for d in checked.disagreements if d.startswith(f"{level} ")])})
+                    "disagreements": len([d for d in checked.disagreements if d.startswith(f"{level} ")]),
+                    "predictions_sha256": checked.digests[level]})
     return out
 
 
@@ -130,13 +218,30 @@ def compare(reference: Mapping[str, Any], built: Mapping[str, Any], tolerance: f
 
 
 def markdown(data: Mapping[str, Any]) -> list[str]:
+    """The board as a Markdown table; every cell escaped, so no submitted string adds a row, a
+    column, a link or HTML."""
     columns = data["schema"]["columns"]
     header = ["track", "level", "method", "role", "overall", *(c["display"] for c in columns)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(map(markdown_cell, header)) + " |", "|" + "---|" * len(header)]
     for row in data["rows"]:
         cells = [_number(row["overall"])] + [_number(row["values"][column_key(c)]) for c in columns]
-        lines.append("| " + " | ".join([row["track"], row["level"], row["method"], row["role"], *cells]) + " |")
+        texts = [row["track"], row["level"], row["method"], row["role"]]
+        lines.append("| " + " | ".join([*map(markdown_cell, texts), *cells]) + " |")
     return lines
+
+
+#: what Markdown reads as syntax inside a table cell (a cell never starts a line, so "#", "-" or
+#: "1." cannot start a block there): the cell separator, escapes, code, emphasis, strike-through,
+#: links and images (their brackets); "<", ">" and "&" become HTML entities
+_MARKDOWN = set("|\\`*_~[]")
+
+
+def markdown_cell(text: str) -> str:
+    """``text`` as the literal content of one table cell: line breaks become spaces, and every
+    character Markdown or HTML reads as syntax is escaped."""
+    text = " ".join(str(text).splitlines())
+    return "".join("&lt;" if c == "<" else "&gt;" if c == ">" else "&amp;" if c == "&"
+                   else "\\" + c if c in _MARKDOWN else c for c in text)
 
 
 #: what an empty cell shows: the value is undefined there (child leak at the leaf level) or the
@@ -189,7 +294,9 @@ def render_html(data: Mapping[str, Any]) -> str:
     schema = data["schema"]
     legend = "".join(f"<dt>{html.escape(c['display'])} <span class='dir'>({BETTER[c['direction']]})</span></dt>"
                      f"<dd>{html.escape(c['description'])}</dd>" for c in [schema["overall"], *schema["columns"]])
-    payload = json.dumps(data).replace("</", "<\\/")
+    # inside <script> nothing may read as markup: no "</script>", no "<!--" (which would swallow
+    # the rest of the page); JSON strings may spell any character as \uXXXX
+    payload = json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return _PAGE.replace("__LEGEND__", legend).replace("__DATA__", payload)
 
 
@@ -207,10 +314,19 @@ label{margin-right:1rem}
 numbers are ignored. Reference rows (italic): the target before unlearning and the retain model
 that never saw the forget split. n/a: undefined there (child leak at the leaf level), or not
 computable from the submission (forget quality and PrivLeak need its log-probabilities).</p>
+<p id="limits">What this board can prove, and what it cannot: it scores the predictions and
+log-probabilities a submission hands in. It checks that they are complete, well-formed and about
+this board's data, and recomputes every number from them. It cannot tell a model's answers from
+answers written by hand or copied from the dataset, and it cannot see whether the submitted
+log-probabilities came from the model named. It flags a submission whose predictions at a level
+are exactly another's (marked &equiv;), but not a near copy. The stronger evidence is a link to
+the unlearned weights, so anyone can rerun the evaluation, and the white-box measures (forget
+quality, PrivLeak), which need a model's log-probabilities.</p>
 <div><label>Track <select id="track"></select></label>
 <label>Level <select id="level"><option value="">all</option></select></label>
 <label>Method <input id="method" placeholder="filter"></label></div>
 <div id="boards"></div>
+<div id="rejected"></div>
 <h2>Metrics</h2><dl>__LEGEND__</dl>
 <script id="board-data" type="application/json">__DATA__</script>
 <script>
@@ -256,12 +372,21 @@ function render() {
       const tr = body.insertRow();
       tr.className = r.role === "unlearned" ? "method" : "reference";
       [r.level, r.method, r.role].forEach(v => { const td = tr.insertCell(); td.className = "t"; td.textContent = v; });
+      if (r.same_predictions_as && r.same_predictions_as.length) {
+        tr.cells[1].textContent += " \u2261"; tr.cells[1].title = "same predictions as " + r.same_predictions_as.join(", ");
+      }
       columns.forEach(c => { const v = value(r, c); tr.insertCell().textContent = v === null || v === undefined ? "n/a" : (Math.abs(v) < 0.0005 ? 0 : v).toFixed(3); });
     });
     const title = document.createElement("h2");
     title.textContent = track + " track, " + l + " level";
     boards.append(title, table);
   }
+}
+if (data.rejected && data.rejected.length) {
+  const box = document.getElementById("rejected"), title = document.createElement("h2"), list = document.createElement("ul");
+  title.textContent = "Rejected submissions (" + data.rejected.length + ")";
+  data.rejected.forEach(r => { const li = document.createElement("li"); li.textContent = r.submission + ": " + r.reason; list.appendChild(li); });
+  box.append(title, list);
 }
 [trackSelect, levelSelect].forEach(e => e.onchange = render);
 document.getElementById("method").oninput = render;

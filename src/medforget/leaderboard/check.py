@@ -9,29 +9,43 @@ submission), and any claimed number that disagrees is reported.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medforget.errors import MedForgetError
 from medforget.leaderboard.submission import SubmissionError, validate_manifest
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
+#: files and folders in a submission (one needs 2 per level and submission.json)
+MAX_MEMBERS = 1000
+#: bytes of one path component, the limit of every common file system
+MAX_NAME_BYTES = 255
+#: characters of one prediction: an answer is a few sentences; scoring a megabyte-long one costs
+#: minutes (ROUGE-L is quadratic), so a longer one is refused rather than cut
+MAX_PREDICTION_CHARS = 8192
+#: log-probabilities of one answer (its tokens)
+MAX_LOGPROBS = 4096
 
 
 @dataclass
 class Checked:
-    """A submission that passed: its manifest, and per level the recomputed results and the
-    folder of the recomputed run (a ``--before`` for the track's other submissions)."""
+    """A submission that passed: its manifest, and per level the recomputed results, the
+    folder of the recomputed run (a ``--before`` for the track's other submissions) and the
+    digest of its predictions (equal for two submissions whose predictions are the same)."""
 
     manifest: dict[str, Any]
     results: dict[str, dict[str, Any]]
     runs: dict[str, Path]
+    digests: dict[str, str] = field(default_factory=dict)
     disagreements: list[str] = field(default_factory=list)
 
 
@@ -43,25 +57,47 @@ def unpack(path: Path, into: Path) -> Path:
     if path.is_dir():
         _check_tree(path)
         return path
-    if not path.is_file():
+    if not path.exists():
         raise SubmissionError(f"{path} does not exist")
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            members = [(m.filename, m.file_size, _zip_is_link(m)) for m in archive.infolist()]
-            _check_members(path, members)
-            archive.extractall(into)
-    elif tarfile.is_tarfile(path):
-        with tarfile.open(path) as archive:
-            infos = archive.getmembers()
-            _check_members(path, [(m.name, m.size, m.issym() or m.islnk() or not (m.isfile() or m.isdir()))
-                                  for m in infos])
-            archive.extractall(into, filter="data")
-    else:
-        raise SubmissionError(f"{path} is neither a folder nor a .tar.gz / .zip archive")
+    if not path.is_file():
+        raise SubmissionError(f"{path} is not a regular file (a FIFO, socket or device); submit a folder or archive")
+    try:
+        if zipfile.is_zipfile(path):
+            _unzip(path, into)
+        elif tarfile.is_tarfile(path):
+            _untar(path, into)
+        else:
+            raise SubmissionError(f"{path} is neither a folder nor a .tar.gz / .zip archive")
+    except (OSError, EOFError, RuntimeError, NotImplementedError, tarfile.TarError, zipfile.BadZipFile,
+            zlib.error) as err:  # truncated, corrupt, or a member the file system cannot hold
+        raise SubmissionError(f"{path}: the archive cannot be unpacked ({type(err).__name__}: {err}); "
+                              "make it again with `medforget submit ... --out NAME.tar.gz`") from err
     found = [p.parent for p in into.rglob("submission.json")]
     if len(found) != 1:
         raise SubmissionError(f"{path} must hold exactly one submission.json (found {len(found)})")
     return found[0]
+
+
+def _unzip(path: Path, into: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        _check_members(path, [(m.filename, m.file_size, _zip_is_link(m)) for m in infos[:MAX_MEMBERS + 1]])
+        encrypted = [m.filename for m in infos if m.flag_bits & 0x1]
+        if encrypted:
+            raise SubmissionError(f"{path}: member {encrypted[0]!r} is encrypted; submit an unencrypted archive")
+        archive.extractall(into)
+
+
+def _untar(path: Path, into: Path) -> None:
+    with tarfile.open(path) as archive:
+        infos = []
+        for info in archive:  # one at a time: a count over the limit stops reading at once
+            infos.append(info)
+            if len(infos) > MAX_MEMBERS:
+                break
+        _check_members(path, [(m.name, m.size, m.issym() or m.islnk() or not (m.isfile() or m.isdir()))
+                              for m in infos])
+        archive.extractall(into, filter="data")
 
 
 def _zip_is_link(member: zipfile.ZipInfo) -> bool:
@@ -70,11 +106,15 @@ def _zip_is_link(member: zipfile.ZipInfo) -> bool:
 
 def _check_members(path: Path, members: list[tuple[str, int, bool]]) -> None:
     """Each member as (name, size, is a link or special file)."""
+    if len(members) > MAX_MEMBERS:
+        raise SubmissionError(f"{path}: over {MAX_MEMBERS} members; a submission holds a few files per level")
     total = 0
     for name, size, is_link in members:
         parts = Path(name).parts
         if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-            raise SubmissionError(f"{path}: member {name!r} escapes the archive (path traversal)")
+            raise SubmissionError(f"{path}: member {name[:200]!r} escapes the archive (path traversal)")
+        if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts):
+            raise SubmissionError(f"{path}: member {name[:200]!r}... has a name over {MAX_NAME_BYTES} bytes")
         if is_link:
             raise SubmissionError(f"{path}: member {name!r} is a link or a special file; only files are accepted")
         if size > MAX_FILE_BYTES:
@@ -86,9 +126,13 @@ def _check_members(path: Path, members: list[tuple[str, int, bool]]) -> None:
 
 def _check_tree(folder: Path) -> None:
     total = 0
-    for item in folder.rglob("*"):
+    for count, item in enumerate(folder.rglob("*"), 1):
+        if count > MAX_MEMBERS:
+            raise SubmissionError(f"{folder}: over {MAX_MEMBERS} files and folders; a submission holds a few per level")
         if item.is_symlink():
             raise SubmissionError(f"{item} is a symbolic link; only files are accepted")
+        if not (item.is_file() or item.is_dir()):
+            raise SubmissionError(f"{item} is a FIFO, socket or device; only files are accepted")
         if item.is_file():
             size = item.stat().st_size
             if size > MAX_FILE_BYTES:
@@ -99,16 +143,44 @@ def _check_tree(folder: Path) -> None:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    try:
-        manifest = json.loads((folder / "submission.json").read_text(encoding="utf-8"), parse_constant=_no_constant)
-    except (OSError, ValueError) as err:
-        raise SubmissionError(f"{folder / 'submission.json'} is missing or not JSON ({err})") from err
+    path = folder / "submission.json"
+    if path.exists() and not path.is_file():
+        raise SubmissionError(f"{path} is not a regular file")
+    manifest = load_json(_read_text(path), path.name)
     validate_manifest(manifest)
     return manifest
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise SubmissionError(f"{path.name} is not UTF-8 text ({err}); JSON files are UTF-8") from err
+    except OSError as err:
+        raise SubmissionError(f"{path} is missing or unreadable ({err.strerror or err})") from err
+
+
+def load_json(text: str, where: str) -> Any:
+    """Strict JSON: no NaN or Infinity, no key twice in one object (JSON parsers disagree on
+    which copy wins), and a clear error for nesting deeper than the parser can follow."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+    except RecursionError as err:
+        raise SubmissionError(f"{where}: JSON nested too deeply to read") from err
+    except ValueError as err:
+        raise SubmissionError(f"{where}: not valid JSON ({str(err)[:200]})") from err
+
+
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number a submission may carry")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = next(key for key in keys if keys.count(key) > 1)
+        raise ValueError(f"key {twice[:100]!r} appears twice in one object")
+    return dict(pairs)
 
 
 def check(path: Path, dataset: Path, work: Path, before: Mapping[str, Path] | None = None,
@@ -127,21 +199,38 @@ def check(path: Path, dataset: Path, work: Path, before: Mapping[str, Path] | No
     missing = [level for level in board["targets"] if level not in manifest["levels"]]
     if missing or sorted(manifest["levels"]) != sorted(set(manifest["levels"])):
         raise SubmissionError(f"{manifest['name']}: every level once is required; missing {missing}")
+    digests = {}
     for level in board["targets"]:  # everything is validated before anything is scored
         if manifest["dataset"]["splits"].get(level) != dataset_record(dataset, board, level)["splits"]:
             raise SubmissionError(f"{manifest['name']}: level {level!r} was evaluated on other data than the "
                                   "board's (split hashes differ); evaluate on the board's dataset")
-        _check_predictions(folder / "predictions" / f"{level}.jsonl", *_dataset_ids(dataset, level))
+        digests[level] = _check_predictions(folder / "predictions" / f"{level}.jsonl", *_dataset_ids(dataset, level))
         _read_claimed(folder / "claimed" / f"{level}.json")
-    checked = Checked(manifest, {}, {})
+    checked = Checked(manifest, {}, {}, digests)
     for level in board["targets"]:
         run = work / "runs" / level
-        checked.results[level] = evaluate(dataset, level, PredictionsFile(folder / "predictions" / f"{level}.jsonl"),
-                                          run, method=manifest["method"]["name"], before=(before or {}).get(level),
-                                          retain=(retain or {}).get(level))
+        predictions = folder / "predictions" / f"{level}.jsonl"
+        try:
+            checked.results[level] = evaluate(dataset, level, PredictionsFile(predictions), run,
+                                              method=manifest["method"]["name"], before=(before or {}).get(level),
+                                              retain=(retain or {}).get(level))
+        except SubmissionError:
+            raise
+        except MedForgetError as err:  # what the checks above let through but scoring cannot use
+            raise SubmissionError(f"{manifest['name']}: level {level!r} cannot be scored: {err}") from err
         checked.runs[level] = run
         claimed = _read_claimed(folder / "claimed" / f"{level}.json")
         checked.disagreements += _disagreements(claimed, checked.results[level])
+    return checked
+
+
+def reference(path: Path, role: str, dataset: Path, work: Path, before: Mapping[str, Path] | None = None) -> Checked:
+    """A track's target or retain submission, checked: its own role must say so (on the board,
+    ``tracks.json`` decides which submission that is)."""
+    checked = check(path, dataset, work, before)
+    if checked.manifest["role"] != role:
+        raise SubmissionError(f"{path} is a {checked.manifest['role']!r} submission, not the track's {role}: every "
+                              f"other submission is measured against the {role}")
     return checked
 
 
@@ -160,38 +249,42 @@ def _dataset_ids(dataset: Path, level: str) -> tuple[set[str], set[str]]:
     return {r["id"] for r in rows} | {r["id"] for context in asked.values() for r in context}, {r["id"] for r in truth}
 
 
-def _check_predictions(path: Path, wanted: set[str], optional: Collection[str] = ()) -> None:
+def _check_predictions(path: Path, wanted: set[str], optional: Collection[str] = ()) -> str:
     """Complete, unique, known ids; strings; finite log-probabilities. An ``optional`` id (a
-    truth-ratio answer) needs log-probabilities and no prediction."""
+    truth-ratio answer) needs log-probabilities and no prediction. Returns the sha256 of the
+    records in id order, whatever their order and formatting in the file."""
     if not path.is_file():
         raise SubmissionError(f"{path.parent.parent.name}: no predictions for level {path.stem!r} ({path.name})")
-    seen: set[str] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    seen: dict[str, str] = {}
+    for number, line in enumerate(_read_text(path).splitlines(), 1):
         where = f"{path.name}:{number}"
-        try:
-            record = json.loads(line, parse_constant=_no_constant)
-        except ValueError as err:
-            raise SubmissionError(f"{where}: not a JSON object ({err})") from err
+        record = load_json(line, where)
         if not isinstance(record, dict) or not isinstance(record.get("id"), str):
             raise SubmissionError(f"{where}: expected a JSON object with a string 'id'")
         row_id = record["id"]
         if row_id in seen:
-            raise SubmissionError(f"{where}: duplicate entry for id {row_id!r}")
+            raise SubmissionError(f"{where}: duplicate entry for id {row_id[:100]!r}")
         if row_id not in wanted and row_id not in optional:
-            raise SubmissionError(f"{where}: id {row_id!r} is not in the dataset")
+            raise SubmissionError(f"{where}: id {row_id[:100]!r} is not in the dataset")
         if row_id in optional and "logprobs" not in record:
-            raise SubmissionError(f"{where}: {row_id!r} is a truth-ratio answer: it carries 'logprobs' only")
+            raise SubmissionError(f"{where}: {row_id[:100]!r} is a truth-ratio answer: it carries 'logprobs' only")
         if (row_id in wanted or "prediction" in record) and not isinstance(record.get("prediction"), str):
             raise SubmissionError(f"{where}: expected a string 'prediction'")
+        if len(record.get("prediction", "")) > MAX_PREDICTION_CHARS:
+            raise SubmissionError(f"{where}: prediction of {len(record['prediction'])} characters, over the "
+                                  f"{MAX_PREDICTION_CHARS} limit; cap the model's generation length")
         logprobs = record.get("logprobs", [])
+        if isinstance(logprobs, list) and len(logprobs) > MAX_LOGPROBS:
+            raise SubmissionError(f"{where}: {len(logprobs)} log-probabilities, over the {MAX_LOGPROBS} limit")
         if not isinstance(logprobs, list) or not all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x <= 1e-6
                 for x in logprobs):
             raise SubmissionError(f"{where}: logprobs must be a list of finite log-probabilities (<= 0)")
-        seen.add(row_id)
-    absent = sorted(wanted - seen)
+        seen[row_id] = json.dumps([record.get("prediction"), logprobs])
+    absent = sorted(wanted - seen.keys())
     if absent:
         raise SubmissionError(f"{path.name}: {len(absent)} ids have no prediction, e.g. {absent[:5]}")
+    return hashlib.sha256(json.dumps(sorted(seen.items())).encode()).hexdigest()
 
 
 def _read_claimed(path: Path) -> dict[tuple[str, str, str], Any]:
@@ -200,8 +293,8 @@ def _read_claimed(path: Path) -> dict[tuple[str, str, str], Any]:
         return {}
     from medforget.evaluators.results import ResultsError, validate_results
 
+    claimed = load_json(_read_text(path), f"{path.parent.name}/{path.name}")
     try:
-        claimed = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
         validate_results(claimed)
         return {(m["name"], m["split"], m["task"]): m["value"] for m in claimed["metrics"]}
     except ResultsError as err:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import shutil
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,12 +45,14 @@ class SubmissionError(MedForgetError):
 
 
 def validate_manifest(manifest: Any) -> None:
-    """Raise :class:`SubmissionError` naming the first field that is missing or wrong."""
+    """Raise :class:`SubmissionError` naming the first field that is missing or wrong. Every
+    string that reaches the board is bounded and free of control characters; a model is named by
+    its Hub id or a relative folder, never a path of the submitter's machine."""
     if not isinstance(manifest, Mapping):
         raise SubmissionError("submission.json must be a JSON object")
     version = manifest.get("schema_version")
     if version not in KNOWN_VERSIONS:
-        raise SubmissionError(f"unknown submission schema version {version!r}; known: {', '.join(KNOWN_VERSIONS)}")
+        raise SubmissionError(f"unknown submission schema version {str(version)[:40]!r}; known: {', '.join(KNOWN_VERSIONS)}")
     for field, types in FIELDS.items():
         if field not in manifest:
             raise SubmissionError(f"submission.json has no {field!r}")
@@ -56,15 +60,74 @@ def validate_manifest(manifest: Any) -> None:
             raise SubmissionError(f"submission.json {field!r} must be {' or '.join(t.__name__ for t in types)}")
     unknown = set(manifest) - set(FIELDS)
     if unknown:
-        raise SubmissionError(f"submission.json has unknown fields {sorted(unknown)}")
+        raise SubmissionError(f"submission.json has unknown fields {sorted(str(u)[:40] for u in unknown)[:5]}")
+    if not NAME.fullmatch(manifest["name"]):
+        raise SubmissionError(f"submission.json name {manifest['name'][:80]!r}: 1-100 letters, digits, '.', '_' or '-', "
+                              "starting with a letter or digit")
     if manifest["role"] not in ROLES:
-        raise SubmissionError(f"submission.json role {manifest['role']!r} is not one of {ROLES}")
-    if not {"name", "version", "hyperparameters"} <= set(manifest["method"]):
+        raise SubmissionError(f"submission.json role {manifest['role'][:40]!r} is not one of {ROLES}")
+    method = manifest["method"]
+    if not {"name", "version", "hyperparameters"} <= set(method):
         raise SubmissionError("submission.json method needs name, version and hyperparameters")
-    if not {"manifest_sha256", "splits"} <= set(manifest["dataset"]):
+    _text(method["name"], "method.name")
+    _text(method["version"], "method.version")
+    if not isinstance(method["hyperparameters"], dict):
+        raise SubmissionError("submission.json method.hyperparameters must be an object")
+    if len(json.dumps(method["hyperparameters"])) > MAX_HYPERPARAMETERS_CHARS:
+        raise SubmissionError(f"submission.json method.hyperparameters is over {MAX_HYPERPARAMETERS_CHARS} characters")
+    for field in ("commit", "hardware", "track"):
+        if manifest[field] is not None:
+            _text(manifest[field], field)
+    for where, model in [("base_model", manifest["base_model"]), *((f"models.{k}", v) for k, v in manifest["models"].items())]:
+        if model is not None:
+            _model(model, where)
+    if manifest["weights_url"] is not None and not (
+            _text(manifest["weights_url"], "weights_url", 500).startswith(("https://", "http://"))):
+        raise SubmissionError("submission.json weights_url must be an http(s) link")
+    dataset = manifest["dataset"]
+    if not {"manifest_sha256", "splits"} <= set(dataset):
         raise SubmissionError("submission.json dataset needs manifest_sha256 and splits")
+    splits = dataset["splits"]
+    if not isinstance(splits, dict) or not all(
+            isinstance(hashes, dict) and all(isinstance(h, str) for h in hashes.values()) for hashes in splits.values()):
+        raise SubmissionError("submission.json dataset.splits must map each level to {split: sha256}")
     if not all(isinstance(level, str) for level in manifest["levels"]) or not manifest["levels"]:
         raise SubmissionError("submission.json levels must be a non-empty list of level names")
+
+
+#: a submission's name: also its folder on the board
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+MAX_TEXT_CHARS = 200
+MAX_HYPERPARAMETERS_CHARS = 10_000
+
+
+def _text(value: Any, where: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """A string a reader is shown: 1 to ``limit`` characters, none of them a control or format
+    character (a newline, a bidirectional override) that could make it look like something else."""
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        raise SubmissionError(f"submission.json {where} must be a string of 1 to {limit} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        raise SubmissionError(f"submission.json {where} {value[:80]!r} holds a control or format character")
+    return value
+
+
+def _model(value: Any, where: str) -> None:
+    _text(value, where)
+    if value.startswith(("/", "~", "\\")) or re.match(r"[A-Za-z]:", value) or ".." in value.split("/"):
+        raise SubmissionError(f"submission.json {where} {value[:80]!r} is a path on the submitter's machine; "
+                              "name the model by its Hub id or folder name")
+
+
+def model_name(model: str) -> str:
+    """What a submission calls a model it was made from: a Hub id or a relative folder as given,
+    an absolute folder as its path under the working directory, or else its folder's name."""
+    path = Path(model)
+    if not path.is_absolute():
+        return model
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def package(runs: Sequence[Path], out: Path, name: str, track: str, role: str = "unlearned",
@@ -88,7 +151,8 @@ def package(runs: Sequence[Path], out: Path, name: str, track: str, role: str = 
         "schema_version": SUBMISSION_SCHEMA_VERSION, "name": name,
         "method": record.get("method") or {"name": results[0]["method"], "version": "n/a", "hyperparameters": {}},
         "seed": record.get("seed"), "commit": record.get("commit") or results[0]["commit"],
-        "models": {r["level"]: r["model"] for r in results}, "base_model": record.get("model"),
+        "models": {r["level"]: model_name(r["model"]) for r in results},
+        "base_model": record.get("model") and model_name(record["model"]),
         "hardware": hardware or _hardware(), "track": track, "role": role,
         "dataset": {"manifest_sha256": manifests.pop(), "splits": {r["level"]: r["dataset"]["splits"] for r in results}},
         "levels": levels, "weights_url": weights_url,
