@@ -24,7 +24,7 @@ def paper(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_level_has_the_paper_files_with_the_five_columns(paper: Path):
-    assert sorted(p.name for p in paper.iterdir()) == sorted([*(f"{lv}_level" for lv in LEVELS), RECORD_NAME])
+    assert sorted(p.name for p in paper.iterdir()) == sorted([*(f"{lv}_level" for lv in LEVELS), RECORD_NAME, ".medforget-written.json"])
     for level in LEVELS:
         for name in PAPER_FILES:
             frame = pd.read_parquet(paper / f"{level}_level" / f"{name}.parquet")
@@ -82,7 +82,7 @@ def test_a_tampered_shard_or_foreign_destination_is_refused(tiny_build: Path, tm
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(BuildError, match="not a MedForget paper-layout export"):
+    with pytest.raises(BuildError, match="not written by this MedForget"):
         export_paper_layout(tiny_build, foreign)
     with pytest.raises(SourceError, match="manifest.json is missing"):
         export_paper_layout(tmp_path / "nothing", tmp_path / "out")

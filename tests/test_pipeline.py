@@ -12,7 +12,7 @@ import yaml
 
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.export import sha256_file
+from medforget.export import OutputError, sha256_file
 from medforget.pipeline import Prepared, build, export, prepare
 
 REQUIRED_COLUMNS = [
@@ -24,7 +24,7 @@ REQUIRED_COLUMNS = [
 def test_layout_manifest_and_card(tiny_build: Path):
     manifest = json.loads((tiny_build / "manifest.json").read_text())
     assert {p.name for p in tiny_build.iterdir()} == {
-        "README.md", "manifest.json", "validation.html", "validation.json",
+        "README.md", "manifest.json", "validation.html", "validation.json", ".medforget-written.json",
         "institution", "patient", "study", "section", "train", "utility"}
     for shard in manifest["shards"]:
         path = tiny_build / shard["path"]
@@ -118,7 +118,7 @@ def test_failed_export_leaves_previous_build_untouched(tiny: Prepared, tmp_path:
         raise OSError("disk full")
 
     monkeypatch.setattr(pipeline, "dataset_card", explode)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="disk full.*nothing was changed there"):
         export(tiny, out)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert [p.name for p in tmp_path.iterdir()] == ["medforget"]  # no temporary folder left
@@ -128,14 +128,14 @@ def test_failed_first_build_leaves_nothing(tiny: Prepared, tmp_path: Path, monke
     from medforget import pipeline
 
     monkeypatch.setattr(pipeline, "write_json", lambda *a: (_ for _ in ()).throw(OSError("boom")))
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="boom"):
         export(tiny, tmp_path / "medforget")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_refuses_to_overwrite_a_foreign_folder(tiny_config: BuildConfig, tmp_path: Path):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(BuildError, match="not a MedForget build"):
+    with pytest.raises(BuildError, match="not written by this MedForget"):
         build(tiny_config, tmp_path)
     assert os.listdir(tmp_path) == ["notes.txt"]
 

@@ -244,9 +244,9 @@ Then: load_dataset("ORG/NAME", "patient").""")
 def _run_submit(args: argparse.Namespace) -> int:
     import tempfile
 
-    from medforget.leaderboard.submission import archive, package
+    from medforget.leaderboard.submission import archive, is_archive, package
 
-    if args.out.name.endswith((".tar.gz", ".tgz", ".zip")):
+    if is_archive(args.out):
         with tempfile.TemporaryDirectory() as tmp:
             manifest = package(args.runs, Path(tmp) / "submission", args.name, args.track, args.role, args.hardware,
                                args.weights_url)
@@ -282,7 +282,7 @@ def _run_check(args: argparse.Namespace) -> int:
 def _run_board_build(args: argparse.Namespace) -> int:
     from medforget.leaderboard.build import build
 
-    datasets = dict(_key_value(text) for text in args.dataset)
+    datasets = dict(_key_value(text, "--dataset", "TRACK=DIR") for text in args.dataset)
     data = build(args.board, {track: Path(path) for track, path in datasets.items()})
     print(f"board of {len(data['rows'])} rows in {args.board}: index.html, board.json, board.md, plots/")
     for entry in data["rejected"]:
@@ -359,7 +359,7 @@ def _run_unlearn(args: argparse.Namespace) -> int:
 
     from medforget.unlearning.run import method_for, unlearn
 
-    params = dict(_key_value(p) for p in args.param)
+    params = dict(_key_value(p, "--param", "KEY=VALUE") for p in args.param)
     method = method_for(args.method, params, args.track)
     record = unlearn(method, args.level, args.model, args.dataset, args.out, seed=args.seed, threads=args.threads)
     settings = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(method).items())
@@ -383,10 +383,10 @@ def _run_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_value(text: str) -> tuple[str, str]:
+def _key_value(text: str, option: str, form: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise ConfigError(f"--param {text!r}: expected KEY=VALUE")
+        raise ConfigError(f"{option} {text!r}: expected {form}")
     return key.strip(), value.strip()
 
 

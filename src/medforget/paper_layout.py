@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medforget.errors import BuildError, SourceError
-from medforget.export import folder_in_place, sha256_file, write_json
+from medforget.export import check_replaceable, folder_in_place, sha256_file, write_json
 
 PAPER_FORMAT = "medforget-paper"
 PAPER_LAYOUT_VERSION = "1.0.0"
@@ -86,7 +86,7 @@ class Lineage:
 def export_paper_layout(dataset: Path, out: Path) -> PaperExport:
     """Write the paper layout of the build in ``dataset`` to ``out`` (replacing an earlier export)."""
     manifest = _read_manifest(dataset)
-    _check_destination(out)
+    check_replaceable(out)
     with folder_in_place(out) as tmp:
         levels = [lv for lv in manifest["hierarchy"]["levels"] if lv in manifest["targets"] and lv in PAPER_LEVELS]
         counts = {level: _export_level(dataset, manifest, level, tmp / f"{level}_level") for level in levels}
@@ -220,9 +220,3 @@ def _record(dataset: Path, manifest: Mapping[str, Any], counts: Mapping[str, Any
         "files": {name: list(splits) for name, splits in PAPER_FILES.items()},
         "levels": dict(counts),
     }
-
-
-def _check_destination(out: Path) -> None:
-    if out.exists() and any(out.iterdir()) and not (out / RECORD_NAME).is_file():
-        raise BuildError(f"{out} exists and is not a MedForget paper-layout export (no {RECORD_NAME}); "
-                         "choose another --out or empty it")

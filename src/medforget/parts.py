@@ -20,7 +20,7 @@ from medforget.builders import BUILDERS
 from medforget.builders.base import SkipLog
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.export import folder_in_place, write_json
+from medforget.export import check_replaceable, folder_in_place, write_json
 from medforget.hierarchy import Image
 from medforget.images.make import make_images, utility_profiles
 from medforget.pipeline import BuildResult, build, image_plans, ingest
@@ -45,8 +45,7 @@ def build_part(config: BuildConfig, out: Path, shard: ShardSpec, policy: str = "
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if out.exists() and not (out / "part.json").is_file():
-        raise PartError(f"{out} exists and is not a build part (no part.json); choose another --out")
+    check_replaceable(out)  # before the work, not only when it is done
     skips = SkipLog(policy)
     builder, data = ingest(config, skips, {}, num_proc)
     plans = [p for p in image_plans(data, utility_profiles(config, data.spare_findings)) if shard.owns(p.study_id)]

@@ -26,7 +26,7 @@ from medforget.builders.identities import IDENTITIES_VERSION
 from medforget.card import CARD_VERSION, dataset_card
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.export import EXPORT_VERSION, Shard, ShardWriter, folder_in_place, write_json
+from medforget.export import EXPORT_VERSION, Shard, ShardWriter, check_replaceable, folder_in_place, write_json
 from medforget.findings import FINDINGS_VERSION
 from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment
 from medforget.images.make import IMAGES_VERSION, make_images, utility_profiles
@@ -139,7 +139,7 @@ def build(config: BuildConfig, out: Path, policy: str = "skip", num_proc: int = 
     """Build the dataset described by ``config`` into ``out`` (replacing a previous build there),
     its images made over ``num_proc`` processes (the same bytes for any number), or taken from
     ``made`` (see :func:`prepare`)."""
-    _check_destination(out)
+    check_replaceable(out)  # before the work, not only when it is done
     timings: dict[str, float] = {}
     prepared = prepare(config, policy, timings, num_proc, made)
     manifest = export(prepared, out, timings)
@@ -169,13 +169,6 @@ def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = Non
                 out, "\n".join(report.lines())))
         (tmp / "README.md").write_text(dataset_card(manifest, report.to_json()), encoding="utf-8")
     return manifest
-
-
-def _check_destination(out: Path) -> None:
-    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-        raise BuildError(
-            f"{out} exists and is not a MedForget build (no manifest.json); choose another --out or empty it"
-        )
 
 
 def _check_unique(items: Sequence[QAItem]) -> None:

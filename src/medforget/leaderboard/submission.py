@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from medforget.errors import MedForgetError
+from medforget.export import WRITTEN, folder_in_place
 
 SUBMISSION_SCHEMA_VERSION = "1.0.0"
 KNOWN_VERSIONS = (SUBMISSION_SCHEMA_VERSION,)
@@ -158,33 +159,57 @@ def package(runs: Sequence[Path], out: Path, name: str, track: str, role: str = 
         "levels": levels, "weights_url": weights_url,
     }
     validate_manifest(manifest)
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "predictions").mkdir(parents=True)
-    (out / "claimed").mkdir()
-    for run, result in zip(runs, results):
-        shutil.copyfile(run / "predictions.jsonl", out / "predictions" / f"{result['level']}.jsonl")
-        shutil.copyfile(run / "results.json", out / "claimed" / f"{result['level']}.json")
-    (out / "submission.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    with folder_in_place(out) as tmp:  # never over a folder it did not write
+        (tmp / "predictions").mkdir()
+        (tmp / "claimed").mkdir()
+        for run, result in zip(runs, results):
+            shutil.copyfile(run / "predictions.jsonl", tmp / "predictions" / f"{result['level']}.jsonl")
+            shutil.copyfile(run / "results.json", tmp / "claimed" / f"{result['level']}.json")
+        (tmp / "submission.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
 
+#: what ``submit --out`` may end with to make an archive; any other archive-like name is refused
+ARCHIVES = (".tar.gz", ".tgz", ".zip")
+_NOT_ARCHIVES = (".rar", ".7z", ".tar", ".gz", ".bz2", ".xz", ".zst", ".tbz2", ".txz")
+
+
+def is_archive(out: Path) -> bool:
+    """Whether ``out`` names an archive (else a folder); an archive kind we do not write is refused."""
+    if out.name.endswith(ARCHIVES):
+        return True
+    if out.name.endswith(_NOT_ARCHIVES):
+        raise SubmissionError(f"{out}: a submission archive is a {', '.join(ARCHIVES)}; name the folder or archive so")
+    return False
+
+
 def archive(folder: Path, out: Path) -> Path:
-    """``folder`` as ``out`` (``.tar.gz`` or ``.zip``), its files under the folder's name."""
+    """``folder`` as ``out`` (``.tar.gz`` or ``.zip``), its files under the folder's name;
+    written beside ``out`` and moved into place whole. An existing ``out`` is never overwritten."""
+    import os
     import tarfile
     import zipfile
 
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    if out.name.endswith(".zip"):
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zipped:
-            for path in files:
-                zipped.write(path, Path(out.name.removesuffix(".zip")) / path.relative_to(folder))
-    elif out.name.endswith((".tar.gz", ".tgz")):
-        with tarfile.open(out, "w:gz") as tarred:
-            for path in files:
-                tarred.add(path, str(Path(out.name.split(".")[0]) / path.relative_to(folder)))
-    else:
-        raise SubmissionError(f"{out}: an archive is a .tar.gz, .tgz or .zip")
+    if not is_archive(out):
+        raise SubmissionError(f"{out}: an archive is a {', '.join(ARCHIVES)}")
+    if out.exists() or out.is_symlink():
+        raise SubmissionError(f"{out} exists: it is never overwritten; remove it or choose another name")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != WRITTEN)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    try:
+        if out.name.endswith(".zip"):
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zipped:
+                for path in files:
+                    zipped.write(path, Path(out.name.removesuffix(".zip")) / path.relative_to(folder))
+        else:
+            with tarfile.open(tmp, "w:gz") as tarred:
+                for path in files:
+                    tarred.add(path, str(Path(out.name.split(".")[0]) / path.relative_to(folder)))
+        tmp.rename(out)
+    except OSError as err:
+        raise SubmissionError(f"cannot write {out} ({err.strerror or err}); choose an --out you can write to") from err
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 
