@@ -110,8 +110,9 @@ def test_publish_uploads_shards_manifest_report_and_card_in_one_commit(published
     manifest = json.loads((dataset / "manifest.json").read_text())
     for shard in manifest["shards"]:
         assert files[shard["path"]].lfs and files[shard["path"]].sha256 == shard["sha256"]
-    for name in ("manifest.json", "validation.json"):
-        assert files[name].data == (dataset / name).read_bytes()
+    assert files["manifest.json"].data == (dataset / "manifest.json").read_bytes()
+    report = json.loads(files["validation.json"].data)  # publish's own run of the leak checks
+    assert report["passed"] and report["manifest_sha256"] == hashlib.sha256(files["manifest.json"].data).hexdigest()
     card = files["README.md"].data.decode()
     assert f'load_dataset("{REPO}", "patient")' in card and "CC-BY-NC-ND-4.0" in card
     assert set(files) == {".gitattributes", "README.md", "manifest.json", "validation.json",
@@ -191,26 +192,93 @@ def test_a_tampered_shard_is_refused(hub: FakeHub, dataset: Path, tmp_path: Path
     assert len(hub.requests) == seen
 
 
-def _edit_report(folder: Path, **changes) -> None:
-    path = folder / "validation.json"
-    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+def forged(dataset: Path, tmp_path: Path, change) -> Path:
+    """A copy whose manifest ``change`` edits, its shard hashes and validation report made to
+    vouch for whatever the copy now holds, as a forger would."""
+    copy = Path(shutil.copytree(dataset, tmp_path / "medforget"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    change(manifest, copy)
+    for shard in manifest["shards"]:
+        path = Path(shard["path"]) if Path(shard["path"]).is_absolute() else copy / shard["path"]
+        if path.is_file():
+            shard["sha256"], shard["bytes"] = hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    report = json.loads((copy / "validation.json").read_text())
+    report.update(passed=True, manifest_sha256=hashlib.sha256((copy / "manifest.json").read_bytes()).hexdigest())
+    (copy / "validation.json").write_text(json.dumps(report))
+    return copy
 
 
-@pytest.mark.parametrize("spoil, message", [
-    (lambda f: (f / "validation.json").unlink(), "validation.json is missing"),
-    (lambda f: _edit_report(f, passed=False, checks=[{"name": "value_leak", "passed": False}]),
-     r"did not pass its leak checks \(failed: value_leak"),
-    (lambda f: (f / "manifest.json").write_text((f / "manifest.json").read_text() + " "),
-     "not written for the current"),
-], ids=["no report", "failed", "manifest changed since"])
-def test_a_dataset_without_a_passed_validation_is_refused(hub: FakeHub, dataset: Path, tmp_path: Path, spoil, message):
-    copy = tmp_path / "medforget"
-    shutil.copytree(dataset, copy)
-    spoil(copy)
+SHARD = "patient/forget-00000-of-00001.parquet"
+
+
+def leak(manifest: dict, copy: Path) -> None:
+    """A retain row that names a forget patient's MRN (the shard rewritten)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    forget = pq.read_table(copy / SHARD)
+    mrn = forget.filter(pc.equal(forget["attribute"], "mrn"))["answer"][0].as_py()
+    path = copy / "patient" / "retain_other-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    questions = table["question"].to_pylist()
+    questions[0] += f" (MRN {mrn})"
+    pq.write_table(table.set_column(table.schema.get_field_index("question"), table.schema.field("question"),
+                                    pa.array(questions)), path)
+
+
+def shard_at(path: str):
+    def change(manifest: dict, copy: Path) -> None:
+        manifest["shards"][0]["path"] = path
+    return change
+
+
+def linked(manifest: dict, copy: Path) -> None:
+    target = copy.parent / "elsewhere.parquet"
+    shutil.move(copy / SHARD, target)
+    (copy / SHARD).symlink_to(target)
+
+
+FORGERIES = {
+    "a report that says passed, on rows that leak": (leak, NotValidatedError, "fails its leak checks.*value_leak"),
+    "an absolute shard path": (shard_at("/etc/hostname"), ShardMismatchError, "not a place the build writes"),
+    "a shard path with ..": (shard_at("patient/../../secret.parquet"), ShardMismatchError, "not a place"),
+    "a symlinked shard": (linked, ShardMismatchError, "symbolic link"),
+    "a licence flag flipped": (lambda m, c: m["sources"][0]["licence"].update(public_derivatives=True),
+                               LicenceError, "iu-xray: CC-BY-NC-ND-4.0"),
+    "an unknown source": (lambda m, c: m["sources"][0].update(name="my-open-data"), LicenceError,
+                          "'my-open-data' is not one this medforget knows"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORGERIES))
+def test_a_forged_folder_is_refused_before_the_hub_hears_of_it(case, hub: FakeHub, dataset: Path, tmp_path: Path):
+    change, error, message = FORGERIES[case]
+    copy = forged(dataset, tmp_path, change)
     seen = len(hub.requests)
-    with pytest.raises(NotValidatedError, match=message):
-        publish(copy, REPO, private=True, acknowledge_licence=True, api=api(hub))
-    assert len(hub.requests) == seen
+    with pytest.raises(error, match=message):
+        publish(copy, "org/forged", private=False, acknowledge_licence=False, api=api(hub))
+    assert len(hub.requests) == seen and "org/forged" not in hub.repos
+
+
+def test_the_report_published_is_the_one_publish_wrote_not_the_folders(dataset: Path, tmp_path: Path):
+    from medforget.publish import publication_files, validate
+
+    copy = forged(dataset, tmp_path, lambda m, c: None)
+    (copy / "validation.json").write_text('{"passed": true, "note": "trust me"}')
+    report = validate(copy)
+    files = {f.path_in_repo: f for f in publication_files(copy, json.loads((copy / "manifest.json").read_text()),
+                                                           REPO, report)}
+    uploaded = json.loads(files["validation.json"].content)
+    assert uploaded["passed"] is True and "note" not in uploaded and uploaded["dataset"] == "medforget"
+
+
+def test_a_repo_id_the_hub_would_refuse_is_an_error_not_a_traceback(dataset: Path, capsys):
+    for repo in ("../x", "org/..", "org/-x", "org/x--y", "a" * 97 + "/x"):
+        assert main(["publish", "--dataset", str(dataset), "--repo", repo]) == 2
+        err = capsys.readouterr().err
+        assert "medforget: error: repository" in err and "Traceback" not in err
 
 
 def test_without_a_token_nothing_is_sent(hub: FakeHub, dataset: Path, tmp_path: Path, monkeypatch, online):

@@ -217,10 +217,11 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="""Publish a built dataset folder to a Hugging Face Hub dataset repository, in one commit.
 
-  1. before any network call: the folder's leak checks passed (validation.json, written for its
-     current manifest.json: else run `medforget validate DIR`) and every shard's sha256 equals
-     the manifest's
-  2. licence gate: a dataset derived from a source whose licence forbids publishing derived data
+  1. before any network call, trusting nothing the folder says of itself: every file is inside
+     it (no absolute or .. shard paths, no links), every shard's sha256 equals the manifest's,
+     and the leak checks pass when publish runs them (its report is the one uploaded)
+  2. licence gate, with each source's licence from this medforget's source registry (not the
+     manifest's flags): a dataset derived from a source whose licence forbids publishing derived data
      openly (the IU X-ray reports are CC BY-NC-ND 4.0; MIMIC is under a data use agreement) is
      published only to a private repo, with --private and --acknowledge-licence
   3. ORG/NAME (and --revision BRANCH) is created when missing; every file is compared with it

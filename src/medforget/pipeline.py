@@ -35,6 +35,7 @@ from medforget.qa.generate import QA_VERSION, qa_generator
 from medforget.qa.templates import TEMPLATES_VERSION
 from medforget.qa.truth import TRUTH_VERSION
 from medforget.qa.utility import utility_items
+from medforget.schemas.checks import ownership_sha256, ownership_sources
 from medforget.schemas.validate import LeakError, validate_folder
 from medforget.splits import (
     HOLDOUT_LEVEL,
@@ -47,7 +48,8 @@ from medforget.splits import (
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_SCHEMA_VERSION = 2  # 2: sources carry citation and licence.public_derivatives; steps the card
+#: 2: sources carry citation and licence.public_derivatives; steps the card. 3: ownership_sha256
+MANIFEST_SCHEMA_VERSION = 3
 DATASET_NAME = "MedForget"
 
 
@@ -171,6 +173,16 @@ def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = Non
     return manifest
 
 
+def _ownership(prepared: Prepared, levels: list[str]) -> str:
+    """Who owns which value, from the build's own items (the leak checks compare the rows to it)."""
+    configs = prepared.configs
+    items = {item.id: item for item in prepared.items}
+    pairs = [(items[i].node_id, items[i].answer) for config, split in ownership_sources(levels)
+             for i in configs.get(config, {}).get(split, ())
+             if items[i].task == "generation" and items[i].rephrased_of is None]
+    return ownership_sha256(pairs)
+
+
 def _check_unique(items: Sequence[QAItem]) -> None:
     duplicates = [i for i, n in Counter(item.id for item in items).items() if n > 1]
     if duplicates:
@@ -226,6 +238,7 @@ def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
             "nodes": {level: len(hierarchy.at_level(level)) for level in hierarchy.levels},
         },
         "targets": {level: list(ids) for level, ids in plan.targets.items()},
+        "ownership_sha256": _ownership(prepared, list(plan.targets)),
         "holdout_patients": sorted(n for n in plan.holdout if hierarchy.nodes[n].level == HOLDOUT_LEVEL),
         "images": {
             "count": len(prepared.images),

@@ -1,10 +1,13 @@
 """``medforget publish``: a built dataset to a Hugging Face Hub dataset repository, in one commit.
 
-Before anything goes over the network the folder must prove itself: its leak checks passed
-(``validation.json``, written for this very ``manifest.json``), every shard's sha256 equals the
-manifest's, and its sources' licences allow the publication, or the user acknowledged the
-licence and the repository is private. Then the shards, the manifest, the validation report and
-a card generated for the repository go up together, only the files that differ from the
+Before anything goes over the network the folder must prove itself, and nothing in it is taken
+at its word (anyone can write a ``validation.json`` that says "passed"): every file comes from
+inside the folder (no absolute or ``..`` paths, no links, only regular files), every shard's
+sha256 equals the manifest's, publish runs the leak checks itself, and the licences are those
+the source registry gives the manifest's sources, not the flags the manifest carries: the
+publication must be allowed by them, or the user acknowledged the licence and the repository
+is private. Then the shards, the manifest, the freshly written validation report and a card
+generated for the repository go up together, only the files that differ from the
 repository: publishing an unchanged dataset makes no commit. Token and endpoint are
 ``huggingface_hub``'s own: ``HF_TOKEN`` or ``hf auth login``, and ``HF_ENDPOINT``.
 """
@@ -14,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
+import re
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +27,7 @@ from medforget.card import dataset_card
 from medforget.errors import MedForgetError
 from medforget.export import sha256_file
 from medforget.pipeline import MANIFEST_SCHEMA_VERSION
-from medforget.schemas.validate import HTML_REPORT, JSON_REPORT
+from medforget.schemas.validate import JSON_REPORT
 from medforget.training.data import read_manifest
 
 if TYPE_CHECKING:
@@ -99,22 +103,61 @@ class PublishResult:
         return self.commit is None
 
 
-def check_validation(dataset: Path) -> dict[str, Any]:
-    """The folder's validation report, if it passed and was written for its current manifest."""
-    path = dataset / JSON_REPORT
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise NotValidatedError(f"{path} is missing or unreadable ({err}): run `medforget validate {dataset}`; "
-                                "only a dataset whose leak checks pass is published") from err
-    if report.get("passed") is not True:
-        failed = [c["name"] for c in report.get("checks", []) if not c.get("passed")]
-        raise NotValidatedError(f"{dataset} did not pass its leak checks (failed: {', '.join(failed) or 'unknown'}; "
-                                f"see {dataset / HTML_REPORT}): fix the build and rebuild it")
-    if report.get("manifest_sha256") != sha256_file(dataset / "manifest.json"):
-        raise NotValidatedError(f"{path} was not written for the current {dataset / 'manifest.json'} (changed since, or "
-                                f"validated by an older medforget): run `medforget validate {dataset}` again")
-    return report
+def validate(dataset: Path) -> dict[str, Any]:
+    """The leak checks, run now on the folder (its own ``validation.json`` is not evidence)."""
+    from medforget.schemas.validate import validate_folder
+
+    report = validate_folder(dataset, write_reports=False, name=dataset.name)  # no local path goes up
+    if not report.passed:
+        failed = [r.name for r in report.results if not r.passed]
+        raise NotValidatedError(f"{dataset} fails its leak checks (failed: {', '.join(failed)}; `medforget validate "
+                                f"{dataset}` writes the report): only a leak-free build is published; rebuild it")
+    published = report.to_json()  # without the timings, which are this machine's: the same bytes each time
+    published["checks"] = [{k: v for k, v in check.items() if k != "seconds"} for check in published["checks"]]
+    return published
+
+
+#: a shard's place in the folder, as the build names it
+SHARD_PATH = re.compile(r"[a-z_]+/[a-z_]+-\d{5}-of-\d{5}\.parquet")
+
+
+def check_files(dataset: Path, manifest: dict[str, Any]) -> None:
+    """Everything published comes from inside the folder: no link anywhere in it, every shard
+    path the manifest lists is one the build writes (no absolute path, no ``..``), a regular file."""
+    links = [p for p in dataset.rglob("*") if p.is_symlink()]
+    if links:
+        raise ShardMismatchError(f"{links[0]} is a symbolic link: a build holds none, and publish uploads only files "
+                                 "inside the folder; rebuild the dataset with `medforget build`")
+    shards = manifest.get("shards")
+    if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
+        raise ShardMismatchError(f"{dataset / 'manifest.json'} has no list of shards; rebuild the dataset")
+    root = dataset.resolve()
+    for shard in shards:
+        path = shard.get("path")
+        if not isinstance(path, str) or not SHARD_PATH.fullmatch(path) or root not in (root / path).resolve().parents:
+            raise ShardMismatchError(f"{dataset / 'manifest.json'} lists a shard at {str(path)[:200]!r}, not a place the "
+                                     "build writes (CONFIG/SPLIT-NNNNN-of-NNNNN.parquet inside the folder); rebuild it")
+        if (dataset / path).exists() and not (dataset / path).is_file():
+            raise ShardMismatchError(f"{dataset / path} is not a regular file")
+
+
+def source_licences(sources: Any) -> list[dict[str, Any]]:
+    """The manifest's sources with the licence the source registry gives each (a manifest
+    may say anything about its own licence)."""
+    from medforget.builders import BUILDERS
+    from medforget.errors import UnknownNameError
+
+    if not isinstance(sources, list) or not sources or not all(isinstance(s, dict) for s in sources):
+        raise LicenceError("the manifest names no sources, so their licences are unknown; rebuild the dataset")
+    out = []
+    for source in sources:
+        try:
+            licence = BUILDERS.get(str(source.get("name")))
+        except UnknownNameError as err:
+            raise LicenceError(f"the manifest's source {str(source.get('name'))[:80]!r} is not one this medforget "
+                               f"knows ({err}), so its licence is unknown: nothing is published") from err
+        out.append({**source, "licence": asdict(licence.licence)})
+    return out
 
 
 def check_shards(dataset: Path, manifest: dict[str, Any]) -> None:
@@ -149,13 +192,18 @@ def check_licences(sources: list[dict[str, Any]], private: bool, acknowledged: b
 
 
 def publication_files(dataset: Path, manifest: dict[str, Any], repo_id: str, validation: dict[str, Any]) -> list[Upload]:
-    """What a publication consists of: the shards, manifest.json, validation.json, and the card
-    rendered for ``repo_id``."""
+    """What a publication consists of: the shards, manifest.json, the report of the leak checks
+    publish ran, and the card rendered for ``repo_id``."""
     files = [Upload(s["path"], dataset / s["path"], s["sha256"], s["bytes"]) for s in manifest["shards"]]
-    for name in ("manifest.json", JSON_REPORT):
-        files.append(Upload.of_bytes(name, (dataset / name).read_bytes()))
+    files.append(Upload.of_bytes("manifest.json", (dataset / "manifest.json").read_bytes()))
+    files.append(Upload.of_bytes(JSON_REPORT, (json.dumps(validation, indent=2) + "\n").encode("utf-8")))
     card = dataset_card(manifest, validation, repo_id).encode("utf-8")
     return [*files, Upload.of_bytes("README.md", card)]
+
+
+#: a Hub repository id: a namespace and a name of letters, digits, "-", "_" and ".", neither
+#: starting nor ending with "-" or ".", with no "--" or "..", at most 96 characters each
+REPO_PART = re.compile(r"(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?")
 
 
 def publish(dataset: Path, repo_id: str, *, private: bool = False, revision: str = "main",
@@ -166,13 +214,21 @@ def publish(dataset: Path, repo_id: str, *, private: bool = False, revision: str
     from huggingface_hub import HfApi
 
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise PublishError(f"repository {repo_id!r}: expected ORG/NAME (the Hub refuses a name without its namespace)")
+        raise PublishError(f"repository {repo_id[:100]!r}: expected ORG/NAME (the Hub refuses a name without its "
+                           "namespace)")
+    if not all(REPO_PART.fullmatch(part) for part in repo_id.split("/")):
+        raise PublishError(f"repository {repo_id[:100]!r}: ORG and NAME are letters, digits, '-', '_' and '.', at most 96 "
+                           "each, not starting or ending with '-' or '.', without '--' or '..'")
+    if (dataset / "manifest.json").is_symlink():
+        raise ShardMismatchError(f"{dataset / 'manifest.json'} is a symbolic link; publish uploads only files inside")
     manifest = read_manifest(dataset)
     if manifest.get("schema_version") != MANIFEST_SCHEMA_VERSION:
         raise PublishError(f"{dataset} was built by another medforget (manifest schema {manifest.get('schema_version')}, "
                            f"this one writes {MANIFEST_SCHEMA_VERSION}): rebuild it with `medforget build`")
-    validation = check_validation(dataset)
+    check_files(dataset, manifest)
     check_shards(dataset, manifest)
+    validation = validate(dataset)
+    manifest = {**manifest, "sources": source_licences(manifest["sources"])}  # what the card says, too
     must_be_private = check_licences(manifest["sources"], private, acknowledge_licence)
     files = publication_files(dataset, manifest, repo_id, validation)
     api = api or HfApi()

@@ -140,6 +140,21 @@ def test_value_leak_fires(clean: DatasetTables, config: str, attribute: str):
     assert {f.config for f in failed["value_leak"]} >= {config}
 
 
+def test_a_consistent_tamper_of_every_copy_is_caught(clean: DatasetTables):
+    """Editing a retain patient's MRN fact, in every config (train included), into a forget
+    patient's MRN: who owns that value can then no longer be read from the rows (both nodes
+    "have" it, so it looks shared), but the rows no longer match what the build recorded."""
+    value = _forget_value(clean, "patient", "mrn")
+    retain = clean.table("patient", "retain_other")
+    mask = pc.and_(pc.equal(retain["attribute"], "mrn"), pc.equal(retain["task"], "generation"))
+    row_id = retain.filter(mask)["id"][0].as_py()
+    tampered = edit_everywhere(clean, row_id, "answer", lambda _: value)
+    assert row_id in tampered.table("train", "train")["id"].to_pylist()  # the train copy too
+    failed = failing(tampered)
+    assert set(failed) == {"value_leak"}
+    assert "not those the build recorded" in failed["value_leak"][0].detail
+
+
 @pytest.mark.parametrize("column", ["perturbed_answers", "paraphrased_answer"])
 def test_value_leak_fires_on_the_truth_ratio_answers(clean: DatasetTables, column: str):
     """A retain row shows the model its perturbed and paraphrased answers too (truth ratio)."""

@@ -7,6 +7,8 @@ names the config, the split, the offending ids (the first 20) and their total.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from collections import Counter, defaultdict
@@ -270,16 +272,34 @@ def _identifying(value: str) -> bool:
     return bool(tokens) and (any(c.isdigit() for c in value) or len(tokens) >= 2 or len(value) >= 6)
 
 
-def _node_values(ctx: Context) -> dict[str, set[str]]:
-    """value (tokenised, lower case) -> nodes that have it, from the training wording of the
-    generation rows of every trained and held-out node."""
-    values: dict[str, set[str]] = defaultdict(set)
-    sources = [TRAIN, *((level, "holdout") for level in ctx.levels[:1])]
-    for table in (ctx.tables.table(*pair) for pair in sources):
+def ownership_sources(levels: list[str]) -> list[tuple[str, str]]:
+    """Where who owns a value is read: the training rows and the held-out ones."""
+    return [TRAIN, *((level, "holdout") for level in levels[:1])]
+
+
+def ownership_sha256(pairs: Iterable[tuple[str, str]]) -> str:
+    """The digest of (node, answer) pairs, which the build records in its manifest from its own
+    hierarchy: rows edited after the build, every copy alike, no longer match it."""
+    canonical = sorted({(node, " ".join(_tokens(answer))) for node, answer in pairs})
+    return hashlib.sha256(json.dumps(canonical).encode("utf-8")).hexdigest()
+
+
+def _ownership_pairs(ctx: Context) -> list[tuple[str, str]]:
+    """(node, answer) of the generation rows, in their training wording, of every trained and
+    held-out node."""
+    out = []
+    for table in (ctx.tables.table(*pair) for pair in ownership_sources(ctx.levels)):
         mask = pc.and_(pc.equal(table["task"], "generation"), pc.is_null(table["rephrased_of"]))
         pairs = table.select(["node_id", "answer"]).filter(mask).group_by(["node_id", "answer"]).aggregate([])
-        for node, answer in zip(pairs["node_id"].to_pylist(), pairs["answer"].to_pylist()):
-            values[" ".join(_tokens(answer))].add(node)
+        out += zip(pairs["node_id"].to_pylist(), pairs["answer"].to_pylist())
+    return out
+
+
+def _node_values(ctx: Context) -> dict[str, set[str]]:
+    """value (tokenised, lower case) -> nodes that have it (see :func:`_ownership_pairs`)."""
+    values: dict[str, set[str]] = defaultdict(set)
+    for node, answer in _ownership_pairs(ctx):
+        values[" ".join(_tokens(answer))].add(node)
     return values
 
 
@@ -315,6 +335,11 @@ def value_leak(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     contains them: "chest pain" is not one when a retain indication reads "chest pain and
     cough". Distinct row texts are tokenised once, in Arrow; only texts holding a value's
     longest word are compared word by word."""
+    recorded = ctx.tables.manifest.get("ownership_sha256")
+    if recorded != ownership_sha256(_ownership_pairs(ctx)):  # else who owns what is read from edited rows
+        return {}, [Finding.of(TRAIN[0], TRAIN[1], [], "the rows' facts are not those the build recorded "
+                               f"(manifest ownership_sha256 {str(recorded)[:12]}...): rows were edited after the build, "
+                               "so who owns which value cannot be read from them")]
     values = _node_values(ctx)
     utility = {" ".join(_tokens(a)) for a in column_set(ctx.tables.table(*UTILITY), "answer")} - {""}
     known = _WordIndex(sorted(values) + sorted(utility))
