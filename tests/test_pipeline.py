@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -84,7 +85,6 @@ def test_build_is_deterministic(tiny_config: BuildConfig, tiny_build: Path, tmp_
 
 
 def test_another_seed_gives_another_dataset(tiny: Prepared, tiny_config: BuildConfig):
-    import dataclasses
 
     other = prepare(dataclasses.replace(tiny_config, seed=1))
     assert other.plan.targets != tiny.plan.targets
@@ -141,7 +141,6 @@ def test_refuses_to_overwrite_a_foreign_folder(tiny_config: BuildConfig, tmp_pat
 
 
 def test_an_empty_split_is_refused_before_anything_is_written(tiny: Prepared):
-    import dataclasses
 
     from medforget.pipeline import _check_no_empty_split
 
@@ -151,7 +150,6 @@ def test_an_empty_split_is_refused_before_anything_is_written(tiny: Prepared):
 
 
 def test_a_leaking_build_fails_and_publishes_nothing(tiny_config: BuildConfig, tmp_path: Path, monkeypatch):
-    import dataclasses
 
     from medforget import pipeline
     from medforget.schemas.validate import LeakError
@@ -168,3 +166,18 @@ def test_a_leaking_build_fails_and_publishes_nothing(tiny_config: BuildConfig, t
     with pytest.raises(LeakError, match=r"FAIL subtree_closure(.|\n)*patient/retain_other"):
         build(tiny_config, tmp_path / "medforget")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_seed_whose_utility_distractors_were_forget_values_builds(tiny_config: BuildConfig, tmp_path: Path):
+    """Tiny at seed 2 drew utility distractors and probes that only forget nodes have, and its
+    own leak check refused it; they are now drawn by the check's rule."""
+    export(prepare(dataclasses.replace(tiny_config, seed=2)), tmp_path / "medforget")  # raises LeakError if it leaks
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tiny", "default"])
+def test_every_preset_builds_at_seeds_0_to_9(name: str, tmp_path: Path):
+    from medforget.config import preset
+
+    for seed in range(10):
+        export(prepare(dataclasses.replace(preset(name), seed=seed)), tmp_path / f"{name}-{seed}")

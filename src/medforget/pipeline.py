@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version as package_version
@@ -27,7 +27,7 @@ from medforget.card import CARD_VERSION, dataset_card
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
 from medforget.export import EXPORT_VERSION, Shard, ShardWriter, check_replaceable, folder_in_place, write_json
-from medforget.findings import FINDINGS_VERSION
+from medforget.findings import FINDINGS_VERSION, describe
 from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment
 from medforget.images.make import IMAGES_VERSION, make_images, utility_profiles
 from medforget.images.render import RENDER_VERSION
@@ -35,7 +35,7 @@ from medforget.qa.generate import QA_VERSION, qa_generator
 from medforget.qa.templates import TEMPLATES_VERSION
 from medforget.qa.truth import TRUTH_VERSION
 from medforget.qa.utility import utility_items
-from medforget.schemas.checks import ownership_sha256, ownership_sources
+from medforget.schemas.checks import ValueGuard, ownership_sha256, ownership_sources, value_words
 from medforget.schemas.validate import LeakError, validate_folder
 from medforget.splits import (
     HOLDOUT_LEVEL,
@@ -117,13 +117,31 @@ def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float]
     with _timed(timings, "qa"):
         plan = plan_splits(data.hierarchy, config)
         qa = qa_generator(config)
-        items = qa.generate(data.hierarchy, images, plan, skips) + utility_items(profiles, images)
+        items = qa.generate(data.hierarchy, images, plan, skips)
+        items += utility_items(profiles, images, _outside_forget(items, plan, profiles))
         _check_unique(items)
     with _timed(timings, "splits"):
         assignments = assign_splits(data.hierarchy, plan, items, images)
     prepared = Prepared(config, builder, data.hierarchy, images, plan, items, assignments, skips, qa.record())
     _check_no_empty_split(prepared)
     return prepared
+
+
+def _outside_forget(items: Sequence[QAItem], plan: SplitPlan, profiles: Sequence[tuple[str, tuple[str, ...]]]
+                    ) -> Callable[[str], bool]:
+    """Whether a text shows no value only a forget node has: the value_leak check's own rule,
+    on the hierarchy's rows, for rows made outside the hierarchy (utility)."""
+    values: dict[str, set[str]] = defaultdict(set)
+    lineage: dict[str, set[str]] = {}
+    for item in items:
+        if item.task == "generation" and item.rephrased_of is None and item.node_id is not None:
+            values[" ".join(value_words(item.answer))].add(item.node_id)
+        lineage.setdefault(item.node_id, {item.network_id, item.institution_id, item.patient_id, item.study_id,
+                                          item.node_id} - {None})
+    forget = {level: {node for node, chain in lineage.items() if chain & set(targets)}
+              for level, targets in plan.targets.items()}
+    answers = {describe(findings) for _, findings in profiles} | {"yes", "no"}
+    return ValueGuard(values, forget, answers).allows
 
 
 def _take(plans: Sequence[StudyImagePlan], made: Mapping[str, Image]) -> list[Image]:

@@ -140,6 +140,16 @@ def test_value_leak_fires(clean: DatasetTables, config: str, attribute: str):
     assert {f.config for f in failed["value_leak"]} >= {config}
 
 
+def test_a_value_is_found_within_one_option_not_across_two():
+    """Default preset, seed 2: options "Chest pain" and "Shortness of breath." side by side are
+    not the forget node's value "chest pain shortness of breath"."""
+    from medforget.schemas.checks import mentions
+
+    value = {"chest pain shortness of breath"}
+    assert not mentions("Chest pain | Shortness of breath. | Altered mental status", value)
+    assert mentions("Chest pain, shortness of breath | Cough", value)
+
+
 def test_a_consistent_tamper_of_every_copy_is_caught(clean: DatasetTables):
     """Editing a retain patient's MRN fact, in every config (train included), into a forget
     patient's MRN: who owns that value can then no longer be read from the rows (both nodes

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ from medforget.hierarchy import (
 )
 from medforget.qa.templates import BLANK, BY_KEY, TEMPLATES_VERSION, FactTemplate
 from medforget.qa.truth import paraphrase, perturbations
+from medforget.schemas.checks import ValueGuard, value_words
 from medforget.splits import SplitPlan, rephrase_selection
 
 QA_VERSION = "1.1.0"
@@ -133,8 +134,15 @@ class DistractorPool:
     ``plan.protected`` (same section name first), then the template's vocabulary, then made-up
     decoys when a small build has too few nodes."""
 
-    def __init__(self, facts: Sequence[Fact], plan: SplitPlan, decoys: IdentityFactory):
+    def __init__(self, facts: Sequence[Fact], plan: SplitPlan, decoys: IdentityFactory,
+                 ancestors: Callable[[str], Iterable[str]]):
         self._decoys = decoys
+        owners: dict[str, set[str]] = defaultdict(set)
+        for fact in facts:
+            owners[" ".join(value_words(fact.value))].add(fact.node.id)
+        nodes = {fact.node.id for fact in facts}
+        forget = {level: {n for n in nodes if {n, *ancestors(n)} & set(targets)} for level, targets in plan.targets.items()}
+        self._guard = ValueGuard(owners, forget)
         values: dict[tuple[str, ...], set[str]] = defaultdict(set)
         protected: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for fact in facts:
@@ -158,12 +166,22 @@ class DistractorPool:
         return (fact.node.level, fact.attribute.name, section)
 
     def options(self, fact: Fact) -> tuple[tuple[str, ...], str] | None:
-        """Four shuffled options and the answer's letter, or None when too few distractors exist."""
+        """Four shuffled options and the answer's letter, or None when too few distractors exist.
+        A draw with a distractor the leak check would refuse on this fact's rows (a value of
+        another attribute that only forget nodes have) is drawn again from the values it allows:
+        a build where every draw is allowed is unchanged."""
+        found = self._options(fact, None)
+        if found is None or all(self._guard.allows(o, fact.node.id) for o in found[0] if o != fact.value):
+            return found
+        return self._options(fact, lambda value: self._guard.allows(value, fact.node.id))
+
+    def _options(self, fact: Fact, allowed: Callable[[str], bool] | None) -> tuple[tuple[str, ...], str] | None:
         rng = random.Random(stable_int(fact.id, "options"))
         key = self._key(fact)
         forbidden = self._forbidden.get(key[:2], set())
         chosen: list[str] = []
         for tier in self._tiers(fact, key, forbidden):
+            tier = tier if allowed is None else [v for v in tier if allowed(v)]
             chosen += _draw(rng, tier, {fact.value, *chosen}, 3 - len(chosen))
             if len(chosen) == 3:
                 options = [fact.value, *chosen]
@@ -277,7 +295,8 @@ class QAPlan:
         if config.n_rephrasings > available:
             raise ConfigError(f"n_rephrasings={config.n_rephrasings}, but templates offer {available} rephrasings")
         facts = collect_facts(hierarchy, images, plan)
-        pool = DistractorPool(facts, plan, IdentityFactory(config.seed))
+        pool = DistractorPool(facts, plan, IdentityFactory(config.seed),
+                              lambda node: [a.id for a in hierarchy.ancestors(node)])
         selected = rephrase_selection(hierarchy, plan, {f.id: f.node.id for f in facts}, config)
         return cls(facts, pool, selected, config.n_rephrasings)
 

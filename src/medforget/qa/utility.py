@@ -7,7 +7,7 @@ same skill on images it never saw, so one can tell whether unlearning spared gen
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from medforget.findings import FINDING_PHRASES, describe
 from medforget.hierarchy import Image, Provenance, QAItem, stable_digest, stable_int
@@ -19,16 +19,30 @@ CLOZE = "This chest X-ray shows [blank]."
 PROBE = "Does this chest X-ray show {phrase}? Answer yes or no."
 
 
-def utility_items(profiles: Sequence[tuple[str, tuple[str, ...]]], images: Sequence[Image]) -> list[QAItem]:
-    """Per image: the findings as generation, classification and cloze, and two yes/no probes."""
+def utility_items(profiles: Sequence[tuple[str, tuple[str, ...]]], images: Sequence[Image],
+                  allowed: Callable[[str], bool] = lambda text: True) -> list[QAItem]:
+    """Per image: the findings as generation, classification and cloze, and two yes/no probes.
+
+    The rows sit outside the hierarchy, so they must not show a value only a forget node has
+    (the value_leak check): a distractor or a probed phrase is one of the utility answers
+    themselves (never such a value) or passes ``allowed``. A draw that does not is drawn again
+    from those that do, so a build where every draw passes is unchanged."""
     by_owner = {image.owner_id: image for image in images}
-    descriptions = sorted({describe(f) for _, f in profiles} | set(FINDING_PHRASES))
+    answers = {describe(f) for _, f in profiles}
+    descriptions = sorted(answers | set(FINDING_PHRASES))
+
+    def safe(text: str) -> bool:
+        return text in answers or allowed(text)
+
     items: list[QAItem] = []
     for owner, findings in profiles:
         image = by_owner[owner]
         rng = random.Random(stable_int(owner, "utility-qa"))
         answer = describe(findings)
-        distractors = rng.sample([d for d in descriptions if d != answer], 3)
+        candidates = [d for d in descriptions if d != answer]
+        distractors = rng.sample(candidates, 3)
+        if not all(map(safe, distractors)):
+            distractors = rng.sample([d for d in candidates if safe(d)], 3)
         options = [answer, *distractors]
         rng.shuffle(options)
         items += [
@@ -38,11 +52,22 @@ def utility_items(profiles: Sequence[tuple[str, tuple[str, ...]]], images: Seque
             _item(image, "findings", "cloze", CLOZE, answer),
         ]
         absent = sorted(set(FINDING_PHRASES) - set(findings))
-        probes = [(rng.choice(findings), "yes")] if findings else []
-        probes.append((rng.choice(absent), "no"))
+        probes = [(_pick(rng, findings, safe), "yes")] if findings else []
+        probes.append((_pick(rng, absent, safe), "no"))
         for finding, said in probes:
+            if finding is None:  # every phrase it could probe is a forget node's own
+                continue
             items.append(_item(image, f"probe:{finding}", "generation", PROBE.format(phrase=FINDING_PHRASES[finding]), said))
     return items
+
+
+def _pick(rng: random.Random, findings: Sequence[str], safe: Callable[[str], bool]) -> str | None:
+    """A finding whose phrase is safe to ask about: the first draw, else one drawn among the safe."""
+    first = rng.choice(findings)
+    if safe(FINDING_PHRASES[first]):
+        return first
+    rest = [f for f in findings if safe(FINDING_PHRASES[f])]
+    return rng.choice(rest) if rest else None
 
 
 def _item(image: Image, attribute: str, task: str, question: str, answer: str, options: tuple[str, ...] = ()) -> QAItem:

@@ -12,7 +12,7 @@ import json
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -261,14 +261,14 @@ def image_leak(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
 _TOKEN = re.compile(r"[0-9a-z]+")
 
 
-def _tokens(text: str) -> list[str]:
+def value_words(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
 def _identifying(value: str) -> bool:
     """Worth guarding: has a digit, several words, or is a long single word (names, ids,
     dates, sentences), unlike "male" or "yes"."""
-    tokens = _tokens(value)
+    tokens = value_words(value)
     return bool(tokens) and (any(c.isdigit() for c in value) or len(tokens) >= 2 or len(value) >= 6)
 
 
@@ -280,7 +280,7 @@ def ownership_sources(levels: list[str]) -> list[tuple[str, str]]:
 def ownership_sha256(pairs: Iterable[tuple[str, str]]) -> str:
     """The digest of (node, answer) pairs, which the build records in its manifest from its own
     hierarchy: rows edited after the build, every copy alike, no longer match it."""
-    canonical = sorted({(node, " ".join(_tokens(answer))) for node, answer in pairs})
+    canonical = sorted({(node, " ".join(value_words(answer))) for node, answer in pairs})
     return hashlib.sha256(json.dumps(canonical).encode("utf-8")).hexdigest()
 
 
@@ -299,7 +299,7 @@ def _node_values(ctx: Context) -> dict[str, set[str]]:
     """value (tokenised, lower case) -> nodes that have it (see :func:`_ownership_pairs`)."""
     values: dict[str, set[str]] = defaultdict(set)
     for node, answer in _ownership_pairs(ctx):
-        values[" ".join(_tokens(answer))].add(node)
+        values[" ".join(value_words(answer))].add(node)
     return values
 
 
@@ -321,8 +321,8 @@ class _WordIndex:
 
 def _row_texts(table: pa.Table) -> pa.ChunkedArray:
     """What a row shows a model: question, answer, options, and the truth ratio's answers."""
-    options = pc.binary_join(table.column("options"), " ").fill_null("")
-    perturbed = pc.binary_join(table.column("perturbed_answers"), " ").fill_null("")
+    options = pc.binary_join(table.column("options"), " | ").fill_null("")
+    perturbed = pc.binary_join(table.column("perturbed_answers"), " | ").fill_null("")
     paraphrased = table.column("paraphrased_answer").fill_null("")
     return pc.utf8_lower(pc.binary_join_element_wise(table.column("question"), table.column("answer"), options,
                                                      paraphrased, perturbed, " | "))
@@ -340,18 +340,8 @@ def value_leak(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
         return {}, [Finding.of(TRAIN[0], TRAIN[1], [], "the rows' facts are not those the build recorded "
                                f"(manifest ownership_sha256 {str(recorded)[:12]}...): rows were edited after the build, "
                                "so who owns which value cannot be read from them")]
-    values = _node_values(ctx)
-    utility = {" ".join(_tokens(a)) for a in column_set(ctx.tables.table(*UTILITY), "answer")} - {""}
-    known = _WordIndex(sorted(values) + sorted(utility))
-    guarded: dict[str, set[str]] = {}
-    for level in ctx.levels:
-        forget_nodes = ctx.forget_nodes(level)
-        candidates = {v for v, nodes in values.items() if nodes <= forget_nodes and _identifying(v)}
-        guarded[level] = {
-            v for v in candidates
-            if all(values.get(known.texts[n].strip(), set()) <= forget_nodes and known.texts[n].strip() not in utility
-                   for n in known.containing(v))
-        }
+    guarded = guarded_values(_node_values(ctx), column_set(ctx.tables.table(*UTILITY), "answer"),
+                             {level: ctx.forget_nodes(level) for level in ctx.levels})
     every = set().union(*guarded.values())
     versions = ctx.distinct
     mentioning = _distinct_texts_mentioning(_row_texts(versions).combine_chunks(), every) if every else {}
@@ -365,12 +355,62 @@ def value_leak(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     return {"levels": len(ctx.levels), "values_guarded": sum(map(len, guarded.values()))}, findings
 
 
+def guarded_values(values: Mapping[str, set[str]], utility_answers: Iterable[str],
+                   forget: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    """level -> the values (tokenised) only that level's forget nodes have, which no retain,
+    shared-ancestor or utility row may show: identifying ones, not part of another node's value
+    nor of a utility answer. ``values``: value -> the nodes that have it."""
+    utility = {" ".join(value_words(a)) for a in utility_answers} - {""}
+    known = _WordIndex(sorted(values) + sorted(utility))
+    guarded: dict[str, set[str]] = {}
+    for level, forget_nodes in forget.items():
+        candidates = {v for v, nodes in values.items() if nodes <= forget_nodes and _identifying(v)}
+        guarded[level] = {
+            v for v in candidates
+            if all(values.get(known.texts[n].strip(), set()) <= forget_nodes and known.texts[n].strip() not in utility
+                   for n in known.containing(v))
+        }
+    return guarded
+
+
+class ValueGuard:
+    """The value_leak rule, for code that writes rows: may a row of ``node`` (None: a row
+    outside the hierarchy, as utility's) show ``text``? Not when it holds a value guarded at a
+    level where that row sits on the retain side (its node outside the level's forget subtrees)."""
+
+    def __init__(self, values: Mapping[str, set[str]], forget: Mapping[str, set[str]],
+                 utility_answers: Iterable[str] = ()):
+        self._guarded = guarded_values(values, utility_answers, forget)
+        self._forget = forget
+        self._by_levels: dict[tuple[str, ...], set[str]] = {}
+
+    def allows(self, text: str, node: str | None = None) -> bool:
+        levels = tuple(level for level in self._guarded if node is None or node not in self._forget[level])
+        if levels not in self._by_levels:
+            self._by_levels[levels] = set().union(*(self._guarded[level] for level in levels))
+        return not mentions(text, self._by_levels[levels])
+
+
+def mentions(text: str, values: set[str]) -> bool:
+    """Whether ``text`` holds one of the tokenised ``values`` as whole words, within one of its
+    parts (parts are separated by "|": two adjacent options, "chest pain" and "shortness of
+    breath", do not make the value "chest pain shortness of breath")."""
+    padded = _padded(text)
+    return any(f" {v} " in padded for v in values)
+
+
+def _padded(text: str) -> str:
+    return f" {' '.join(_PART_TOKEN.findall(text.lower()))} "
+
+
+_PART_TOKEN = re.compile(r"[0-9a-z]+|\|")
+
+
 def _rows_mentioning(table: pa.Table, candidates: pa.Array, values: set[str]) -> list[str]:
     """Ids of the rows among ``candidates`` whose own text mentions one of ``values``."""
     rows = table.filter(pc.is_in(table.column("id"), value_set=candidates)) if len(candidates) else table.slice(0, 0)
     texts = _row_texts(rows).to_pylist() if rows.num_rows else []
-    words = (f" {' '.join(_tokens(text))} " for text in texts)
-    return [i for i, text in zip(rows["id"].to_pylist(), words) if any(f" {v} " in text for v in values)]
+    return [i for i, text in zip(rows["id"].to_pylist(), texts) if mentions(text, values)]
 
 
 def _distinct_texts_mentioning(texts: pa.Array, values: set[str]) -> dict[int, set[str]]:
@@ -391,7 +431,7 @@ def _distinct_texts_mentioning(texts: pa.Array, values: set[str]) -> dict[int, s
     hit = pc.is_in(flat, value_set=pa.array(sorted(anchors), pa.string()))
     out: dict[int, set[str]] = {}
     for n in np.unique(pc.list_parent_indices(tokens).filter(hit).to_numpy()).tolist():
-        text = f" {' '.join(_tokens(texts[n].as_py()))} "
+        text = _padded(texts[n].as_py())
         found = {v for a in set(text.split()) & anchors.keys() for v in anchors[a] if f" {v} " in text}
         if found:
             out[n] = found
