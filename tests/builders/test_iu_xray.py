@@ -1,5 +1,6 @@
 import dataclasses
 import datetime as dt
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -120,3 +121,31 @@ def test_real_images_folder_replaces_rendering(tmp_path: Path, small_config: Bui
 def test_default_study_dates_are_plausible(tiny: Prepared):
     for study in tiny.hierarchy.at_level("study"):
         assert dt.date(2009, 1, 1) <= dt.date.fromisoformat(study.attribute("date")) <= dt.date(2024, 1, 1)
+
+
+def flipped(path: Path, at: int) -> Path:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_bit_flipped_or_truncated_archive_is_refused_not_read_in_part(tmp_path: Path, small_config: BuildConfig):
+    """A flipped bit mid-stream made tarfile stop at a bad header and build from half the
+    reports, exit 0; the gzip stream is now read whole, so its CRC or its end gives it away."""
+    good = make_archive(tmp_path / "good.tgz", 60)
+    for name, spoil in [("flipped", lambda p: flipped(p, p.stat().st_size // 2)),
+                        ("truncated", lambda p: p.write_bytes(p.read_bytes()[:-100]) and p)]:
+        bad = spoil(Path(shutil.copyfile(good, tmp_path / f"{name}.tgz")))
+        with pytest.raises(SourceError, match=rf"{name}\.tgz is corrupt or truncated.*--force-reinstall"):
+            load(dataclasses.replace(small_config, reports_archive=bad))
+
+
+def test_the_installed_archive_must_be_the_one_torchxrayvision_ships(tmp_path: Path, monkeypatch):
+    from medforget.builders import iu_xray
+
+    copy = Path(shutil.copyfile(iu_xray.default_archive(), tmp_path / "NLMCXR_reports.tgz"))
+    assert iu_xray.verify_archive(copy, iu_xray.ARCHIVE_SHA256) is None  # the real one passes
+    monkeypatch.setattr(iu_xray, "default_archive", lambda: flipped(copy, 4))  # its gzip mtime: no CRC covers it
+    with pytest.raises(SourceError, match="NLMCXR_reports.tgz has sha256 .* torchxrayvision 1.5.7 ships"):
+        load(preset("tiny"))

