@@ -84,3 +84,49 @@ def test_build_flags_without_a_model_are_refused_before_anything_runs(tmp_path: 
     assert main(["build", "--preset", "tiny", "--out", str(tmp_path / "out"), "--llm-base-url", "http://x/v1"]) == 2
     assert "LLM QA needs model (--llm-base-url URL --llm-model NAME" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+#: a value of the wrong type for every setting of a build config
+WRONG = {"preset": 3, "seed": "0", "source": ["iu-xray"], "n_networks": 2.5, "n_institutions": "5", "n_patients": [],
+         "n_holdout_patients": True, "min_studies": None, "max_studies": "4", "targets_per_level": ["patient"],
+         "rephrase_facts_per_level": {}, "n_rephrasings": "2", "n_utility_images": 1.5, "image_size": "256",
+         "max_rows_per_shard": False, "images_dir": 7, "reports_archive": ["a.tgz"], "source_root": {},
+         "reports_root": 1, "llm": 3}
+
+
+def test_every_setting_is_covered():
+    import dataclasses
+
+    assert set(WRONG) == {f.name for f in dataclasses.fields(BuildConfig)}
+
+
+@pytest.mark.parametrize("key", sorted(WRONG))
+def test_a_wrong_type_in_any_setting_is_a_config_error_naming_it(key: str, tmp_path: Path, capsys):
+    values = {"preset": "tiny", key: WRONG[key]} if key != "preset" else {"preset": WRONG[key]}
+    with pytest.raises(ConfigError, match=rf"\b{key}\b"):
+        BuildConfig.from_mapping(values)
+    config = tmp_path / "build.yaml"
+    import yaml
+
+    config.write_text(yaml.safe_dump(values))
+    assert main(["build", "--config", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "medforget: error:" in err and "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_an_alias_bomb_is_refused_at_the_first_alias(tmp_path: Path):
+    lines = ["preset: tiny", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]  # 10^9 x's once expanded
+    lines += ["llm: {base_url: 'http://127.0.0.1:1/v1', model: *a8}"]
+    config = tmp_path / "bomb.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    assert config.stat().st_size < 1024
+    with pytest.raises(ConfigError, match=r"line 3: YAML aliases \(\*a0\) are not allowed"):
+        BuildConfig.from_yaml(config)
+
+
+def test_a_config_that_is_not_utf8_is_a_config_error(tmp_path: Path):
+    config = tmp_path / "build.yaml"
+    config.write_bytes(b"preset: tiny\nsource: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        BuildConfig.from_yaml(config)

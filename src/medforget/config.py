@@ -82,11 +82,9 @@ class LLMConfig:
         values = dict(values)
         if isinstance(values.get("tasks"), str):
             values["tasks"] = values["tasks"].split(",")
-        if values.get("tasks") is not None:
-            values["tasks"] = tuple(str(t).strip() for t in values["tasks"])
-        if values.get("cache_dir") is not None:
-            values["cache_dir"] = Path(values["cache_dir"])
-        return cls(**values)
+        if isinstance(values.get("tasks"), list):
+            values["tasks"] = tuple(t.strip() if isinstance(t, str) else t for t in values["tasks"])
+        return cls(**check_types(cls, values, "llm."))
 
     def endpoint(self) -> Endpoint:
         return Endpoint(self.base_url, self.model, api_key_env=self.api_key_env, concurrency=self.concurrency,
@@ -162,15 +160,13 @@ class BuildConfig:
         for key in values:
             if key not in fields:
                 raise ConfigError(f"unknown config key {key!r}{_suggest(key, fields)}")
-        for key in ("images_dir", "reports_archive", "source_root", "reports_root"):
-            if values.get(key) is not None:
-                values[key] = Path(values[key])
-        llm = values.get("llm")
+        llm = values.pop("llm", None)
+        values = check_types(cls, values)
         if llm is not None and not isinstance(llm, LLMConfig):
             if not isinstance(llm, Mapping):
-                raise ConfigError(f"llm must be a mapping of LLM settings (base_url, model, ...), found {llm!r}")
-            values["llm"] = LLMConfig.from_mapping(llm)
-        return dataclasses.replace(base, **values)
+                raise ConfigError(f"llm must be a mapping of LLM settings (base_url, model, ...), found {_short(llm)}")
+            llm = LLMConfig.from_mapping(llm)
+        return dataclasses.replace(base, **values, **({"llm": llm} if llm is not None else {}))
 
     @classmethod
     def from_yaml(cls, path: Path) -> BuildConfig:
@@ -210,23 +206,112 @@ PRESETS: dict[str, BuildConfig] = {
 }
 
 
+#: a config file is a few settings; a bigger one is not a config
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """The settings of a YAML config file (a preset name plus overrides)."""
+    """The settings of a YAML config file (a preset name plus overrides). Aliases (``*name``)
+    are refused: a few of them nested expand a kilobyte into gigabytes (a "billion laughs")."""
     import yaml
 
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise ConfigError(f"config file {path}, line {event.start_mark.line + 1}: YAML aliases "
+                                  f"(*{str(event.anchor)[:40]}) are not allowed in a config; write the value out")
+            return super().compose_node(parent, index)
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config file {path} is over {MAX_CONFIG_BYTES} bytes; a config holds a few settings")
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=NoAliases) or {}  # a SafeLoader
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({err}); save it as UTF-8") from err
     except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read config file {path}: {err}") from err
+        raise ConfigError(f"cannot read config file {path}: {str(err)[:300]}") from err
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping, found {type(data).__name__}")
     return data
 
 
 def preset(name: str) -> BuildConfig:
+    if not isinstance(name, str):
+        raise ConfigError(f"config preset must be a preset name ({', '.join(PRESETS)}), found {_short(name)}")
     if name not in PRESETS:
         raise UnknownNameError(f"unknown preset {name!r}{_suggest(name, PRESETS)}")
     return PRESETS[name]
+
+
+def check_types(cls: type, values: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    """``values`` for the fields of the dataclass ``cls``, each of its annotated type (a path
+    may be given as a string; a float as an int), or a :class:`ConfigError` naming the field."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for key, value in values.items():
+        converted = _convert(value, hints[key])
+        if converted is _WRONG:
+            raise ConfigError(f"config {where}{key} must be {_describe(hints[key])}, found {type(value).__name__} "
+                              f"{_short(value)}")
+        out[key] = converted
+    return out
+
+
+_WRONG = object()
+
+
+def _convert(value: Any, kind: Any) -> Any:
+    """``value`` as ``kind`` (the field types config uses), or :data:`_WRONG`."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return next((v for a in args if a is not type(None) and (v := _convert(value, a)) is not _WRONG), _WRONG)
+    if kind is Path:
+        return Path(value) if isinstance(value, (str, Path)) and str(value) else _WRONG
+    if kind is bool:
+        return value if isinstance(value, bool) else _WRONG
+    if kind is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _WRONG
+    if kind is float:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _WRONG
+    if kind is str:
+        return value if isinstance(value, str) else _WRONG
+    if origin is tuple:
+        ok = isinstance(value, (list, tuple)) and all(_convert(v, args[0]) is not _WRONG for v in value)
+        return tuple(value) if ok else _WRONG
+    if origin in (Mapping, dict):
+        ok = isinstance(value, Mapping) and all(_convert(k, args[0]) is not _WRONG and _convert(v, args[1]) is not _WRONG
+                                               for k, v in value.items())
+        return dict(value) if ok else _WRONG
+    return value
+
+
+def _describe(kind: Any) -> str:
+    import typing
+
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", Path: "a path",
+             type(None): "null"}
+    if typing.get_args(kind) and typing.get_origin(kind) not in (tuple, Mapping, dict):
+        return " or ".join(_describe(a) for a in typing.get_args(kind))
+    if typing.get_origin(kind) is tuple:
+        return f"a list of {_describe(typing.get_args(kind)[0]).removeprefix('a ').removeprefix('an ')}s"
+    if typing.get_origin(kind) in (Mapping, dict):
+        key, value = typing.get_args(kind)
+        return f"a mapping of {_describe(key)} to {_describe(value)}"
+    return names.get(kind, str(kind))
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value as an error shows it: never unbounded."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _suggest(name: str, known: Any) -> str:
