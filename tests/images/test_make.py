@@ -39,3 +39,22 @@ def test_utility_profiles_use_unused_reports_or_random_findings(small_config: Bu
     assert {f for _, f in profiles} <= set(spare)
     random_ones = utility_profiles(small_config, [])
     assert len({owner for owner, _ in random_ones}) == len(random_ones)
+
+
+def forged_png(path: Path, width: int, height: int) -> Path:
+    """A 1 x 1 PNG whose header claims ``width`` x ``height`` (its IHDR rewritten, CRC fixed)."""
+    import struct
+    import zlib
+
+    Image.new("L", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    data[16:24] = struct.pack(">II", width, height)  # IHDR's data follows the signature, length and type
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("side", [20_000, 10_000])  # 400 MP: Pillow's bomb error; 100 MP: only its warning
+def test_a_huge_image_is_refused_before_its_pixels_are_decoded(side: int, tmp_path: Path):
+    with pytest.raises(SourceError, match=r"huge\.png.*(over the 64,000,000|decompression bomb)"):
+        load_real("study-1", forged_png(tmp_path / "huge.png", side, side), 64, "openi")

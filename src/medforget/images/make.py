@@ -59,6 +59,11 @@ def render(owner_id: str, anatomy_key: str, findings: Sequence[str], config: Bui
     return _record(owner_id, picture, "rendered")
 
 
+#: the most pixels a real image may have: a chest radiograph is 2-9 megapixels, a mammogram up
+#: to about 30; decoding more would take gigabytes (Pillow's own bomb limit is 179 megapixels)
+MAX_REAL_PIXELS = 64_000_000
+
+
 def load_real(owner_id: str, path: Path | ImageSource, size: int, origin: str) -> Image:
     """A real image as 8-bit grayscale, fitted into a black ``size`` square, aspect kept.
     ``path`` is an image file, or an :class:`ImageSource` that makes the picture itself (tested
@@ -66,9 +71,12 @@ def load_real(owner_id: str, path: Path | ImageSource, size: int, origin: str) -
     if not isinstance(path, str | os.PathLike):
         return _fitted(owner_id, path.open().convert("L"), size, origin)
     try:
-        with PILImage.open(path) as opened:
+        with PILImage.open(path) as opened:  # reads the header only: the size is known before any pixel
+            if opened.width * opened.height > MAX_REAL_PIXELS:
+                raise SourceError(f"image {path} is {opened.width} x {opened.height} pixels, over the {MAX_REAL_PIXELS:,} "
+                                  "a radiograph has (a decompression bomb, or not a radiograph); replace or remove it")
             picture = opened.convert("L")
-    except (OSError, UnidentifiedImageError) as err:
+    except (OSError, UnidentifiedImageError, PILImage.DecompressionBombError) as err:
         raise SourceError(f"cannot read image {path} ({err}); replace or remove the file") from err
     return _fitted(owner_id, picture, size, origin)
 
