@@ -18,7 +18,7 @@ from typing import Any
 
 from medforget.evaluators.table import cell
 from medforget.leaderboard.check import Checked, check, read_manifest, unpack
-from medforget.leaderboard.submission import ROLES, SubmissionError
+from medforget.leaderboard.submission import ARCHIVES, ROLES, SubmissionError
 from medforget.reproducibility import SCORE_TOLERANCE, disagreements
 
 logger = logging.getLogger(__name__)
@@ -132,17 +132,12 @@ def build(board: Path, datasets: Mapping[str, Path]) -> dict[str, Any]:
     return data
 
 
-#: what a submission under ``submissions/`` may be: a folder NAME, or an archive NAME + one of these
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
-
-
 def _admit(manifest: dict[str, Any], folder: Path, tracks: Mapping[str, Any], roles: Mapping[tuple[str, str], str],
            admitted: Mapping[str, Any]) -> dict[str, Any]:
     """The manifest, if the board takes it: named as its folder (or archive), the only one of
     its name, on a track of the board, and claiming the role the board gives it (a reference
     role only to the submission ``tracks.json`` names for it)."""
-    stem = next((folder.name[:-len(s)] for s in ARCHIVE_SUFFIXES if folder.name.endswith(s)), folder.name)
-    if manifest["name"] != stem:
+    if manifest["name"] != _stem(folder.name):
         raise SubmissionError(f"{folder.name}: submission.json names it {manifest['name']!r}; a submission's folder "
                               "or archive is named after it")
     if manifest["name"] in admitted:
@@ -157,6 +152,11 @@ def _admit(manifest: dict[str, Any], folder: Path, tracks: Mapping[str, Any], ro
     return manifest
 
 
+def _stem(entry: str) -> str:
+    """The submission name of an entry under ``submissions/``: a folder's name, an archive's without its suffix."""
+    return next((entry[:-len(s)] for s in ARCHIVES if entry.endswith(s)), entry)
+
+
 def _references(track: str, refs: Mapping[str, str], admitted: Mapping[str, tuple[Path, Any]],
                 rejected: list[dict[str, str]], dataset: Path, work: Path,
                 ) -> tuple[dict[str, Path], dict[str, Path] | None]:
@@ -166,7 +166,7 @@ def _references(track: str, refs: Mapping[str, str], admitted: Mapping[str, tupl
         if role not in refs:
             continue
         if refs[role] not in admitted:
-            why = next((r["reason"] for r in rejected if r["submission"].startswith(refs[role])),
+            why = next((r["reason"] for r in rejected if _stem(r["submission"]) == refs[role]),
                        "no such folder or archive under submissions/")
             raise SubmissionError(f"track {track!r}: the {role} submission {refs[role]!r} named in tracks.json cannot "
                                   f"be used: {why}")
