@@ -139,3 +139,8 @@ def test_cli_unlearn_runs_a_method(knowing, tiny_build, tmp_path, capsys):
                  str(tiny_build), "--out", str(out), "--track", "tiny", "--param", "top_k_percent=5"]) == 0
     assert "prune at institution" in capsys.readouterr().out
     assert json.loads((out / "medforget_unlearning.json").read_text())["summary"]["units_pruned"] > 0
+    mine = out / "notes.md"  # once the user keeps a file there, it is no longer the command's to replace
+    mine.write_text("mine")
+    assert main(["unlearn", "--method", "prune", "--level", "institution", "--model", str(knowing), "--dataset",
+                 str(tiny_build), "--out", str(out), "--track", "tiny"]) == 2
+    assert "never replaced" in capsys.readouterr().err and mine.read_text() == "mine"

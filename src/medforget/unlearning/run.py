@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import medforget
+from medforget.export import check_replaceable, folder_in_place
 from medforget.unlearning.base import METHODS, Outcome, configure
 
 UNLEARNING_VERSION = "1.0.0"
@@ -42,9 +41,11 @@ def method_for(name: str, params: Mapping[str, Any], track: str = "model") -> An
 
 def unlearn(method: Any, level: str, model_path: Path, dataset: Path, out: Path, seed: int = 0,
             threads: int | None = None) -> dict[str, Any]:
-    """Run ``method`` on ``model_path`` at ``level`` of ``dataset``; write the result to ``out``."""
+    """Run ``method`` on ``model_path`` at ``level`` of ``dataset``; write the result to ``out``
+    (replacing only a folder this command wrote there: checked before the work, not after)."""
     import torch
 
+    check_replaceable(out)
     from medforget.evaluators.run import code_commit
     from medforget.models.families import load_checkpoint
     from medforget.reproducibility import machine
@@ -78,9 +79,7 @@ def unlearn(method: Any, level: str, model_path: Path, dataset: Path, out: Path,
 def _save(outcome: Outcome, processor: Any, base: Path, out: Path, record: Mapping[str, Any]) -> None:
     from safetensors.torch import save_file
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_in_place(out) as staging:
         if outcome.adapter:
             outcome.model.peft_config["default"].base_model_name_or_path = str(base.resolve())
         outcome.model.save_pretrained(staging)
@@ -89,9 +88,3 @@ def _save(outcome: Outcome, processor: Any, base: Path, out: Path, record: Mappi
             tensors = {k: v.detach().cpu().contiguous() for k, v in outcome.tensors.items()}
             save_file(tensors, str(staging / "unlearning_state.safetensors"))
         (staging / "medforget_unlearning.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
