@@ -16,8 +16,8 @@ REPORT_SCHEMA_VERSION = 2
 class ValidationReport:
     dataset: str
     results: tuple[CheckResult, ...]
-    #: sha256 of the manifest.json the checks read (None for tables checked in memory): what
-    #: ``medforget publish`` compares to know the report is about the folder it publishes
+    #: sha256 of the manifest.json the checks read (None for tables checked in memory): which
+    #: build the report is about (``medforget publish`` runs the checks itself and uploads its own)
     manifest_sha256: str | None = None
 
     @property
