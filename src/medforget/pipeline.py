@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -35,7 +35,7 @@ from medforget.qa.generate import QA_VERSION, qa_generator
 from medforget.qa.templates import TEMPLATES_VERSION
 from medforget.qa.truth import TRUTH_VERSION
 from medforget.qa.utility import utility_items
-from medforget.schemas.checks import ValueGuard, ownership_sha256, ownership_sources, value_words
+from medforget.schemas.checks import ValueGuard, ownership_sha256, ownership_sources
 from medforget.schemas.validate import LeakError, validate_folder
 from medforget.splits import (
     HOLDOUT_LEVEL,
@@ -118,7 +118,7 @@ def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float]
         plan = plan_splits(data.hierarchy, config)
         qa = qa_generator(config)
         items = qa.generate(data.hierarchy, images, plan, skips)
-        items += utility_items(profiles, images, _outside_forget(items, plan, profiles))
+        items += utility_items(profiles, images, _outside_forget(data.hierarchy, items, plan, profiles))
         _check_unique(items)
     with _timed(timings, "splits"):
         assignments = assign_splits(data.hierarchy, plan, items, images)
@@ -127,21 +127,14 @@ def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float]
     return prepared
 
 
-def _outside_forget(items: Sequence[QAItem], plan: SplitPlan, profiles: Sequence[tuple[str, tuple[str, ...]]]
-                    ) -> Callable[[str], bool]:
+def _outside_forget(hierarchy: Hierarchy, items: Sequence[QAItem], plan: SplitPlan,
+                    profiles: Sequence[tuple[str, tuple[str, ...]]]) -> Callable[[str], bool]:
     """Whether a text shows no value only a forget node has: the value_leak check's own rule,
     on the hierarchy's rows, for rows made outside the hierarchy (utility)."""
-    values: dict[str, set[str]] = defaultdict(set)
-    lineage: dict[str, set[str]] = {}
-    for item in items:
-        if item.task == "generation" and item.rephrased_of is None and item.node_id is not None:
-            values[" ".join(value_words(item.answer))].add(item.node_id)
-        lineage.setdefault(item.node_id, {item.network_id, item.institution_id, item.patient_id, item.study_id,
-                                          item.node_id} - {None})
-    forget = {level: {node for node, chain in lineage.items() if chain & set(targets)}
-              for level, targets in plan.targets.items()}
+    owned = [(item.node_id, item.answer) for item in items
+             if item.task == "generation" and item.rephrased_of is None and item.node_id is not None]
     answers = {describe(findings) for _, findings in profiles} | {"yes", "no"}
-    return ValueGuard(values, forget, answers).allows
+    return ValueGuard.of(owned, lambda node: [a.id for a in hierarchy.ancestors(node)], plan.targets, answers).allows
 
 
 def _take(plans: Sequence[StudyImagePlan], made: Mapping[str, Image]) -> list[Image]:

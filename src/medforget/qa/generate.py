@@ -36,7 +36,7 @@ from medforget.hierarchy import (
 )
 from medforget.qa.templates import BLANK, BY_KEY, TEMPLATES_VERSION, FactTemplate
 from medforget.qa.truth import paraphrase, perturbations
-from medforget.schemas.checks import ValueGuard, value_words
+from medforget.schemas.checks import ValueGuard
 from medforget.splits import SplitPlan, rephrase_selection
 
 QA_VERSION = "1.1.0"
@@ -137,12 +137,7 @@ class DistractorPool:
     def __init__(self, facts: Sequence[Fact], plan: SplitPlan, decoys: IdentityFactory,
                  ancestors: Callable[[str], Iterable[str]]):
         self._decoys = decoys
-        owners: dict[str, set[str]] = defaultdict(set)
-        for fact in facts:
-            owners[" ".join(value_words(fact.value))].add(fact.node.id)
-        nodes = {fact.node.id for fact in facts}
-        forget = {level: {n for n in nodes if {n, *ancestors(n)} & set(targets)} for level, targets in plan.targets.items()}
-        self._guard = ValueGuard(owners, forget)
+        self._guard = ValueGuard.of(((fact.node.id, fact.value) for fact in facts), ancestors, plan.targets)
         values: dict[tuple[str, ...], set[str]] = defaultdict(set)
         protected: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for fact in facts:

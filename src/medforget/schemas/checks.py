@@ -384,6 +384,17 @@ class ValueGuard:
         self._forget = forget
         self._by_levels: dict[tuple[str, ...], set[str]] = {}
 
+    @classmethod
+    def of(cls, owned: Iterable[tuple[str, str]], ancestors: Callable[[str], Iterable[str]],
+           targets: Mapping[str, Iterable[str]], utility_answers: Iterable[str] = ()) -> ValueGuard:
+        """From (node, value) pairs, each node's ancestors and the targets per level."""
+        values: dict[str, set[str]] = defaultdict(set)
+        for node, value in owned:
+            values[" ".join(value_words(value))].add(node)
+        nodes = set().union(*values.values())
+        forget = {level: {n for n in nodes if {n, *ancestors(n)} & set(ids)} for level, ids in targets.items()}
+        return cls(values, forget, utility_answers)
+
     def allows(self, text: str, node: str | None = None) -> bool:
         levels = tuple(level for level in self._guarded if node is None or node not in self._forget[level])
         if levels not in self._by_levels:
