@@ -220,3 +220,15 @@ def test_a_malformed_board_schema_is_refused_with_a_reason(schema: str, tmp_path
     (tmp_path / "metrics.json").write_text(schema)
     with pytest.raises(SubmissionError, match="metrics.json"):
         load_schema(tmp_path)
+
+
+def test_a_reference_sent_as_an_archive_keeps_the_role_tracks_json_gives_it(board: Path, tiny_build: Path,
+                                                                             tmp_path: Path):
+    root = Path(shutil.copytree(board, tmp_path / "board"))
+    folder = root / "submissions" / "retain"
+    shutil.make_archive(str(folder), "gztar", root_dir=folder)
+    shutil.rmtree(folder)
+    assert main(["leaderboard", "build", "--board", str(root), "--dataset", f"tiny={tiny_build}"]) == 0
+    data = json.loads((root / "board.json").read_text())
+    assert data["rejected"] == []
+    assert {r["role"] for r in data["rows"] if r["submission"] == "retain"} == {"retain"}

@@ -145,7 +145,7 @@ def _admit(manifest: dict[str, Any], folder: Path, tracks: Mapping[str, Any], ro
     if manifest["track"] not in tracks:
         raise SubmissionError(f"{manifest['name']}: track {manifest['track']!r} is not on this board "
                               f"(tracks: {', '.join(tracks)})")
-    role = roles.get((manifest["track"], folder.name), "unlearned")
+    role = roles.get((manifest["track"], manifest["name"]), "unlearned")
     if manifest["role"] != role:
         raise SubmissionError(f"{manifest['name']}: claims role {manifest['role']!r}, but the board's tracks.json "
                               f"gives it {role!r}: the target and retain rows are the board's to choose")
