@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -181,9 +181,14 @@ def folder_in_place(out: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def name_too_long(parts: Iterable[str]) -> bool:
+    """Whether a file or folder name among ``parts`` is longer than a file system takes."""
+    return any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts)
+
+
 def check_replaceable(out: Path) -> None:
     """Refuse an ``out`` that :func:`folder_in_place` must not replace (see there)."""
-    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in out.parts):
+    if name_too_long(out.parts):
         raise OutputError(f"{str(out)[:120]}...: a name in the path is over {MAX_NAME_BYTES} bytes; choose a shorter --out")
     resolved = out.resolve()
     if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents or resolved.parent == resolved:
@@ -240,5 +245,5 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # another user's process: alive
     return True

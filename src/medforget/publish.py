@@ -121,13 +121,17 @@ def validate(dataset: Path) -> dict[str, Any]:
 SHARD_PATH = re.compile(r"[a-z_]+/[a-z_]+-\d{5}-of-\d{5}\.parquet")
 
 
-def check_files(dataset: Path, manifest: dict[str, Any]) -> None:
-    """Everything published comes from inside the folder: no link anywhere in it, every shard
-    path the manifest lists is one the build writes (no absolute path, no ``..``), a regular file."""
+def check_no_links(dataset: Path) -> None:
+    """No link anywhere in the folder (the manifest included): a build holds none."""
     links = [p for p in dataset.rglob("*") if p.is_symlink()]
     if links:
         raise ShardMismatchError(f"{links[0]} is a symbolic link: a build holds none, and publish uploads only files "
                                  "inside the folder; rebuild the dataset with `medforget build`")
+
+
+def check_files(dataset: Path, manifest: dict[str, Any]) -> None:
+    """Everything published comes from inside the folder: every shard path the manifest lists
+    is one the build writes (no absolute path, no ``..``), a regular file."""
     shards = manifest.get("shards")
     if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
         raise ShardMismatchError(f"{dataset / 'manifest.json'} has no list of shards; rebuild the dataset")
@@ -219,8 +223,7 @@ def publish(dataset: Path, repo_id: str, *, private: bool = False, revision: str
     if not all(REPO_PART.fullmatch(part) for part in repo_id.split("/")):
         raise PublishError(f"repository {repo_id[:100]!r}: ORG and NAME are letters, digits, '-', '_' and '.', at most 96 "
                            "each, not starting or ending with '-' or '.', without '--' or '..'")
-    if (dataset / "manifest.json").is_symlink():
-        raise ShardMismatchError(f"{dataset / 'manifest.json'} is a symbolic link; publish uploads only files inside")
+    check_no_links(dataset)  # before anything is read from it
     manifest = read_manifest(dataset)
     if manifest.get("schema_version") != MANIFEST_SCHEMA_VERSION:
         raise PublishError(f"{dataset} was built by another medforget (manifest schema {manifest.get('schema_version')}, "

@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from medforget.errors import MedForgetError
+from medforget.export import MAX_NAME_BYTES, name_too_long
 from medforget.leaderboard.submission import SubmissionError, validate_manifest
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
 #: files and folders in a submission (one needs 2 per level and submission.json)
 MAX_MEMBERS = 1000
-#: bytes of one path component, the limit of every common file system
-MAX_NAME_BYTES = 255
 #: characters of one prediction: an answer is a few sentences; scoring a megabyte-long one costs
 #: minutes (ROUGE-L is quadratic), so a longer one is refused rather than cut
 MAX_PREDICTION_CHARS = 8192
@@ -113,7 +112,7 @@ def _check_members(path: Path, members: list[tuple[str, int, bool]]) -> None:
         parts = Path(name).parts
         if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
             raise SubmissionError(f"{path}: member {name[:200]!r} escapes the archive (path traversal)")
-        if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts):
+        if name_too_long(parts):
             raise SubmissionError(f"{path}: member {name[:200]!r}... has a name over {MAX_NAME_BYTES} bytes")
         if is_link:
             raise SubmissionError(f"{path}: member {name!r} is a link or a special file; only files are accepted")
