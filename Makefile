@@ -61,7 +61,8 @@ reference-models: $(STAMP)
 # knowledge); then the table
 # (also in runs/tiny/table.md). The target and the retain models are evaluated too, as reference
 # rows. One process (`medforget sweep`), so torch and transformers load once. Needs reference-models.
-METHODS ?= ga gd kl npo prune chip
+# every registered method (`medforget ls methods`); expanded when a recipe runs, after setup
+METHODS ?= $(shell $(MF) ls methods --names)
 LEVELS  ?= institution patient study section
 MF      := $(VENV)/bin/medforget
 tiny-methods: $(STAMP)

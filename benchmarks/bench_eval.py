@@ -19,8 +19,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 def tiny_model(dataset: Path, out: Path) -> Path:
     """An untrained tiny LLaVA (throughput does not depend on training)."""
+    from medforget.dataset import load_rows
     from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
-    from medforget.training.data import load_rows
 
     rows = load_rows(dataset, "train", "train")
     tokenizer = train_tokenizer([t for r in rows for t in (r["question"], r["answer"], *r["options"])], 4096)
@@ -33,10 +33,10 @@ def main() -> None:
     import torch
 
     from medforget.config import preset
+    from medforget.dataset import load_rows
     from medforget.models.adapters import TransformersAdapter
     from medforget.models.chat import prompt_text
     from medforget.pipeline import build
-    from medforget.training.data import load_rows
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=None, help="a checkpoint (default: an untrained tiny LLaVA)")

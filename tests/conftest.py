@@ -50,7 +50,7 @@ def tiny_build(tiny: Prepared, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture(scope="session")
 def tiny_rows(tiny_build: Path) -> list[dict]:
     """12 image rows and 12 text-only rows of ``train``."""
-    from medforget.training.data import load_rows
+    from medforget.dataset import load_rows
 
     every = load_rows(tiny_build, "train", "train")  # image rows first, text-only rows last
     return every[:12] + every[-12:]

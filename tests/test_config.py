@@ -5,7 +5,6 @@ import pytest
 from medforget.cli import main
 from medforget.config import PRESETS, BuildConfig, LLMConfig, preset
 from medforget.errors import ConfigError, UnknownNameError
-from medforget.registry import Registry
 
 
 def test_presets_exist_and_are_ordered_by_size():
@@ -40,16 +39,6 @@ def test_yaml_preset_plus_overrides(tmp_path: Path):
     path.write_text("- not a mapping\n")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         BuildConfig.from_yaml(path)
-
-
-def test_registry_refuses_duplicates_and_suggests():
-    registry: Registry[int] = Registry("metric")
-    registry.register("rouge_l")(1)
-    with pytest.raises(Exception, match="registered twice"):
-        registry.register("rouge_l")(2)
-    with pytest.raises(UnknownNameError, match="did you mean 'rouge_l'"):
-        registry.get("rouge")
-    assert registry.names() == ["rouge_l"]
 
 
 def test_llm_settings_from_yaml_are_checked_and_reduced_in_the_record(tmp_path: Path):

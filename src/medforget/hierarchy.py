@@ -14,8 +14,13 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from medforget.errors import BuildError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 DEFAULT_LEVELS: tuple[str, ...] = ("network", "institution", "patient", "study", "section")
 TASKS: tuple[str, ...] = ("generation", "classification", "cloze")
@@ -219,3 +224,30 @@ class Hierarchy:
         if node.level == level:
             return node
         return next((a for a in self.ancestors(node_id) if a.level == level), None)
+
+
+# --- image plans: what a source says about each study's image ----------------------------
+
+
+@runtime_checkable
+class ImageSource(Protocol):
+    """Real pixels a source supplies some other way than an image file PIL opens (e.g. a DICOM
+    instance to window): small, frozen and picklable, so plans can cross process boundaries;
+    ``open`` raises :class:`SourceError` naming the input when the pixels cannot be read."""
+
+    def open(self) -> PILImage:
+        ...
+
+
+@dataclass(frozen=True)
+class StudyImagePlan:
+    """What the image step needs to make one study's image."""
+
+    study_id: str
+    anatomy_key: str  # studies with the same key look alike (the patient)
+    findings: tuple[str, ...]
+    #: real pixels: an image file PIL opens, or an :class:`ImageSource`; None: rendered
+    real_image: Path | ImageSource | None = None
+    #: the image, when the source made it already (DICOM decodes its pixels to drop near-duplicate
+    #: studies): the image step keeps it instead of decoding the pixels again
+    image: Image | None = field(default=None, repr=False)

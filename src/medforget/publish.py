@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import medforget
 from medforget.card import dataset_card
+from medforget.dataset import read_manifest
 from medforget.errors import MedForgetError
 from medforget.export import sha256_file
 from medforget.pipeline import MANIFEST_SCHEMA_VERSION
 from medforget.schemas.validate import JSON_REPORT
-from medforget.training.data import read_manifest
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi, RepoFile

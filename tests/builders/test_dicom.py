@@ -13,11 +13,11 @@ import pytest
 from pydicom.dataset import Dataset
 
 from medforget.builders import BUILDERS, SkipLog
-from medforget.builders.base import ImageSource
 from medforget.builders.deid import KEY_ENV
 from medforget.builders.dicom import DicomBuilder
 from medforget.builders.dicom_pixels import DicomPixels, to_picture, windowed
 from medforget.errors import ConfigError, SourceError
+from medforget.hierarchy import ImageSource
 from medforget.images.make import load_real
 from medforget.pipeline import build
 from tests.builders.dicom_fixtures import (

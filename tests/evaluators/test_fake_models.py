@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,7 +194,7 @@ def test_over_forgetting_shows_below_zero_and_does_not_rank_first() -> None:
     held-out ones) is over-forgetting: normalised knowledge below 0, PrivLeak above 0, and it
     ranks behind the model that forgets down to the retain model's level, on each measure and
     on the board's overall score."""
-    from medforget.leaderboard.build import overall
+    from medforget.leaderboard.build import load_schema, overall
 
     normalised = HIERARCHY_METRICS.get("normalised_knowledge").compute
     target, retain_model = _mean(_scores(always_right, "forget")), _mean(_scores(guess_on_forget, "forget"))
@@ -204,7 +205,8 @@ def test_over_forgetting_shows_below_zero_and_does_not_rank_first() -> None:
     privleak = WHITEBOX_METRICS.get("privleak").compute
     assert privleak(0.1, 0.5) > 0 and _better("zero", privleak(0.52, 0.5), privleak(0.1, 0.5))
     common = {"sibling_damage": 0.0, "utility_retained/retain_other": 1.0, "normalised_child_leak": None}
-    scored = {name: overall({**common, "normalised_forget/forget": value, "normalised_reconstruction": value})
+    scored = {name: overall({**common, "normalised_forget/forget": value, "normalised_reconstruction": value},
+                            load_schema(Path(__file__).parents[2] / "leaderboard"))
               for name, value in (("at_retain", at_retain), ("over", over), ("target", 1.0))}
     assert max(scored, key=scored.__getitem__) == "at_retain"
 

@@ -24,7 +24,7 @@ class Fake:
 
 
 def _train_ids(dataset: Path) -> set[str]:
-    from medforget.training.data import load_rows
+    from medforget.dataset import load_rows
 
     return {r["id"] for r in load_rows(dataset, "train", "train", images=False)}
 
@@ -43,7 +43,7 @@ def test_a_model_that_knows_its_data_meets_the_bar_and_holdout_sits_at_the_optio
 
 
 def test_a_retain_model_is_scored_on_the_split_it_never_saw(tiny_build: Path):
-    from medforget.training.data import load_rows
+    from medforget.dataset import load_rows
 
     left_out = {r["id"] for r in load_rows(tiny_build, "patient", "forget")}
     report = knowledge(Fake(_train_ids(tiny_build) - left_out), tiny_build, without=("patient", "forget"))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from medforget.dataset import load_rows
 from medforget.evaluators.probes import context_names, known, reconstruction_attack, truth_rows
 from medforget.evaluators.run import evaluate
 from medforget.models.adapters import PredictionsFile, TransformersAdapter
-from medforget.training.data import load_rows
 
 
 def test_whitebox_hierarchy_and_reconstruction_metrics(checkpoint: Path, tiny_build: Path, tmp_path: Path):
@@ -53,9 +53,9 @@ def test_truth_ratio_questions_are_asked_under_their_own_ids(tiny_build: Path):
 def test_normalised_knowledge_between_the_retain_model_and_the_target(tiny_build: Path, tmp_path: Path):
     """Three fake runs from predictions: the target knows everything, the retain model and the
     unlearned one nothing, an over-forgetter... the normalised numbers land where they should."""
+    from medforget.dataset import read_manifest
     from medforget.evaluators.results import read_reference
     from medforget.evaluators.run import dataset_record
-    from medforget.training.data import read_manifest
 
     level = "patient"
     rows = {split: load_rows(tiny_build, level, split, images=False) for split in ("forget",)}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from medforget.cli import main
+from medforget.dataset import load_rows
 from medforget.evaluators.results import ResultsError, validate_results
-from medforget.training.data import load_rows
 
 SPLITS = ("forget", "retain_sibling", "retain_other", "shared_ancestor", "holdout", "forget_rephrased", "retain_rephrased")
 

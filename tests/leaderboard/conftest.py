@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from medforget.cli import main
+from medforget.dataset import load_rows, read_manifest
 from medforget.evaluators import probes
 from medforget.hierarchy import LEVEL_SPLITS
-from medforget.training.data import load_rows, read_manifest
 
 Answer = Callable[[dict, str], str]
 

@@ -13,9 +13,8 @@ import pytest
 
 from medforget.cli import main
 from medforget.evaluators.table import cell
-from medforget.leaderboard.build import column_key, markdown, overall, plot, render_html
+from medforget.leaderboard.build import column_key, load_schema, markdown, overall, plot, render_html
 from tests.leaderboard.conftest import FAKES, eval_runs, oracle
-
 
 #: a method name as hostile as a name may be: it opens an HTML comment and a script, closes the
 #: page's data block, and is full of Markdown syntax (a cell separator, emphasis, a link)
@@ -162,12 +161,13 @@ def test_the_board_renders_the_same_bytes_from_the_same_data(built: Path, tmp_pa
 
 
 def test_overall_is_the_mean_of_five_clipped_numbers():
+    schema = load_schema(Path(__file__).parents[2] / "leaderboard")
     values = {"normalised_forget/forget": 0.5, "normalised_child_leak": -0.25, "sibling_damage": -0.1,
               "utility_retained/retain_other": 1.2, "normalised_reconstruction": 1.5}
-    assert overall(values) == pytest.approx((0.5 + 0.75 + 1.0 + 1.0 + 0.0) / 5)
-    assert overall({**values, "normalised_child_leak": None}) == pytest.approx((0.5 + 1.0 + 1.0 + 1.0 + 0.0) / 5)
-    assert overall({**values, "sibling_damage": None}) is None
-    assert overall({**values, "normalised_forget/forget": None}) is None  # no retain submission
+    assert overall(values, schema) == pytest.approx((0.5 + 0.75 + 1.0 + 1.0 + 0.0) / 5)
+    assert overall({**values, "normalised_child_leak": None}, schema) == pytest.approx((0.5 + 1.0 + 1.0 + 1.0 + 0.0) / 5)
+    assert overall({**values, "sibling_damage": None}, schema) is None
+    assert overall({**values, "normalised_forget/forget": None}, schema) is None  # no retain submission
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -232,3 +232,13 @@ def test_a_reference_sent_as_an_archive_keeps_the_role_tracks_json_gives_it(boar
     data = json.loads((root / "board.json").read_text())
     assert data["rejected"] == []
     assert {r["role"] for r in data["rows"] if r["submission"] == "retain"} == {"retain"}
+
+
+def test_every_board_column_has_the_direction_the_evaluator_gives_it(built: Path):
+    """metrics.json repeats each column's direction for the page; the evaluator's results are its source."""
+    entries = [m for level in ("institution", "patient", "study", "section")
+               for m in json.loads((built / "runs" / "oracle" / level / "results.json").read_text())["metrics"]]
+    for column in load_schema(built)["columns"]:
+        found = {m["direction"] for m in entries if m["name"] == column["name"]
+                 and (column["split"] is None or m["split"] == column["split"]) and m["task"] == "all"}
+        assert found == {column["direction"]}, column_key(column)

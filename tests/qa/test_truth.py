@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from medforget.dataset import load_rows
 from medforget.qa.truth import N_PERTURBED, paraphrase, perturbations
-from medforget.training.data import load_rows
 
 
 def _key(text: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medforget.training.data import DatasetError, load_rows
+from medforget.dataset import DatasetError, load_rows
 
 
 def test_rows_are_those_datasets_reads_from_the_same_shards(tiny_build: Path):

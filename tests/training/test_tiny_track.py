@@ -45,8 +45,8 @@ def test_retain_model_leaves_out_the_forget_split(tiny_build: Path, tmp_path: Pa
 
 
 def test_the_tiny_track_trains_a_qwen2_5_vl_too(tiny_build: Path, tmp_path: Path):
+    from medforget.dataset import load_rows
     from medforget.models.adapters import TransformersAdapter
-    from medforget.training.data import load_rows
 
     spec = dataclasses.replace(SMALL, family="qwen2_5_vl")
     result = train_tiny(tiny_build, tmp_path / "qwen", dataclasses.replace(SMOKE, epochs=1, max_rows=8, spec=spec))

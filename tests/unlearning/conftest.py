@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from medforget.dataset import load_rows
 from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
-from medforget.training.data import load_rows
 from medforget.training.tiny_track import TrainConfig, fit
 from medforget.unlearning.activations import Sums
 from medforget.unlearning.data import UnlearnData, load_unlearn_data

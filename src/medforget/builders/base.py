@@ -12,16 +12,12 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar
 
 from medforget.config import BuildConfig
 from medforget.errors import ConfigError, SourceError
-from medforget.hierarchy import Hierarchy, Image
+from medforget.hierarchy import Hierarchy, StudyImagePlan
 from medforget.registry import Registry
-
-if TYPE_CHECKING:
-    from PIL.Image import Image as PILImage
 
 logger = logging.getLogger(__name__)
 
@@ -38,30 +34,6 @@ class Licence:
     #: whether data derived from the source may go to a public repository; when False,
     #: ``medforget publish`` needs an explicit acknowledgement and a private repository
     public_derivatives: bool
-
-
-@runtime_checkable
-class ImageSource(Protocol):
-    """Real pixels a source supplies some other way than an image file PIL opens (e.g. a DICOM
-    instance to window): small, frozen and picklable, so plans can cross process boundaries;
-    ``open`` raises :class:`SourceError` naming the input when the pixels cannot be read."""
-
-    def open(self) -> PILImage:
-        ...
-
-
-@dataclass(frozen=True)
-class StudyImagePlan:
-    """What the image step needs to make one study's image."""
-
-    study_id: str
-    anatomy_key: str  # studies with the same key look alike (the patient)
-    findings: tuple[str, ...]
-    #: real pixels: an image file PIL opens, or an :class:`ImageSource`; None: rendered
-    real_image: Path | ImageSource | None = None
-    #: the image, when the source made it already (DICOM decodes its pixels to drop near-duplicate
-    #: studies): the image step keeps it instead of decoding the pixels again
-    image: Image | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -136,4 +108,4 @@ class Builder(ABC):
         return sha256_file(archive())
 
 
-BUILDERS: Registry[type[Builder]] = Registry("source")
+BUILDERS: Registry[type[Builder]] = Registry("source", providers="medforget.builders")

@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from medforget.builders.base import BUILDERS, Builder, Licence, SourceData, StudyImagePlan
+from medforget.builders.base import BUILDERS, Builder, Licence, SourceData
 from medforget.builders.deid import (
     DEID_VERSION,
     DeidInstance,
@@ -42,7 +42,7 @@ from medforget.builders.deid import (
 )
 from medforget.builders.dicom_pixels import HEADER_ERRORS, DicomPixels
 from medforget.errors import ConfigError, SourceError
-from medforget.hierarchy import Attribute, Hierarchy, Image, Node, make_node_id
+from medforget.hierarchy import Attribute, Hierarchy, Image, Node, StudyImagePlan, make_node_id
 from medforget.reports import FACT_SECTIONS, fact_sentence
 from medforget.workers import pmap
 
@@ -78,7 +78,7 @@ class Study:
         return self.instances[0]
 
 
-@BUILDERS.register("dicom")
+@BUILDERS.register
 class DicomBuilder(Builder):
     name = "dicom"
     version = "1.0.0"
@@ -282,7 +282,7 @@ class DicomBuilder(Builder):
     def _with_images(self, studies: list[Study]) -> list[Study]:
         """Each study with its decoded image (decoded over the build's processes); studies with
         none, or with a near-duplicate of an earlier study's image, are skipped."""
-        from medforget.schemas.neardup import MAX_DISTANCE, hamming, hash_matrix, same_picture
+        from medforget.images.neardup import MAX_DISTANCE, hamming, hash_matrix, same_picture
 
         jobs = [(tuple(r.path for r in _image_candidates(s.instances)[:MAX_DECODE_TRIES]), s.node_id) for s in studies]
         decoded = pmap(partial(decode_first, size=self.config.image_size, origin=self.name), jobs, self.num_proc,

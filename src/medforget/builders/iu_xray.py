@@ -22,12 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from medforget.builders.base import BUILDERS, Builder, Licence, SourceData, StudyImagePlan
+from medforget.builders.base import BUILDERS, Builder, Licence, SourceData
 from medforget.builders.identities import IdentityFactory
 from medforget.builders.sites import synthetic_sites
 from medforget.errors import SourceError
 from medforget.findings import describe, findings_from_mesh
-from medforget.hierarchy import DEFAULT_LEVELS, Attribute, Hierarchy, Node, make_node_id
+from medforget.hierarchy import DEFAULT_LEVELS, Attribute, Hierarchy, Node, StudyImagePlan, make_node_id
 from medforget.reports import FACT_SECTIONS, age_hint, fact_sentence, sex_hint
 
 ARCHIVE_IN_WHEEL = "data/NLMCXR_reports.tgz"
@@ -99,7 +99,7 @@ def parse_report(xml_bytes: bytes, fallback_id: str) -> Report:
     )
 
 
-@BUILDERS.register("iu-xray")
+@BUILDERS.register
 class IUXrayBuilder(Builder):
     name = "iu-xray"
     version = "1.0.0"

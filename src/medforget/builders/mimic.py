@@ -39,12 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from medforget.builders.base import BUILDERS, Builder, Licence, SourceData, StudyImagePlan
+from medforget.builders.base import BUILDERS, Builder, Licence, SourceData
 from medforget.builders.identities import IdentityFactory
 from medforget.builders.sites import synthetic_sites
 from medforget.errors import SourceError
 from medforget.findings import describe
-from medforget.hierarchy import DEFAULT_LEVELS, Attribute, Hierarchy, Node, make_node_id
+from medforget.hierarchy import DEFAULT_LEVELS, Attribute, Hierarchy, Node, StudyImagePlan, make_node_id
 from medforget.reports import FACT_SECTIONS, fact_sentence
 
 METADATA_CSV = "mimic-cxr-2.0.0-metadata.csv.gz"
@@ -179,7 +179,7 @@ def _parse_date(value: str) -> dt.date:
     return dt.datetime.strptime(value.strip(), "%Y%m%d").date()
 
 
-@BUILDERS.register("mimic-cxr")
+@BUILDERS.register
 class MIMICCXRBuilder(Builder):
     name = "mimic-cxr"
     version = "1.0.0"

@@ -30,7 +30,7 @@ REPORTS_DIR = "ecgen-radiology"
 IMAGES_DIR = "NLMCXR_png"
 
 
-@BUILDERS.register("openi")
+@BUILDERS.register
 class OpenIBuilder(IUXrayBuilder):
     name = "openi"
     version = "1.0.0"

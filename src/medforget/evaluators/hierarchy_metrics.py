@@ -92,7 +92,7 @@ def reconstruction_attack(scores_by_context: Mapping[str, float]) -> WorstContex
 # Versions 1.1.0: the same definitions on the primary scores of metrics 2.0.0 (the cloze fill
 # cut raw, option letters standing alone, ROUGE-L on any script), so their values can change.
 def _register(metric: HierarchyMetric) -> None:
-    HIERARCHY_METRICS.register(metric.name)(metric)
+    HIERARCHY_METRICS.register(metric)
 
 
 _register(HierarchyMetric("forget_retain_gap", "2.0.0", "higher",

@@ -39,7 +39,7 @@ for _info in (
     MetricInfo("medforget_score", "1.1.0", "higher",
                "MedForget's combined generation score: 0.25 ROUGE-L + 0.75 factuality / 10."),
 ):
-    JUDGE_METRICS.register(_info.name)(_info)
+    JUDGE_METRICS.register(_info)
 
 
 class Judge(Protocol):

@@ -29,7 +29,8 @@ Row = Mapping[str, Any]
 def knowledge(adapter: ModelAdapter, dataset: Path, without: tuple[str, str] | None = None) -> dict[str, Any]:
     """Mean primary score per row group (``seen``, ``left_out`` when ``without`` is given,
     ``holdout``), fact level and task, with row counts."""
-    from medforget.training.data import load_rows, read_manifest, training_rows
+    from medforget.dataset import load_rows, read_manifest
+    from medforget.training.data import training_rows
 
     train = load_rows(dataset, "train", "train")
     groups = {"seen": training_rows(train, dataset, without, None, 0)}

@@ -53,7 +53,7 @@ METRICS: Registry[Metric] = Registry("metric")
 
 
 def _register(metric: Metric) -> Metric:
-    return METRICS.register(metric.name)(metric)
+    return METRICS.register(metric)
 
 
 # --- text helpers ---------------------------------------------------------------------------
@@ -277,7 +277,7 @@ def metrics_for(task: str) -> list[Metric]:
     """The registered metrics that apply to ``task``, by name."""
     if task not in TASKS:
         raise MetricInputError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-    return [metric for metric in map(METRICS.get, METRICS.names()) if task in metric.tasks]
+    return [metric for metric in map(METRICS.get, sorted(METRICS.names())) if task in metric.tasks]
 
 
 def score_row(prediction: str, row: Row) -> SampleScore:

@@ -15,7 +15,6 @@ section 5.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from medforget.evaluators.results import (
 from medforget.export import sha256_file
 from medforget.hierarchy import LEVEL_SPLITS
 from medforget.models.adapters import ModelAdapter, PredictionsFile
+from medforget.reproducibility import code_commit
 
 RETAIN = ("retain_sibling", "retain_other", "shared_ancestor")
 
@@ -90,19 +90,6 @@ def _split_hashes(manifest: Mapping[str, Any], config: str) -> dict[str, str]:
     return {split: hashlib.sha256("".join(shas).encode()).hexdigest() for split, shas in shards.items()}
 
 
-def code_commit() -> str | None:
-    """The commit of the medforget code that ran, with ``-dirty`` when tracked files differ from
-    it; None outside a git checkout (an installed wheel)."""
-    here = Path(medforget.__file__).parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=here)
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "."], capture_output=True, check=False, cwd=here)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    commit = head.stdout.strip()
-    return (commit + ("-dirty" if dirty.returncode == 1 else "")) if commit else None
-
-
 def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method: str = "none",
              before: Path | None = None, retain: Path | None = None,
              reconstruction: bool = True, judge: Judge | None = None) -> dict[str, Any]:
@@ -112,8 +99,8 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
     (sibling damage, utility retained), and ``retain``, the level's retain model (PrivLeak,
     forget quality); with both, every "how much is still known" number is also normalised
     between them. LLM factuality and MedForget's combined score need a ``judge``."""
+    from medforget.dataset import load_rows, read_manifest
     from medforget.evaluators import probes
-    from medforget.training.data import load_rows, read_manifest
 
     manifest = read_manifest(dataset)
     described = dataset_record(dataset, manifest, level)

@@ -166,7 +166,7 @@ def min_k_percent(token_logprobs: Sequence[float], k: float = 0.2) -> float:
 
 
 def _register(metric: WhiteboxMetric) -> None:
-    WHITEBOX_METRICS.register(metric.name)(metric)
+    WHITEBOX_METRICS.register(metric)
 
 
 _register(WhiteboxMetric("answer_probability", "1.0.0", "higher",

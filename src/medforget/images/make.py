@@ -19,10 +19,9 @@ from pathlib import Path
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from medforget.builders.base import ImageSource, StudyImagePlan
 from medforget.config import BuildConfig
 from medforget.errors import SourceError
-from medforget.hierarchy import Image, stable_digest, stable_int
+from medforget.hierarchy import Image, ImageSource, StudyImagePlan, stable_digest, stable_int
 from medforget.images.render import FINDINGS, encode_png, render_radiograph, sample_anatomy
 from medforget.workers import pmap
 

@@ -40,6 +40,13 @@ def load_schema(board: Path) -> dict[str, Any]:
     if wrong:
         raise SubmissionError(f"{path}: columns {wrong} need a name, a display name, a description, a split (or "
                               f"null) and a direction among {', '.join(BETTER)}")
+    scored = {column_key(c): c["direction"] for c in schema["columns"] if c["direction"] in ("higher", "lower", "zero")}
+    terms = schema["overall"].get("of")
+    absent = schema["overall"].get("perfect_when_absent", [])
+    if not (isinstance(terms, list) and terms and all(t in scored for t in terms)
+            and isinstance(absent, list) and set(absent) <= set(terms)):
+        raise SubmissionError(f"{path}: 'overall' needs 'of', a list of column keys (NAME or NAME/SPLIT) among "
+                              f"{', '.join(scored)}, and 'perfect_when_absent', a list of some of them")
     return schema
 
 
@@ -65,22 +72,27 @@ def load_tracks(board: Path) -> dict[str, dict[str, str]]:
     return tracks
 
 
-def overall(values: Mapping[str, float | None]) -> float | None:
-    """The overall score (its definition is ``metrics.json``'s ``overall.description``): the
-    mean of five numbers in [0, 1], each 1 when perfect. The three "still known" measures enter
-    normalised against the retain model, by their distance from 0, so forgetting past a model
-    that never saw the data is not rewarded. None when one is missing (no retain submission)."""
+def overall(values: Mapping[str, float | None], schema: Mapping[str, Any]) -> float | None:
+    """The overall score, as ``metrics.json``'s ``overall`` defines it: the mean of its ``of``
+    columns, each made a number in [0, 1] that is 1 when perfect by its direction (``higher``:
+    the value, ``lower``: 1 - the value, ``zero``: 1 - its distance from 0; clipped), so the
+    "still known" measures, normalised against the retain model, reward no forgetting past a
+    model that never saw the data. A column of ``perfect_when_absent`` counts 1 where it has no
+    value (child leak at the leaf level); any other missing one makes it None (no retain
+    submission)."""
     def clip(x: float) -> float:
         return min(1.0, max(0.0, x))
 
-    parts = [values.get("normalised_forget/forget"), values.get("sibling_damage"),
-             values.get("utility_retained/retain_other"), values.get("normalised_reconstruction")]
-    if any(p is None for p in parts):
-        return None
-    leak = values.get("normalised_child_leak")
-    forget, damage, kept, attack = parts
-    return round((1 - clip(abs(forget)) + (1 - clip(abs(leak)) if leak is not None else 1.0) + 1 - clip(damage)
-                  + clip(kept) + 1 - clip(abs(attack))) / 5, 6)
+    perfect = {"higher": clip, "lower": lambda x: 1 - clip(x), "zero": lambda x: 1 - clip(abs(x))}
+    directions = {column_key(c): c["direction"] for c in schema["columns"]}
+    spec = schema["overall"]
+    total = 0.0
+    for key in spec["of"]:
+        value = values.get(key)
+        if value is None and key not in spec["perfect_when_absent"]:
+            return None
+        total += 1.0 if value is None else perfect[directions[key]](value)
+    return round(total / len(spec["of"]), 6)
 
 
 def column_key(column: Mapping[str, Any]) -> str:
@@ -193,7 +205,7 @@ def _rows(checked: Checked, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
         out.append({"track": manifest["track"], "level": level, "submission": manifest["name"],
                     "method": manifest["method"]["name"], "method_version": manifest["method"]["version"],
                     "role": manifest["role"], "model": manifest["models"].get(level), "seed": manifest["seed"],
-                    "weights_url": manifest["weights_url"], "overall": overall(values), "values": values,
+                    "weights_url": manifest["weights_url"], "overall": overall(values, schema), "values": values,
                     "disagreements": len([d for d in checked.disagreements if d.startswith(f"{level} ")]),
                     "predictions_sha256": checked.digests[level]})
     return out

@@ -188,9 +188,9 @@ def check(path: Path, dataset: Path, work: Path, before: Mapping[str, Path] | No
     ``work``; ``before`` (level -> recomputed run of the track's target) enables sibling damage
     and utility retained, ``retain`` (level -> recomputed run of the track's retain model)
     PrivLeak and forget quality, and both the normalised knowledge measures."""
+    from medforget.dataset import read_manifest as read_dataset_manifest
     from medforget.evaluators.run import dataset_record, evaluate
     from medforget.models.adapters import PredictionsFile
-    from medforget.training.data import read_manifest as read_dataset_manifest
 
     folder = unpack(path, work / "unpacked")
     manifest = read_manifest(folder)
@@ -236,9 +236,9 @@ def reference(path: Path, role: str, dataset: Path, work: Path, before: Mapping[
 def _dataset_ids(dataset: Path, level: str) -> tuple[set[str], set[str]]:
     """The ids a level's predictions must carry (its splits', utility's and the reconstruction
     prompts'), and those they may carry (the truth ratio's answers, log-probabilities only)."""
+    from medforget.dataset import load_rows
     from medforget.evaluators import probes
     from medforget.hierarchy import LEVEL_SPLITS
-    from medforget.training.data import load_rows
 
     by_split = {split: load_rows(dataset, level, split, images=False) for split in LEVEL_SPLITS}
     rows = [r for split_rows in by_split.values() for r in split_rows] + load_rows(dataset, "utility", "test", images=False)

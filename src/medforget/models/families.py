@@ -45,6 +45,11 @@ class Family:
     decoder_layers: str = "language_model.layers"
     mlp: tuple[str, ...] = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
 
+    @property
+    def description(self) -> str:
+        return (f"checkpoints of model_type {' or '.join(self.model_types)}; vision tower {self.vision_tower}, "
+                f"image token {self.image_token}")
+
     def module(self, model: Any, name: str) -> Any:
         """The submodule ``name`` of ``model.model`` (where every name above points)."""
         return model.get_submodule(f"model.{name}")
@@ -60,7 +65,7 @@ for _family in (
     Family("qwen2_5_vl", ("qwen2_5_vl", "qwen2_vl"), "visual", ("visual.merger.mlp.0", "visual.merger.mlp.2"),
            "<|image_pad|>", hook_projector=True),
 ):
-    FAMILIES.register(_family.name)(_family)
+    FAMILIES.register(_family)
 
 
 def family_of(model_or_config: Any) -> Family:

@@ -4,9 +4,9 @@ each asked with an image and as a text-only twin; selected facts also get rephra
 Classification distractors come from other nodes of the same level, never from a forget
 subtree (of any level) or a holdout node, so no retain row can carry a forget-only value.
 
-The build asks a :class:`QAGenerator` for its rows (:func:`qa_generator`): :class:`TemplateQA`,
-or, with ``BuildConfig.llm`` set, :class:`medforget.qa.llm.LLMQA`, which rewords and extends
-these template rows with an LLM.
+The build asks a :class:`medforget.qa.base.QAGenerator` for its rows
+(:func:`medforget.qa.base.qa_generator`): :class:`TemplateQA`, or, with ``BuildConfig.llm`` set,
+:class:`medforget.qa.llm.LLMQA`, which rewords and extends these template rows with an LLM.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 from medforget.builders.base import SkipLog
 from medforget.builders.identities import IdentityFactory
@@ -34,6 +34,7 @@ from medforget.hierarchy import (
     stable_digest,
     stable_int,
 )
+from medforget.qa.base import QA_GENERATORS
 from medforget.qa.templates import BLANK, BY_KEY, TEMPLATES_VERSION, FactTemplate
 from medforget.qa.truth import paraphrase, perturbations
 from medforget.schemas.checks import ValueGuard
@@ -308,34 +309,21 @@ def generate_qa(
             for item in fact_items(fact, qa.pool.options(fact), qa.variants(fact), skips, qa.pool.truth_inputs(fact))]
 
 
-class QAGenerator(Protocol):
-    """Writes the QA rows of a hierarchy (the build's QA step)."""
-
-    def generate(self, hierarchy: Hierarchy, images: Sequence[Image], plan: SplitPlan, skips: SkipLog) -> list[QAItem]:
-        ...
-
-    def record(self) -> dict[str, Any] | None:
-        """What the manifest keeps of this generator beyond the template versions (None: nothing)."""
-        ...
-
-
+@QA_GENERATORS.register
 @dataclass(frozen=True)
 class TemplateQA:
     """QA from the templates alone (:func:`generate_qa`)."""
 
+    name: ClassVar[str] = "templates"
+    description: ClassVar[str] = "every fact as generation, classification and cloze rows, from the templates alone"
     config: BuildConfig
+
+    @classmethod
+    def from_config(cls, config: BuildConfig) -> TemplateQA:
+        return cls(config)
 
     def generate(self, hierarchy: Hierarchy, images: Sequence[Image], plan: SplitPlan, skips: SkipLog) -> list[QAItem]:
         return generate_qa(hierarchy, images, plan, self.config, skips)
 
     def record(self) -> dict[str, Any] | None:
         return None
-
-
-def qa_generator(config: BuildConfig) -> QAGenerator:
-    """Templates, or templates reworded and extended by an LLM when ``config.llm`` is set."""
-    if config.llm is None:
-        return TemplateQA(config)
-    from medforget.qa.llm import LLMQA
-
-    return LLMQA(config, config.llm)

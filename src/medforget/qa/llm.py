@@ -30,13 +30,15 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from medforget.builders.base import SkipLog
 from medforget.config import BuildConfig, LLMConfig
+from medforget.errors import ConfigError
 from medforget.hierarchy import Hierarchy, Image, QAItem, stable_int
 from medforget.llm.client import ChatRequest, LLMClient, LLMRequestError
 from medforget.llm.replies import Job, LLMOutputError, Outcome, ask, response_format
+from medforget.qa.base import QA_GENERATORS
 from medforget.qa.generate import LETTERS, DistractorPool, Fact, QAPlan, fact_items, question_stem, with_stem
 from medforget.qa.llm_checks import (
     QuestionRules,
@@ -92,8 +94,13 @@ class _Rows:
     calls: dict[str, list[_Call]] = field(default_factory=lambda: defaultdict(list))
 
 
+@QA_GENERATORS.register
 class LLMQA:
     """The LLM QA generator (see the module docstring); :meth:`record` is what the manifest keeps."""
+
+    name: ClassVar[str] = "llm"
+    description: ClassVar[str] = ("the template rows reworded and extended by an LLM behind an OpenAI-compatible "
+                                  "endpoint, every reply checked")
 
     def __init__(self, config: BuildConfig, settings: LLMConfig, client: LLMClient | None = None):
         self.config = config
@@ -105,6 +112,12 @@ class LLMQA:
         self._by_generator: Counter[str] = Counter()
         self._guard = ValueGuard((), ())  # generate() sets the build's
         self._pngs: dict[str, bytes] = {}
+
+    @classmethod
+    def from_config(cls, config: BuildConfig) -> LLMQA:
+        if config.llm is None:
+            raise ConfigError("LLM QA needs the build's llm settings (an endpoint and a model)")
+        return cls(config, config.llm)
 
     def generate(self, hierarchy: Hierarchy, images: Sequence[Image], plan: SplitPlan, skips: SkipLog) -> list[QAItem]:
         qa = QAPlan.of(hierarchy, images, plan, self.config)

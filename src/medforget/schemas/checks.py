@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from medforget.hierarchy import MODALITIES, TASKS
+from medforget.images.neardup import near_duplicates
 from medforget.registry import Registry
-from medforget.schemas.neardup import near_duplicates
 from medforget.schemas.tables import EMPTY_TABLE, LINEAGE_COLUMNS, NO_IMAGE, DatasetTables, column_set
 
 MAX_IDS = 20
@@ -81,7 +81,7 @@ CHECKS: Registry[Check] = Registry("check")
 
 def check(name: str, title: str, fix: str) -> Callable[[Callable], Check]:
     def decorator(run: Callable[[Context], tuple[dict[str, Any], list[Finding]]]) -> Check:
-        return CHECKS.register(name)(Check(name, title, fix, run))
+        return CHECKS.register(Check(name, title, fix, run))
 
     return decorator
 
@@ -600,8 +600,4 @@ def _file_findings(tables: DatasetTables, manifest: dict[str, Any]) -> list[Find
 
 def run_checks(tables: DatasetTables, names: Iterable[str] | None = None) -> list[CheckResult]:
     context = Context(tables)
-    return [CHECKS.get(name)(context) for name in (names or CHECKS_ORDER)]
-
-
-CHECKS_ORDER = ("ids_unique", "subtree_closure", "image_leak", "value_leak", "holdout_isolation",
-                "sibling_coverage", "manifest_agreement")
+    return [CHECKS.get(name)(context) for name in (names or CHECKS.names())]

@@ -68,10 +68,11 @@ def finetune_lora(base: Path, dataset: Path, out: Path, recipe: LoraRecipe,
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForImageTextToText
 
+    from medforget.dataset import load_rows
     from medforget.models.chat import TrainingCollator
     from medforget.models.families import load_processor
     from medforget.reproducibility import machine
-    from medforget.training.data import load_rows, training_rows
+    from medforget.training.data import training_rows
 
     start = time.perf_counter()
     use_bf16 = recipe.bf16 and torch.cuda.is_available()

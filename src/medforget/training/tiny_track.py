@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medforget.dataset import load_rows
 from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
-from medforget.training.data import load_rows, training_rows
+from medforget.training.data import training_rows
 
 logger = logging.getLogger(__name__)
 

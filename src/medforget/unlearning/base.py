@@ -40,15 +40,22 @@ class Outcome:
 
 
 class Method(Protocol):
+    """What :data:`METHODS` holds: a frozen dataclass of hyperparameters with these class attributes."""
+
     name: ClassVar[str]
+    #: one line for ``medforget ls methods`` and the CLI help
+    description: ClassVar[str]
     version: ClassVar[str]
     #: True when the method trains (gradient methods), False when it edits weights in closed form
     trains: ClassVar[bool]
+    #: hyperparameters of the tiny track (``--track tiny``) over the defaults, which are for 7B
+    #: checkpoints on GPUs
+    tiny_track: ClassVar[Mapping[str, Any]]
 
     def run(self, model: Any, processor: Any, data: Any, seed: int) -> Outcome: ...
 
 
-METHODS: Registry[type] = Registry("unlearning method")
+METHODS: Registry[type[Method]] = Registry("unlearning method", providers="medforget.unlearning")
 
 
 def configure(cls: type, params: Mapping[str, str | Any]) -> Any:

@@ -22,6 +22,7 @@ import logging
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from medforget.hierarchy import stable_int
@@ -38,7 +39,7 @@ CHIP_VERSION = "1.0.0"
 FORGET, RETAIN = "forget", "retain"
 
 
-@METHODS.register("chip")
+@METHODS.register
 @dataclass(frozen=True)
 class Chip:
     """CHIP's hyperparameters, published defaults.
@@ -56,6 +57,8 @@ class Chip:
     """
 
     name: ClassVar[str] = "chip"
+    description: ClassVar[str] = "CHIP: project sibling-differential directions out of forget-specific units, training-free"
+    tiny_track: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     version: ClassVar[str] = CHIP_VERSION
     trains: ClassVar[bool] = False
 

@@ -35,8 +35,8 @@ class UnlearnData:
 
 
 def load_unlearn_data(dataset: Path, level: str) -> UnlearnData:
+    from medforget.dataset import load_rows, read_manifest
     from medforget.evaluators.run import dataset_record
-    from medforget.training.data import load_rows, read_manifest
 
     manifest = read_manifest(dataset)
     record = dataset_record(dataset, manifest, level)  # names the dataset's levels when ``level`` is not one

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from medforget.unlearning.base import METHODS, Outcome
@@ -31,11 +33,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class GradientMethod:
     """The trainer's settings, shared by every gradient method (defaults for 7B checkpoints
-    on GPUs; the tiny track's are in :data:`medforget.unlearning.run.TINY_TRACK`)."""
+    on GPUs)."""
 
     name: ClassVar[str]
+    description: ClassVar[str]
     version: ClassVar[str] = "1.0.0"
     trains: ClassVar[bool] = True
+    #: tiny models train all their weights (no LoRA), in fp32, 8 rows a batch
+    tiny_track: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {"lora": False, "learning_rate": 1e-5, "epochs": 5, "batch_size": 8, "bf16": False})
     uses_retain: ClassVar[bool] = False
     uses_reference: ClassVar[bool] = False
 
@@ -57,19 +63,21 @@ class GradientMethod:
         return train(self, model, processor, data, seed)
 
 
-@METHODS.register("ga")
+@METHODS.register
 @dataclass(frozen=True)
 class GradientAscent(GradientMethod):
     name: ClassVar[str] = "ga"
+    description: ClassVar[str] = "gradient ascent on the forget rows' answer loss"
 
     def loss(self, model, forget, retain, reference):
         return -model(**forget).loss
 
 
-@METHODS.register("gd")
+@METHODS.register
 @dataclass(frozen=True)
 class GradientDifference(GradientAscent):
     name: ClassVar[str] = "gd"
+    description: ClassVar[str] = "gradient difference: ascent on forget, descent on retain"
     uses_retain: ClassVar[bool] = True
     retain_weight: float = 1.0
 
@@ -77,10 +85,11 @@ class GradientDifference(GradientAscent):
         return super().loss(model, forget, retain, reference) + self.retain_weight * model(**retain).loss
 
 
-@METHODS.register("kl")
+@METHODS.register
 @dataclass(frozen=True)
 class KLMinimisation(GradientAscent):
     name: ClassVar[str] = "kl"
+    description: ClassVar[str] = "gradient ascent on forget, KL to the original model on retain"
     uses_retain: ClassVar[bool] = True
     uses_reference: ClassVar[bool] = True
     retain_weight: float = 1.0
@@ -97,10 +106,11 @@ class KLMinimisation(GradientAscent):
         return super().loss(model, forget, retain, reference) + self.retain_weight * kl
 
 
-@METHODS.register("npo")
+@METHODS.register
 @dataclass(frozen=True)
 class NPO(GradientMethod):
     name: ClassVar[str] = "npo"
+    description: ClassVar[str] = "negative preference optimisation against the original model (Zhang et al. 2024)"
     uses_reference: ClassVar[bool] = True
     beta: float = 0.1
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from medforget.unlearning.activations import Hooked, Sums, collect, mean_absolute, top_units
@@ -21,10 +22,12 @@ if TYPE_CHECKING:
     import torch
 
 
-@METHODS.register("prune")
+@METHODS.register
 @dataclass(frozen=True)
 class Pruning:
     name: ClassVar[str] = "prune"
+    description: ClassVar[str] = "MANU-style pruning: zero the MLP units that fire most on forget relative to retain, training-free"
+    tiny_track: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     version: ClassVar[str] = "1.0.0"
     trains: ClassVar[bool] = False
 

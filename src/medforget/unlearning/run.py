@@ -23,20 +23,11 @@ from medforget.unlearning.base import METHODS, Outcome, configure
 
 UNLEARNING_VERSION = "1.0.0"
 
-#: hyperparameters of the tiny track (``--track tiny``), over each method's GPU defaults: tiny
-#: models train all their weights (no LoRA), in fp32, 8 rows a batch
-TINY_TRACK: dict[str, dict[str, Any]] = {
-    **{name: {"lora": False, "learning_rate": 1e-5, "epochs": 5, "batch_size": 8, "bf16": False}
-       for name in ("ga", "gd", "kl", "npo")},
-    "prune": {},
-    "chip": {},
-}
-
-
 def method_for(name: str, params: Mapping[str, Any], track: str = "model") -> Any:
-    """The method ``name`` with the track's defaults, then ``params``, over its own."""
+    """The method ``name`` with the track's defaults (its ``tiny_track`` for ``tiny``), then
+    ``params``, over its own."""
     cls = METHODS.get(name)
-    return configure(cls, {**(TINY_TRACK[name] if track == "tiny" else {}), **params})
+    return configure(cls, {**(cls.tiny_track if track == "tiny" else {}), **params})
 
 
 def unlearn(method: Any, level: str, model_path: Path, dataset: Path, out: Path, seed: int = 0,
@@ -46,9 +37,8 @@ def unlearn(method: Any, level: str, model_path: Path, dataset: Path, out: Path,
     import torch
 
     check_replaceable(out)
-    from medforget.evaluators.run import code_commit
     from medforget.models.families import load_checkpoint
-    from medforget.reproducibility import machine
+    from medforget.reproducibility import code_commit, machine
     from medforget.unlearning.data import load_unlearn_data
 
     data = load_unlearn_data(dataset, level)

@@ -55,9 +55,9 @@ def sweep(plan: Sweep, say: Callable[[str], None] = print) -> list[Path]:
     """Run ``plan``; the eval runs written, reference rows first at each level."""
     import torch
 
+    from medforget.dataset import read_manifest
     from medforget.evaluators.run import evaluate
     from medforget.models.adapters import TransformersAdapter
-    from medforget.training.data import read_manifest
     from medforget.unlearning.run import method_for, unlearn
 
     levels = list(read_manifest(plan.dataset)["targets"])

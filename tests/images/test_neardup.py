@@ -1,6 +1,6 @@
 import numpy as np
 
-from medforget.schemas.neardup import MAX_DISTANCE, PhashIndex, hamming, hash_matrix, near_duplicates
+from medforget.images.neardup import MAX_DISTANCE, PhashIndex, hamming, hash_matrix, near_duplicates
 
 
 def random_hashes(rng: np.random.Generator, n: int) -> list[str]:
