@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup build-dataset test test-slow bench reference-models tiny-methods leaderboard board-submissions llm-serve clean
+.PHONY: setup build-dataset test test-slow quality bench reference-models tiny-methods leaderboard board-submissions llm-serve clean
 
 setup: $(STAMP)
 
@@ -26,16 +26,26 @@ $(STAMP): pyproject.toml constraints.txt
 build-dataset: $(STAMP)
 	$(VENV)/bin/medforget build --preset $(PRESET) --out $(OUT)
 
-# `make test` runs the browser test too (marked `browser`, Playwright driving Debian's chromium),
-# installing chromium with apt when it is missing.
+# `make test` runs the browser test too (marked `browser`, Playwright driving Debian's chromium).
+# When chromium is missing, root installs it with apt-get; anyone else gets a note, and the test
+# skips saying why (no sudo here: install it yourself with `sudo apt-get install chromium`).
 CHROMIUM ?= /usr/bin/chromium
-SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-$(CHROMIUM):
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium >/dev/null || \
-		{ echo "the browser test needs Debian's chromium: apt-get install chromium"; exit 1; }
-
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP)
+	@[ -x $(CHROMIUM) ] || [ "$$(id -u)" != 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || true
+	@[ -x $(CHROMIUM) ] || echo "note: $(CHROMIUM) is missing, so the browser test skips (apt-get install chromium)"
 	$(PY) -m pytest -q -m 'not slow and not gpu'
+
+# Lint, format and types: ruff (rules in pyproject.toml), ruff format, mypy on src/. CI runs it
+# before the tests; `pre-commit install` runs the same on every commit.
+QUALITY_STAMP := $(VENV)/.quality-stamp
+$(QUALITY_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[quality]'
+	touch $@
+
+quality: $(QUALITY_STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
 
 # The slow tests (CI runs them after `make test`); those marked llm skip unless `make llm-serve` runs.
 test-slow: $(STAMP)

@@ -72,9 +72,11 @@ def read_csvs(root: Path) -> int:
 
 def peak_rss_mib(root: Path) -> float:
     """Peak RSS of a fresh process that runs one MIMIC-CXR ingest of ``root``."""
-    code = ("import resource, sys; sys.path.insert(0, sys.argv[2]); from pathlib import Path;"
-            "from benchmarks.bench_builders import ingest, mimic_config; ingest(mimic_config(Path(sys.argv[1])));"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    code = (
+        "import resource, sys; sys.path.insert(0, sys.argv[2]); from pathlib import Path;"
+        "from benchmarks.bench_builders import ingest, mimic_config; ingest(mimic_config(Path(sys.argv[1])));"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(root), str(REPO)], check=True, capture_output=True, text=True)
     return int(out.stdout.split()[-1]) / 1024
 
@@ -90,13 +92,19 @@ def bench_mimic(tmp: Path, small: int, large: int) -> None:
     chosen, studies = timed(ingest, mimic_config(root))
     every, all_studies = timed(ingest, mimic_config(root, every_patient=True))
     print(f"  csv alone, the three index CSVs ({rows} rows): {baseline:.2f}s (baseline)")
-    print(f"  ingest of the tiny preset's patients ({studies} studies) from {large}: {chosen:.2f}s "
-          f"({chosen / baseline:.1f}x the csv read)")
-    print(f"  ingest of every patient: {all_studies} studies in {every:.2f}s = {all_studies / every:.0f} studies/s "
-          f"({every / baseline:.1f}x the csv read)")
+    print(
+        f"  ingest of the tiny preset's patients ({studies} studies) from {large}: {chosen:.2f}s "
+        f"({chosen / baseline:.1f}x the csv read)"
+    )
+    print(
+        f"  ingest of every patient: {all_studies} studies in {every:.2f}s = {all_studies / every:.0f} studies/s "
+        f"({every / baseline:.1f}x the csv read)"
+    )
     rss = {n: peak_rss_mib(roots[n]) for n in (small, large)}
-    print(f"  peak RSS of one ingest (tiny preset's patients): {small} studies {rss[small]:.0f} MiB, "
-          f"{large} studies {rss[large]:.0f} MiB: {rss[large] / rss[small]:.2f}x (goal: within 1.20x)")
+    print(
+        f"  peak RSS of one ingest (tiny preset's patients): {small} studies {rss[small]:.0f} MiB, "
+        f"{large} studies {rss[large]:.0f} MiB: {rss[large] / rss[small]:.2f}x (goal: within 1.20x)"
+    )
 
 
 def synthetic_dicom(root: Path, patients: int) -> int:
@@ -105,12 +113,21 @@ def synthetic_dicom(root: Path, patients: int) -> int:
 
     files = 0
     for p in range(patients):
-        patient = Patient(f"Synth^Person{p}", f"ID{p:06d}", "19600101", "MF"[p % 2], "050Y", f"Site Hospital {p % 4}",
-                          tuple((f"2019{m + 1:02d}15", f"ACC{p:05d}{m}", "CT CHEST") for m in range(2)))
+        patient = Patient(
+            f"Synth^Person{p}",
+            f"ID{p:06d}",
+            "19600101",
+            "MF"[p % 2],
+            "050Y",
+            f"Site Hospital {p % 4}",
+            tuple((f"2019{m + 1:02d}15", f"ACC{p:05d}{m}", "CT CHEST") for m in range(2)),
+        )
         for study in range(2):
             for series in range(2):
                 for instance in range(2):
-                    ds = image_dataset(patient, study, series, instance, seed=p * 100 + study * 10 + series * 2 + instance)
+                    ds = image_dataset(
+                        patient, study, series, instance, seed=p * 100 + study * 10 + series * 2 + instance
+                    )
                     path = root / f"{patient.id}/{study}/{series}/{instance}.dcm"
                     path.parent.mkdir(parents=True, exist_ok=True)
                     ds.save_as(path, enforce_file_format=True)
@@ -150,15 +167,23 @@ def bench_dicom(tmp: Path, patients: int) -> None:
     synthetic = tmp / "dicom-synthetic"
     made = synthetic_dicom(synthetic, patients)
     for name, root, config in (
-        (f"real files of pydicom, pydicom-data, deid-data ({files})", real,
-         dicom_config(real, targets_per_level={"patient": 1, "study": 1})),
-        (f"synthetic export ({made} files, {patients} patients)", synthetic,
-         dicom_config(synthetic, targets_per_level={"patient": 1, "study": 1, "series": 1})),
+        (
+            f"real files of pydicom, pydicom-data, deid-data ({files})",
+            real,
+            dicom_config(real, targets_per_level={"patient": 1, "study": 1}),
+        ),
+        (
+            f"synthetic export ({made} files, {patients} patients)",
+            synthetic,
+            dicom_config(synthetic, targets_per_level={"patient": 1, "study": 1, "series": 1}),
+        ),
     ):
         baseline, read = timed(read_headers, root)
         seconds, studies = timed(ingest, config)
-        print(f"  {name}: dcmread headers of {read} files {baseline:.2f}s (baseline); ingest {studies} studies in "
-              f"{seconds:.2f}s = {studies / seconds:.1f} studies/s ({seconds / baseline:.1f}x the header read)")
+        print(
+            f"  {name}: dcmread headers of {read} files {baseline:.2f}s (baseline); ingest {studies} studies in "
+            f"{seconds:.2f}s = {studies / seconds:.1f} studies/s ({seconds / baseline:.1f}x the header read)"
+        )
 
 
 def bench_num_proc(name: str) -> None:
@@ -174,8 +199,10 @@ def bench_num_proc(name: str) -> None:
     one, first = timed(make_images, plans, config, builder.name, 1)
     two, second = timed(make_images, plans, config, builder.name, 2)
     same = [i.sha256 for i in first] == [i.sha256 for i in second]
-    print(f"images step of the {name} preset ({len(plans)} images, {os.cpu_count()} CPUs): --num-proc 1 {one:.2f}s "
-          f"(baseline), --num-proc 2 {two:.2f}s: {one / two:.2f}x faster, same bytes: {same}")
+    print(
+        f"images step of the {name} preset ({len(plans)} images, {os.cpu_count()} CPUs): --num-proc 1 {one:.2f}s "
+        f"(baseline), --num-proc 2 {two:.2f}s: {one / two:.2f}x faster, same bytes: {same}"
+    )
 
 
 def main() -> None:

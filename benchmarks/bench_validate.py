@@ -54,50 +54,75 @@ def synthetic(n_qa: int, seed: int = 0) -> DatasetTables:
     images = [rng.bytes(2048) for _ in range(n_studies)]
     registry = ImageRegistry({hashlib.sha256(b).hexdigest(): rng.bytes(32).hex() for b in images})
     keys = registry.add_values(pa.array(images, pa.binary()))
-    table = pa.table({
-        "id": _ids("qa-", row), "image_id": pa.array(np.where(has_image, np.char.add("img-", study.astype(str)), None)),
-        "question": pa.array(question), "answer": pa.array(answer),
-        "options": pa.array([[]] * len(row), pa.list_(pa.string())), "task": pa.array(tasks),
-        "modality": pa.array(np.where(has_image, "image", "text")),
-        "level": pa.array(np.where(is_section, "section", "study")), "node_id": pa.array(node),
-        "network_id": pa.array(np.char.add("net-", network.astype(str))),
-        "institution_id": pa.array(np.char.add("ins-", institution.astype(str))),
-        "patient_id": pa.array(np.char.add("pat-", patient.astype(str))),
-        "study_id": pa.array(np.char.add("stu-", study.astype(str))),
-        "section": pa.array(np.where(is_section, "impression", None)),
-        "fact_id": pa.array(np.char.add(np.char.add("fct-", node), np.char.add("-", (slot // 6).astype(str)))),
-        "attribute": pa.array(np.where(is_section, "text", "accession")), "rephrased_of": pa.nulls(len(row), pa.string()),
-        "image_key": pa.array(np.where(has_image, keys[study], -1)),
-    })
+    table = pa.table(
+        {
+            "id": _ids("qa-", row),
+            "image_id": pa.array(np.where(has_image, np.char.add("img-", study.astype(str)), None)),
+            "question": pa.array(question),
+            "answer": pa.array(answer),
+            "options": pa.array([[]] * len(row), pa.list_(pa.string())),
+            "task": pa.array(tasks),
+            "modality": pa.array(np.where(has_image, "image", "text")),
+            "level": pa.array(np.where(is_section, "section", "study")),
+            "node_id": pa.array(node),
+            "network_id": pa.array(np.char.add("net-", network.astype(str))),
+            "institution_id": pa.array(np.char.add("ins-", institution.astype(str))),
+            "patient_id": pa.array(np.char.add("pat-", patient.astype(str))),
+            "study_id": pa.array(np.char.add("stu-", study.astype(str))),
+            "section": pa.array(np.where(is_section, "impression", None)),
+            "fact_id": pa.array(np.char.add(np.char.add("fct-", node), np.char.add("-", (slot // 6).astype(str)))),
+            "attribute": pa.array(np.where(is_section, "text", "accession")),
+            "rephrased_of": pa.nulls(len(row), pa.string()),
+            "image_key": pa.array(np.where(has_image, keys[study], -1)),
+        }
+    )
     return _with_splits(table, registry, patient, study, section, institution, n_studies)
 
 
 def _with_splits(table, registry, patient, study, section, institution, n_studies) -> DatasetTables:
     mid = n_studies // 2  # targets in the middle of the data, none under a holdout patient
-    targets = {"institution": ["ins-7"], "patient": [f"pat-{i}" for i in range(0, 300, 30)],
-               "study": [f"stu-{i}" for i in range(mid, mid + 60, 3)],
-               "section": [f"sec-{i}" for i in range(mid, mid + 80, 2)]}
+    targets = {
+        "institution": ["ins-7"],
+        "patient": [f"pat-{i}" for i in range(0, 300, 30)],
+        "study": [f"stu-{i}" for i in range(mid, mid + 60, 3)],
+        "section": [f"sec-{i}" for i in range(mid, mid + 80, 2)],
+    }
     holdout = patient % 100 == 99  # no target lies under a holdout patient
     splits: dict[tuple[str, str], pa.Table] = {("train", "train"): table.filter(pa.array(~holdout))}
-    lineage = {"institution": np.char.add("ins-", institution.astype(str)), "patient": np.char.add("pat-", patient.astype(str)),
-               "study": np.char.add("stu-", study.astype(str)), "section": np.char.add("sec-", section.astype(str))}
+    lineage = {
+        "institution": np.char.add("ins-", institution.astype(str)),
+        "patient": np.char.add("pat-", patient.astype(str)),
+        "study": np.char.add("stu-", study.astype(str)),
+        "section": np.char.add("sec-", section.astype(str)),
+    }
     parent = {"institution": None, "patient": institution, "study": patient, "section": study}
     for level in LEVELS:
         forget = np.isin(lineage[level], targets[level])
         parents = {p for p in (parent[level][forget] if parent[level] is not None else [])}
-        sibling = ~forget & ~holdout & (np.isin(parent[level], list(parents)) if parents else np.zeros(len(forget), bool))
+        sibling = (
+            ~forget & ~holdout & (np.isin(parent[level], list(parents)) if parents else np.zeros(len(forget), bool))
+        )
         if level == "institution":
             sibling = ~forget & ~holdout & (institution % 10 == 7 % 10)
-        masks = {"forget": forget, "retain_sibling": sibling, "retain_other": ~forget & ~sibling & ~holdout,
-                 "holdout": holdout}
+        masks = {
+            "forget": forget,
+            "retain_sibling": sibling,
+            "retain_other": ~forget & ~sibling & ~holdout,
+            "holdout": holdout,
+        }
         for split in LEVEL_SPLITS:
             mask = masks.get(split)
             splits[(level, split)] = table.filter(pa.array(mask)) if mask is not None else table.slice(0, 0)
     manifest = {
         "targets": targets,
         "hierarchy": {"levels": ["network", *LEVELS]},
-        "images": {"count": len(registry), "index": [{"sha256": s, "owner": f"stu-{i}", "phash": registry.known_phashes[s]}
-                                                      for i, s in enumerate(registry.sha256)]},
+        "images": {
+            "count": len(registry),
+            "index": [
+                {"sha256": s, "owner": f"stu-{i}", "phash": registry.known_phashes[s]}
+                for i, s in enumerate(registry.sha256)
+            ],
+        },
         "counts": {},
     }
     for (config, split), t in splits.items():

@@ -113,6 +113,8 @@ def small_config(tmp_path: Path) -> BuildConfig:
     """A config over a synthetic archive of 60 reports: enough for every split."""
     archive = make_archive(tmp_path / "reports.tgz", 60)
     return dataclasses.replace(
-        preset("tiny"), reports_archive=archive, n_utility_images=4,
+        preset("tiny"),
+        reports_archive=archive,
+        n_utility_images=4,
         targets_per_level={"institution": 1, "patient": 1, "study": 1, "section": 1},
     )

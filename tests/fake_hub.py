@@ -4,7 +4,8 @@ to it through ``HF_ENDPOINT``.
 It implements what publishing and ``load_dataset("org/name", config)`` call, in the shapes
 ``huggingface_hub`` 2.x sends and expects: repo create and info, branches, validate-yaml,
 preupload, the LFS batch API and its upload, commit (ndjson), tree listing, paths-info, and
-resolve (HEAD and GET, with HTTP Range), and the agent-harness registry its headers read. Files ending in :data:`LFS_SUFFIXES` are stored as LFS
+resolve (HEAD and GET, with HTTP Range), and the agent-harness registry its headers read.
+Files ending in :data:`LFS_SUFFIXES` are stored as LFS
 objects, the rest as git blobs, as the Hub does under its default ``.gitattributes``. Writes, and
 every call on a private repo, need ``Authorization: Bearer <token>``.
 
@@ -165,8 +166,11 @@ class _Handler(BaseHTTPRequestHandler):
                     with self.hub.lock:
                         handler(self, **{k: unquote(v) for k, v in match.groupdict().items() if v is not None})
                 except HubReply as reply:
-                    self._send(reply.status, {"error": str(reply), **reply.extra}, {"X-Error-Code": reply.code,
-                                                                      "X-Error-Message": str(reply)})
+                    self._send(
+                        reply.status,
+                        {"error": str(reply), **reply.extra},
+                        {"X-Error-Code": reply.code, "X-Error-Message": str(reply)},
+                    )
                 return
         self.hub.unknown.append((method, self.path))
         self._send(404, {"error": f"no route for {method} {parts.path}"})
@@ -234,9 +238,21 @@ class _Handler(BaseHTTPRequestHandler):
     def repo_info(self, kind: str, repo: str, revision: str = "main") -> None:
         found = self._repo(kind, repo)
         commit = found.resolve(revision)
-        self._send(200, {"id": repo, "sha": commit.oid, "private": found.private, "lastModified": DATE,
-                         "createdAt": DATE, "siblings": [{"rfilename": path} for path in sorted(commit.files)],
-                         "tags": [], "cardData": {}, "disabled": False, "gated": False})
+        self._send(
+            200,
+            {
+                "id": repo,
+                "sha": commit.oid,
+                "private": found.private,
+                "lastModified": DATE,
+                "createdAt": DATE,
+                "siblings": [{"rfilename": path} for path in sorted(commit.files)],
+                "tags": [],
+                "cardData": {},
+                "disabled": False,
+                "gated": False,
+            },
+        )
 
     def create_branch(self, kind: str, repo: str, branch: str) -> None:
         self._writer()
@@ -255,8 +271,9 @@ class _Handler(BaseHTTPRequestHandler):
             lfs = item["path"].endswith(LFS_SUFFIXES)
             remote = files.get(item["path"])
             oid = None if remote is None else remote.sha256 if remote.lfs else remote.oid
-            answers.append({"path": item["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False,
-                            "oid": oid})
+            answers.append(
+                {"path": item["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid}
+            )
         self._send(200, {"files": answers})
 
     def lfs_batch(self, repo: str, kind: str | None = None) -> None:
@@ -292,8 +309,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._apply(files, line["key"], line["value"])
         commit = found.commit(revision, header["summary"], files)
         prefix = "" if kind == "model" else f"{kind}s/"
-        self._send(200, {"commitUrl": f"{self.hub.url}/{prefix}{repo}/commit/{commit.oid}", "commitOid": commit.oid,
-                         "success": True, "pullRequestUrl": None})
+        self._send(
+            200,
+            {
+                "commitUrl": f"{self.hub.url}/{prefix}{repo}/commit/{commit.oid}",
+                "commitOid": commit.oid,
+                "success": True,
+                "pullRequestUrl": None,
+            },
+        )
 
     def _apply(self, files: dict[str, Blob], key: str, value: dict[str, Any]) -> None:
         path = value["path"]
@@ -322,12 +346,16 @@ class _Handler(BaseHTTPRequestHandler):
         prefix = f"{path}/" if path else ""
 
         def listed(name: str) -> bool:
-            return name.startswith(prefix) and (recursive or "/" not in name[len(prefix):])
+            return name.startswith(prefix) and (recursive or "/" not in name[len(prefix) :])
 
-        entries = [{"type": "directory", "oid": hashlib.sha1(name.encode()).hexdigest(), "size": 0, "path": name}
-                   for name in sorted(folders) if listed(name)]
-        entries += [blob.entry(name, commit if expand else None) for name, blob in sorted(commit.files.items())
-                    if listed(name)]
+        entries = [
+            {"type": "directory", "oid": hashlib.sha1(name.encode()).hexdigest(), "size": 0, "path": name}
+            for name in sorted(folders)
+            if listed(name)
+        ]
+        entries += [
+            blob.entry(name, commit if expand else None) for name, blob in sorted(commit.files.items()) if listed(name)
+        ]
         self._send(200, entries)
 
     def paths_info(self, kind: str, repo: str, revision: str) -> None:
@@ -340,8 +368,9 @@ class _Handler(BaseHTTPRequestHandler):
             if path in commit.files:
                 entries.append(commit.files[path].entry(path, commit if expand else None))
             elif path in folders:
-                entries.append({"type": "directory", "oid": hashlib.sha1(path.encode()).hexdigest(), "size": 0,
-                                "path": path})
+                entries.append(
+                    {"type": "directory", "oid": hashlib.sha1(path.encode()).hexdigest(), "size": 0, "path": path}
+                )
         self._send(200, entries)
 
     def resolve(self, repo: str, revision: str, path: str, kind: str | None = None) -> None:
@@ -349,8 +378,12 @@ class _Handler(BaseHTTPRequestHandler):
         blob = commit.files.get(path)
         if blob is None:
             raise HubReply(404, "EntryNotFound", f"{path} does not exist on {revision}")
-        headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes",
-                   "X-Repo-Commit": commit.oid, "ETag": f'"{blob.oid}"'}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Accept-Ranges": "bytes",
+            "X-Repo-Commit": commit.oid,
+            "ETag": f'"{blob.oid}"',
+        }
         if blob.lfs:
             headers.update({"X-Linked-Etag": f'"{blob.sha256}"', "X-Linked-Size": str(len(blob.data))})
         wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
@@ -361,7 +394,9 @@ class _Handler(BaseHTTPRequestHandler):
         if start >= len(blob.data):
             self._send(416, b"", {**headers, "Content-Range": f"bytes */{len(blob.data)}"})
             return
-        self._send(206, blob.data[start : end + 1], {**headers, "Content-Range": f"bytes {start}-{end}/{len(blob.data)}"})
+        self._send(
+            206, blob.data[start : end + 1], {**headers, "Content-Range": f"bytes {start}-{end}/{len(blob.data)}"}
+        )
 
 
 _ROUTES = (

@@ -37,8 +37,13 @@ def serve(reply: Reply) -> Iterator[Server]:
             status, content, *extra = reply(body)
             if status == 200:
                 message = {"role": "assistant", "content": content}
-                data = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                        "choices": [{"index": 0, "finish_reason": "stop", "message": message}]}
+                data = {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+                }
             else:
                 data = {"error": {"message": content, "type": "invalid_request_error"}}
             encoded = json.dumps(data).encode()

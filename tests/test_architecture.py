@@ -89,8 +89,13 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_nothing_in_the_repository_cites_a_path_outside_it():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     outside = "../" + "shared"  # written so, this file is not a citation itself
-    citing = [name for name in tracked if (ROOT / name).is_file() and name.endswith((".py", ".md", ".j2", ".toml",
-              ".json", ".yaml", "Makefile", ".txt", ".html")) and outside in (ROOT / name).read_text(encoding="utf-8")]
+    citing = [
+        name
+        for name in tracked
+        if (ROOT / name).is_file()
+        and name.endswith((".py", ".md", ".j2", ".toml", ".json", ".yaml", "Makefile", ".txt", ".html"))
+        and outside in (ROOT / name).read_text(encoding="utf-8")
+    ]
     assert citing == []
 
 
@@ -103,8 +108,13 @@ def _allowed() -> dict[str, set[str] | None]:
         if len(cells) != 3 or not cells[0].startswith("`"):
             continue
         names = [name.split("(")[0].strip("` /") for name in cells[0].split(",")]
-        may = None if cells[2] == "anything" else set() if cells[2] == "nothing" else {
-            name.strip() for name in cells[2].split(",")}
+        may = (
+            None
+            if cells[2] == "anything"
+            else set()
+            if cells[2] == "nothing"
+            else {name.strip() for name in cells[2].split(",")}
+        )
         allowed.update(dict.fromkeys(names, may))
     return allowed
 
@@ -116,6 +126,9 @@ def test_every_import_is_one_docs_architecture_allows():
         package = _package(source)
         assert package in allowed, f"docs/architecture.md does not list {package}"
         may = allowed[package]
-        found += [f"{source} imports {t}" for t in sorted(targets) if may is not None
-                  and _package(t) not in may | {package, "medforget"}]
+        found += [
+            f"{source} imports {t}"
+            for t in sorted(targets)
+            if may is not None and _package(t) not in may | {package, "medforget"}
+        ]
     assert found == []

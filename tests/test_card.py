@@ -75,8 +75,16 @@ def test_the_built_card_is_the_generated_card(records):
 
 def test_front_matter_parses_without_duplicate_keys(records):
     front, _ = split_card(records[2])
-    assert {"license", "task_categories", "language", "size_categories", "pretty_name", "tags", "configs",
-            "dataset_info"} <= set(front)
+    assert {
+        "license",
+        "task_categories",
+        "language",
+        "size_categories",
+        "pretty_name",
+        "tags",
+        "configs",
+        "dataset_info",
+    } <= set(front)
     with pytest.raises(yaml.constructor.ConstructorError, match="duplicate"):
         yaml.load("a: 1\na: 2\n", Loader=_UniqueKeyLoader)
 
@@ -98,12 +106,14 @@ def test_huggingface_hub_loads_the_card_and_its_data_validates(records, tiny_bui
     shards = {(s["config"], s["split"]): [s["path"]] for s in manifest["shards"]}
     for config, entry in configs.items():
         assert {f["split"]: f["path"] for f in entry["data_files"]} == {
-            split: shards[config, split] for split in manifest["counts"][config]}
+            split: shards[config, split] for split in manifest["counts"][config]
+        }
     infos = DatasetInfosDict.from_dataset_card_data(card.data)
     for config, splits in manifest["counts"].items():
         assert infos[config].features == features()
         assert {name: s.num_examples for name, s in infos[config].splits.items()} == {
-            name: c["rows"] for name, c in splits.items()}
+            name: c["rows"] for name, c in splits.items()
+        }
 
 
 def test_every_number_in_the_card_equals_the_records(records):
@@ -111,15 +121,27 @@ def test_every_number_in_the_card_equals_the_records(records):
     _, body = split_card(card)
     counts = manifest["counts"]
     assert [[r[0], r[1], *map(count, r[2:])] for r in table(body, "Configs and splits")] == [
-        [config, split, c["rows"], *(c["by_task"].get(t, 0) for t in ("generation", "classification", "cloze")),
-         c["by_modality"].get("image", 0), c["by_modality"].get("text", 0)]
-        for config, splits in counts.items() for split, c in splits.items()]
+        [
+            config,
+            split,
+            c["rows"],
+            *(c["by_task"].get(t, 0) for t in ("generation", "classification", "cloze")),
+            c["by_modality"].get("image", 0),
+            c["by_modality"].get("text", 0),
+        ]
+        for config, splits in counts.items()
+        for split, c in splits.items()
+    ]
     assert [[r[0], count(r[1])] for r in table(body, "The hierarchy and how it was built")] == [
-        [level, manifest["hierarchy"]["nodes"][level]] for level in manifest["hierarchy"]["levels"]]
+        [level, manifest["hierarchy"]["nodes"][level]] for level in manifest["hierarchy"]["levels"]
+    ]
     assert [r[0].strip("`") for r in table(body, "Leak checks")] == [c["name"] for c in validation["checks"]]
     summary = re.search(r"seed (\d+), ([\d,]+) distinct QA rows over ([\d,]+)\s+images", body)
     assert summary and list(map(count, summary.groups())) == [
-        manifest["seed"], manifest["total_qa_rows"], manifest["images"]["count"]]
+        manifest["seed"],
+        manifest["total_qa_rows"],
+        manifest["images"]["count"],
+    ]
     prose = body.split("## Citation")[0]
     stray = {count(n) for n in NUMBER.findall(prose)} - numbers(manifest) - numbers(validation)
     assert not stray, f"numbers in the card that no record holds: {sorted(stray)}"
@@ -136,7 +158,8 @@ def test_the_card_carries_every_licence_and_the_repository(records):
     card = dataset_card(manifest, validation, repo_id="org/medforget")
     rows = table(split_card(card)[1], "Sources and licences")
     assert [(r[0].strip("`"), r[2]) for r in rows] == [
-        (s["name"], f"[{s['licence']['spdx']}]({s['licence']['url']})") for s in manifest["sources"]]
+        (s["name"], f"[{s['licence']['spdx']}]({s['licence']['url']})") for s in manifest["sources"]
+    ]
     assert 'load_dataset("org/medforget", "patient")' in card and "not allowed" in card
 
 
@@ -152,23 +175,37 @@ def test_a_value_missing_from_the_records_fails_the_render(records):
 
 def test_size_categories_and_hub_licences():
     assert [size_category(n) for n in (999, 1_000, 1_638, 193_101, 2_000_000)] == [
-        "n<1K", "1K<n<10K", "1K<n<10K", "100K<n<1M", "1M<n<10M"]
+        "n<1K",
+        "1K<n<10K",
+        "1K<n<10K",
+        "100K<n<1M",
+        "1M<n<10M",
+    ]
     cc = {"spdx": "CC-BY-NC-ND-4.0", "url": "https://creativecommons.org/licenses/by-nc-nd/4.0/"}
     dua = {"spdx": "PhysioNet-Credentialed-Health-Data-1.5.0", "url": "https://physionet.org/dua"}
     assert hub_licence([cc, cc]) == {"license": "cc-by-nc-nd-4.0"}
     assert hub_licence([dua]) == {"license": "other", "license_name": dua["spdx"], "license_link": dua["url"]}
 
 
-@pytest.mark.parametrize("without, title", [(None, "target model"), (["patient", "forget"],
-                                                                      "retain model (without patient/forget)")])
+@pytest.mark.parametrize(
+    "without, title", [(None, "target model"), (["patient", "forget"], "retain model (without patient/forget)")]
+)
 def test_model_card(records, without, title):
     from huggingface_hub import ModelCard
 
     from medforget.models.tiny import TinySpec
     from medforget.training.tiny_track import TrainConfig
 
-    record = {"training_version": "1.2.0", "dataset_manifest_sha256": "ab" * 32, "without": without,
-              "config": asdict(TrainConfig()), "rows": 1008, "steps": 2016, "final_loss": 0.123456, "seconds": 180.5}
+    record = {
+        "training_version": "1.2.0",
+        "dataset_manifest_sha256": "ab" * 32,
+        "without": without,
+        "config": asdict(TrainConfig()),
+        "rows": 1008,
+        "steps": 2016,
+        "final_loss": 0.123456,
+        "seconds": 180.5,
+    }
     card = model_card(record, records[0])
     front, body = split_card(card)
     assert front["license"] == "cc-by-nc-nd-4.0" and front["pipeline_tag"] == "image-text-to-text"

@@ -7,10 +7,13 @@ from medforget.cli import main
 
 
 def test_help_imports_nothing_heavy():
-    code = "import sys, medforget.cli; print(sorted(m for m in ('datasets', 'pyarrow', 'PIL', 'numpy', 'faker') if m in sys.modules))"
+    heavy = ("datasets", "pyarrow", "PIL", "numpy", "faker")
+    code = f"import sys, medforget.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-    help_text = subprocess.run([sys.executable, "-m", "medforget", "build", "--help"], capture_output=True, text=True, check=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "medforget", "build", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert "--preset" in help_text and "--images" in help_text and "--seed" in help_text
 
 
@@ -36,11 +39,39 @@ def test_build_command_with_yaml_config_and_seed_flag(tmp_path: Path, small_conf
 
 
 def test_eval_and_train_name_bad_paths_and_levels(capsys, tmp_path: Path, tiny_build: Path):
-    assert main(["eval", "--predictions", str(tmp_path / "p.jsonl"), "--dataset", str(tmp_path / "nothing"),
-                 "--level", "patient", "--out", str(tmp_path / "run")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--predictions",
+                str(tmp_path / "p.jsonl"),
+                "--dataset",
+                str(tmp_path / "nothing"),
+                "--level",
+                "patient",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 2
+    )
     assert "is missing or not JSON" in capsys.readouterr().err
-    assert main(["eval", "--predictions", str(tmp_path / "p.jsonl"), "--dataset", str(tiny_build),
-                 "--level", "patient", "--out", str(tmp_path / "run")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--predictions",
+                str(tmp_path / "p.jsonl"),
+                "--dataset",
+                str(tiny_build),
+                "--level",
+                "patient",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 2
+    )
     assert "p.jsonl does not exist" in capsys.readouterr().err
     assert main(["train", "--dataset", str(tiny_build), "--without", "ward", "--out", str(tmp_path / "m")]) == 2
     assert "--without 'ward'" in capsys.readouterr().err and not (tmp_path / "m").exists()

@@ -43,14 +43,24 @@ def test_yaml_preset_plus_overrides(tmp_path: Path):
 
 def test_llm_settings_from_yaml_are_checked_and_reduced_in_the_record(tmp_path: Path):
     path = tmp_path / "build.yaml"
-    path.write_text("preset: tiny\nllm:\n  base_url: http://127.0.0.1:8008/v1\n  model: smollm2-135m-instruct\n"
-                    "  tasks: [rephrase, distractors]\n  fallback: true\n  cache_dir: /tmp/llm-cache\n")
+    path.write_text(
+        "preset: tiny\nllm:\n  base_url: http://127.0.0.1:8008/v1\n  model: smollm2-135m-instruct\n"
+        "  tasks: [rephrase, distractors]\n  fallback: true\n  cache_dir: /tmp/llm-cache\n"
+    )
     config = BuildConfig.from_yaml(path)
-    assert config.llm == LLMConfig("http://127.0.0.1:8008/v1", "smollm2-135m-instruct",
-                                   tasks=("rephrase", "distractors"), fallback=True, cache_dir=Path("/tmp/llm-cache"))
+    assert config.llm == LLMConfig(
+        "http://127.0.0.1:8008/v1",
+        "smollm2-135m-instruct",
+        tasks=("rephrase", "distractors"),
+        fallback=True,
+        cache_dir=Path("/tmp/llm-cache"),
+    )
     record = config.to_record()["llm"]
-    assert (record["base_url"], record["cache_dir"], record["tasks"]) == ("<user supplied>", "<user supplied>",
-                                                                          ["rephrase", "distractors"])
+    assert (record["base_url"], record["cache_dir"], record["tasks"]) == (
+        "<user supplied>",
+        "<user supplied>",
+        ["rephrase", "distractors"],
+    )
     assert preset("tiny").to_record()["llm"] is None
 
 
@@ -76,11 +86,28 @@ def test_build_flags_without_a_model_are_refused_before_anything_runs(tmp_path: 
 
 
 #: a value of the wrong type for every setting of a build config
-WRONG = {"preset": 3, "seed": "0", "source": ["iu-xray"], "n_networks": 2.5, "n_institutions": "5", "n_patients": [],
-         "n_holdout_patients": True, "min_studies": None, "max_studies": "4", "targets_per_level": ["patient"],
-         "rephrase_facts_per_level": {}, "n_rephrasings": "2", "n_utility_images": 1.5, "image_size": "256",
-         "max_rows_per_shard": False, "images_dir": 7, "reports_archive": ["a.tgz"], "source_root": {},
-         "reports_root": 1, "llm": 3}
+WRONG = {
+    "preset": 3,
+    "seed": "0",
+    "source": ["iu-xray"],
+    "n_networks": 2.5,
+    "n_institutions": "5",
+    "n_patients": [],
+    "n_holdout_patients": True,
+    "min_studies": None,
+    "max_studies": "4",
+    "targets_per_level": ["patient"],
+    "rephrase_facts_per_level": {},
+    "n_rephrasings": "2",
+    "n_utility_images": 1.5,
+    "image_size": "256",
+    "max_rows_per_shard": False,
+    "images_dir": 7,
+    "reports_archive": ["a.tgz"],
+    "source_root": {},
+    "reports_root": 1,
+    "llm": 3,
+}
 
 
 def test_every_setting_is_covered():

@@ -62,11 +62,14 @@ def test_a_record_that_lists_what_it_did_not_write_is_not_enough(tmp_path):
         write_once(out)
 
 
-@pytest.mark.parametrize(("make", "reason"), [
-    (lambda p: p / "file.txt", "is not a folder"),
-    (lambda p: Path("."), "current folder"),
-    (lambda p: p / ("n" * 256), "over 255 bytes"),
-])
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p / "file.txt", "is not a folder"),
+        (lambda p: Path("."), "current folder"),
+        (lambda p: p / ("n" * 256), "over 255 bytes"),
+    ],
+)
 def test_outs_that_cannot_be_a_folder_are_refused_before_any_work(make, reason, tmp_path, capsys):
     (tmp_path / "file.txt").write_text("mine")
     out = make(tmp_path)
@@ -80,8 +83,10 @@ def test_outs_that_cannot_be_a_folder_are_refused_before_any_work(make, reason, 
 def test_a_full_or_read_only_disk_is_an_error_and_the_previous_output_survives(code, tmp_path):
     out = tmp_path / "out"
     write_once(out)
-    with pytest.raises(OutputError, match=f"{os.strerror(code)}.*nothing was changed there"), \
-            folder_in_place(out) as tmp:
+    with (
+        pytest.raises(OutputError, match=f"{os.strerror(code)}.*nothing was changed there"),
+        folder_in_place(out) as tmp,
+    ):
         (tmp / "half.parquet").write_bytes(b"x")
         raise OSError(code, os.strerror(code))  # what the disk answers part-way through
     assert (out / "sub" / "file.txt").read_text() == "a"
@@ -110,7 +115,10 @@ def test_a_killed_runs_leftovers_are_removed_but_not_lookalikes(tmp_path):
 
 
 def test_a_track_without_its_dataset_says_which_option(tmp_path, capsys):
-    shutil.copytree(Path(__file__).parents[1] / "leaderboard", tmp_path / "board",
-                    ignore=shutil.ignore_patterns("submissions", "plots"))
+    shutil.copytree(
+        Path(__file__).parents[1] / "leaderboard",
+        tmp_path / "board",
+        ignore=shutil.ignore_patterns("submissions", "plots"),
+    )
     assert main(["leaderboard", "build", "--board", str(tmp_path / "board"), "--dataset", "medforget-tiny"]) == 2
     assert "--dataset 'medforget-tiny': expected TRACK=DIR" in capsys.readouterr().err

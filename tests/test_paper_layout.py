@@ -24,7 +24,9 @@ def paper(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_level_has_the_paper_files_with_the_five_columns(paper: Path):
-    assert sorted(p.name for p in paper.iterdir()) == sorted([*(f"{lv}_level" for lv in LEVELS), RECORD_NAME, ".medforget-written.json"])
+    assert sorted(p.name for p in paper.iterdir()) == sorted(
+        [*(f"{lv}_level" for lv in LEVELS), RECORD_NAME, ".medforget-written.json"]
+    )
     for level in LEVELS:
         for name in PAPER_FILES:
             frame = pd.read_parquet(paper / f"{level}_level" / f"{name}.parquet")
@@ -56,8 +58,12 @@ def test_forget_and_retain_hold_exactly_the_image_rows_of_their_splits(paper: Pa
         for name, splits in PAPER_FILES.items():
             frame = pd.read_parquet(paper / f"{level}_level" / f"{name}.parquet")
             exported = {qa["ID"] for m in frame["metadata"] for qa in json.loads(m)}
-            expected = {i for s in splits for i in configs[level][s]
-                        if by_id[i].modality == "image" and by_id[i].level in LEVELS}
+            expected = {
+                i
+                for s in splits
+                for i in configs[level][s]
+                if by_id[i].modality == "image" and by_id[i].level in LEVELS
+            }
             assert exported == expected, (level, name)
     forget = pd.read_parquet(paper / "patient_level" / "forget_set_all.parquet")
     targets = set(tiny.plan.targets["patient"])

@@ -22,12 +22,17 @@ from medforget.workers import ShardSpec, pmap
 def contents(folder: Path) -> dict[str, object]:
     """Every file of a build; of the validation reports, what they found (not how long each check
     took, nor the folder's own name)."""
-    files: dict[str, object] = {str(p.relative_to(folder)): p.read_bytes()
-                                for p in sorted(folder.rglob("*"))
-                                if p.is_file() and p.name not in ("validation.html", ".medforget-written.json")}
+    files: dict[str, object] = {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name not in ("validation.html", ".medforget-written.json")
+    }
     report = json.loads(files.pop("validation.json"))
-    files["validation.json"] = {**report, "dataset": None,
-                                "checks": [{k: v for k, v in c.items() if k != "seconds"} for c in report["checks"]]}
+    files["validation.json"] = {
+        **report,
+        "dataset": None,
+        "checks": [{k: v for k, v in c.items() if k != "seconds"} for c in report["checks"]],
+    }
     return files
 
 

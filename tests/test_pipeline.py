@@ -17,16 +17,39 @@ from medforget.export import OutputError, sha256_file
 from medforget.pipeline import Prepared, build, export, prepare
 
 REQUIRED_COLUMNS = [
-    "id", "image", "question", "answer", "options", "task", "modality", "level", "node_id",
-    "institution_id", "patient_id", "study_id", "section", "rephrased_of", "provenance",
+    "id",
+    "image",
+    "question",
+    "answer",
+    "options",
+    "task",
+    "modality",
+    "level",
+    "node_id",
+    "institution_id",
+    "patient_id",
+    "study_id",
+    "section",
+    "rephrased_of",
+    "provenance",
 ]
 
 
 def test_layout_manifest_and_card(tiny_build: Path):
     manifest = json.loads((tiny_build / "manifest.json").read_text())
     assert {p.name for p in tiny_build.iterdir()} == {
-        "README.md", "manifest.json", "validation.html", "validation.json", ".medforget-written.json",
-        "institution", "patient", "study", "section", "train", "utility"}
+        "README.md",
+        "manifest.json",
+        "validation.html",
+        "validation.json",
+        ".medforget-written.json",
+        "institution",
+        "patient",
+        "study",
+        "section",
+        "train",
+        "utility",
+    }
     for shard in manifest["shards"]:
         path = tiny_build / shard["path"]
         assert path.name.startswith(f"{shard['split']}-00000-of-")
@@ -89,7 +112,8 @@ def test_another_seed_gives_another_dataset(tiny: Prepared, tiny_config: BuildCo
     other = prepare(dataclasses.replace(tiny_config, seed=1))
     assert other.plan.targets != tiny.plan.targets
     assert {n.attribute("name") for n in other.hierarchy.at_level("patient")} != {
-        n.attribute("name") for n in tiny.hierarchy.at_level("patient")}
+        n.attribute("name") for n in tiny.hierarchy.at_level("patient")
+    }
 
 
 def test_study_images_differ_at_64px(tiny: Prepared):
@@ -98,10 +122,13 @@ def test_study_images_differ_at_64px(tiny: Prepared):
     from medforget.images.make import decode
 
     studies = {n.id for n in tiny.hierarchy.at_level("study")}
-    small = np.stack([
-        np.asarray(decode(i).resize((64, 64), Image.Resampling.BILINEAR), dtype=np.float32)
-        for i in tiny.images if i.owner_id in studies
-    ])
+    small = np.stack(
+        [
+            np.asarray(decode(i).resize((64, 64), Image.Resampling.BILINEAR), dtype=np.float32)
+            for i in tiny.images
+            if i.owner_id in studies
+        ]
+    )
     diff = np.abs(small[:, None] - small[None, :]).mean(axis=(2, 3))
     np.fill_diagonal(diff, np.inf)
     assert diff.min() > 3.0

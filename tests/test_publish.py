@@ -63,9 +63,16 @@ def dataset(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def env(hub: FakeHub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
-            "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-            "HF_HOME": str(tmp_path_factory.mktemp("hf-home"))}
+    return {
+        **os.environ,
+        "HF_ENDPOINT": hub.url,
+        "HF_TOKEN": TOKEN,
+        "HF_HUB_OFFLINE": "0",
+        "HF_DATASETS_OFFLINE": "0",
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_HOME": str(tmp_path_factory.mktemp("hf-home")),
+    }
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -73,8 +80,18 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def publish_cli(env: dict[str, str], dataset: Path) -> subprocess.CompletedProcess[str]:
-    return run(env, "-m", "medforget", "publish", "--dataset", str(dataset), "--repo", REPO, "--private",
-               "--acknowledge-licence")
+    return run(
+        env,
+        "-m",
+        "medforget",
+        "publish",
+        "--dataset",
+        str(dataset),
+        "--repo",
+        REPO,
+        "--private",
+        "--acknowledge-licence",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,13 +132,19 @@ def test_publish_uploads_shards_manifest_report_and_card_in_one_commit(published
     assert report["passed"] and report["manifest_sha256"] == hashlib.sha256(files["manifest.json"].data).hexdigest()
     card = files["README.md"].data.decode()
     assert f'load_dataset("{REPO}", "patient")' in card and "CC-BY-NC-ND-4.0" in card
-    assert set(files) == {".gitattributes", "README.md", "manifest.json", "validation.json",
-                          *(s["path"] for s in manifest["shards"])}
+    assert set(files) == {
+        ".gitattributes",
+        "README.md",
+        "manifest.json",
+        "validation.json",
+        *(s["path"] for s in manifest["shards"]),
+    }
     assert hub.unknown == []
 
 
-def test_load_dataset_from_the_hub_returns_the_same_rows_and_images(published, hub: FakeHub, env: dict[str, str],
-                                                                   dataset: Path, tmp_path: Path):
+def test_load_dataset_from_the_hub_returns_the_same_rows_and_images(
+    published, hub: FakeHub, env: dict[str, str], dataset: Path, tmp_path: Path
+):
     from datasets import load_dataset
 
     child = run(env, "-c", LOAD, REPO, "patient", str(tmp_path / "hub-cache"))
@@ -129,9 +152,17 @@ def test_load_dataset_from_the_hub_returns_the_same_rows_and_images(published, h
     remote = json.loads(child.stdout.strip().splitlines()[-1])
     local = load_dataset(str(dataset), "patient", cache_dir=str(tmp_path / "local-cache"))
     for split in local:
-        expected = [[r["id"], r["question"], r["answer"],
-                     None if r["image"] is None else [list(r["image"].size), hashlib.sha256(r["image"].tobytes()).hexdigest()]]
-                    for r in local[split]]
+        expected = [
+            [
+                r["id"],
+                r["question"],
+                r["answer"],
+                None
+                if r["image"] is None
+                else [list(r["image"].size), hashlib.sha256(r["image"].tobytes()).hexdigest()],
+            ]
+            for r in local[split]
+        ]
         assert remote["rows"][split] == expected, split
     assert sum(row[3] is not None for row in remote["rows"]["forget"]) > 0
     assert remote["streamed"] == local["forget"][0]["id"]
@@ -149,11 +180,14 @@ def test_republishing_an_unchanged_dataset_makes_no_commit(published, hub: FakeH
     assert writes == []
 
 
-@pytest.mark.parametrize("private, acknowledged, missing", [
-    (False, False, "add --private and --acknowledge-licence"),
-    (True, False, "add --acknowledge-licence"),
-    (False, True, "add --private"),
-])
+@pytest.mark.parametrize(
+    "private, acknowledged, missing",
+    [
+        (False, False, "add --private and --acknowledge-licence"),
+        (True, False, "add --acknowledge-licence"),
+        (False, True, "add --private"),
+    ],
+)
 def test_the_licence_gate_refuses_a_restricted_source(hub: FakeHub, dataset: Path, private, acknowledged, missing):
     seen = len(hub.requests)
     with pytest.raises(LicenceError, match=rf"iu-xray: CC-BY-NC-ND-4.0 .*{missing}$"):
@@ -169,10 +203,14 @@ def test_the_licence_gate_refuses_an_existing_public_repo(hub: FakeHub, dataset:
 
 
 def test_the_licence_gate_lets_an_open_source_through():
-    open_source = {"name": "open", "licence": {"spdx": "CC-BY-4.0", "url": "u", "redistribution": "any",
-                                               "public_derivatives": True}}
-    restricted = {"name": "dua", "licence": {"spdx": "DUA", "url": "u", "redistribution": "none",
-                                             "public_derivatives": False}}
+    open_source = {
+        "name": "open",
+        "licence": {"spdx": "CC-BY-4.0", "url": "u", "redistribution": "any", "public_derivatives": True},
+    }
+    restricted = {
+        "name": "dua",
+        "licence": {"spdx": "DUA", "url": "u", "redistribution": "none", "public_derivatives": False},
+    }
     assert check_licences([open_source], private=False, acknowledged=False) is False
     assert check_licences([open_source, restricted], private=True, acknowledged=True) is True
     with pytest.raises(LicenceError, match="dua: DUA"):
@@ -224,13 +262,16 @@ def leak(manifest: dict, copy: Path) -> None:
     table = pq.read_table(path)
     questions = table["question"].to_pylist()
     questions[0] += f" (MRN {mrn})"
-    pq.write_table(table.set_column(table.schema.get_field_index("question"), table.schema.field("question"),
-                                    pa.array(questions)), path)
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("question"), table.schema.field("question"), pa.array(questions)),
+        path,
+    )
 
 
 def shard_at(path: str):
     def change(manifest: dict, copy: Path) -> None:
         manifest["shards"][0]["path"] = path
+
     return change
 
 
@@ -245,10 +286,16 @@ FORGERIES = {
     "an absolute shard path": (shard_at("/etc/hostname"), ShardMismatchError, "not a place the build writes"),
     "a shard path with ..": (shard_at("patient/../../secret.parquet"), ShardMismatchError, "not a place"),
     "a symlinked shard": (linked, ShardMismatchError, "symbolic link"),
-    "a licence flag flipped": (lambda m, c: m["sources"][0]["licence"].update(public_derivatives=True),
-                               LicenceError, "iu-xray: CC-BY-NC-ND-4.0"),
-    "an unknown source": (lambda m, c: m["sources"][0].update(name="my-open-data"), LicenceError,
-                          "'my-open-data' is not one this medforget knows"),
+    "a licence flag flipped": (
+        lambda m, c: m["sources"][0]["licence"].update(public_derivatives=True),
+        LicenceError,
+        "iu-xray: CC-BY-NC-ND-4.0",
+    ),
+    "an unknown source": (
+        lambda m, c: m["sources"][0].update(name="my-open-data"),
+        LicenceError,
+        "'my-open-data' is not one this medforget knows",
+    ),
 }
 
 
@@ -268,8 +315,10 @@ def test_the_report_published_is_the_one_publish_wrote_not_the_folders(dataset: 
     copy = forged(dataset, tmp_path, lambda m, c: None)
     (copy / "validation.json").write_text('{"passed": true, "note": "trust me"}')
     report = validate(copy)
-    files = {f.path_in_repo: f for f in publication_files(copy, json.loads((copy / "manifest.json").read_text()),
-                                                           REPO, report)}
+    files = {
+        f.path_in_repo: f
+        for f in publication_files(copy, json.loads((copy / "manifest.json").read_text()), REPO, report)
+    }
     uploaded = json.loads(files["validation.json"].content)
     assert uploaded["passed"] is True and "note" not in uploaded and uploaded["dataset"] == "medforget"
 
@@ -305,8 +354,11 @@ def test_offline_mode_is_named_not_retried(hub: FakeHub, dataset: Path, monkeypa
 def test_a_branch_gets_what_changed_and_loses_stale_shards(hub: FakeHub, dataset: Path, online):
     repo = hub.create_repo("dataset", "org/branchy", private=True)
     stale = "patient/forget-00000-of-00002.parquet"
-    main_head = repo.commit("main", "an older build", {**repo.history()[0].files, stale: Blob(b"old", lfs=True),
-                                                       "README.md": Blob(b"hand-written", lfs=False)})
+    main_head = repo.commit(
+        "main",
+        "an older build",
+        {**repo.history()[0].files, stale: Blob(b"old", lfs=True), "README.md": Blob(b"hand-written", lfs=False)},
+    )
     result = publish(dataset, "org/branchy", private=True, revision="v1", acknowledge_licence=True, api=api(hub))
     assert result.deleted == (stale,) and result.commit == repo.branches["v1"]
     assert len(result.uploaded) == result.files == 33

@@ -46,10 +46,13 @@ def test_a_name_is_taken_from_the_entry_once_and_misses_suggest():
 def test_a_providers_module_is_found_without_being_listed(tmp_path, monkeypatch):
     package = tmp_path / "plugins"
     package.mkdir()
-    (package / "__init__.py").write_text("from medforget.registry import Registry\nTHINGS = Registry('thing', 'plugins')\n")
+    (package / "__init__.py").write_text(
+        "from medforget.registry import Registry\nTHINGS = Registry('thing', 'plugins')\n"
+    )
     (package / "new_one.py").write_text(
         "from plugins import THINGS\n\n@THINGS.register\nclass NewOne:\n    '''A thing added in one module.'''\n"
-        "    name = 'new-one'\n")
+        "    name = 'new-one'\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     things = importlib.import_module("plugins").THINGS
     assert things.describe() == [("new-one", "A thing added in one module.")]
@@ -72,8 +75,10 @@ def _every_module() -> list[types.ModuleType]:
 def test_every_registration_is_found_by_a_lookup_alone():
     """Importing every module registers nothing a lookup in a fresh process does not find: an
     entry declared outside its registry's providers, or in a module nothing imports, is lost."""
-    code = ("import json; from medforget.cli.ls import KINDS, registry; "
-            "print(json.dumps({kind: registry(kind).names() for kind in KINDS}))")
+    code = (
+        "import json; from medforget.cli.ls import KINDS, registry; "
+        "print(json.dumps({kind: registry(kind).names() for kind in KINDS}))"
+    )
     alone = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     _every_module()
     assert alone == {kind: registry(kind).names() for kind in KINDS}
@@ -81,12 +86,23 @@ def test_every_registration_is_found_by_a_lookup_alone():
 
 def test_no_source_or_method_class_is_left_unregistered():
     modules = _every_module()
-    sources = {c for m in modules for c in vars(m).values()
-               if inspect.isclass(c) and issubclass(c, Builder) and not inspect.isabstract(c)}
+    sources = {
+        c
+        for m in modules
+        for c in vars(m).values()
+        if inspect.isclass(c) and issubclass(c, Builder) and not inspect.isabstract(c)
+    }
     assert sources == {registry("sources").get(name) for name in registry("sources").names()}
-    methods = {c for m in modules if m.__name__.startswith("medforget.unlearning.") for c in vars(m).values()
-               if inspect.isclass(c) and dataclasses.is_dataclass(c) and callable(getattr(c, "run", None))
-               and isinstance(vars(c).get("name"), str)}
+    methods = {
+        c
+        for m in modules
+        if m.__name__.startswith("medforget.unlearning.")
+        for c in vars(m).values()
+        if inspect.isclass(c)
+        and dataclasses.is_dataclass(c)
+        and callable(getattr(c, "run", None))
+        and isinstance(vars(c).get("name"), str)
+    }
     assert methods == {registry("methods").get(name) for name in registry("methods").names()}
 
 

@@ -30,8 +30,12 @@ def test_sentences_split_and_clean():
 
 @pytest.mark.parametrize(
     ("indication", "sex", "age"),
-    [("XXXX-year-old female with cough", "female", None), ("53 year old man, dyspnea", "male", 53),
-     ("cough", None, None), ("male and female twins", None, None)],
+    [
+        ("XXXX-year-old female with cough", "female", None),
+        ("53 year old man, dyspnea", "male", 53),
+        ("cough", None, None),
+        ("male and female twins", None, None),
+    ],
 )
 def test_hints(indication, sex, age):
     assert sex_hint(indication) == sex

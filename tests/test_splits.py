@@ -105,15 +105,17 @@ def test_rephrased_rows_point_at_their_source(tiny: Prepared, by_id, level: str)
             item, source = by_id[i], by_id[by_id[i].rephrased_of]
             assert source.id in sources
             assert (item.fact_id, item.task, item.modality, item.answer) == (
-                source.fact_id, source.task, source.modality, source.answer)
+                source.fact_id,
+                source.task,
+                source.modality,
+                source.answer,
+            )
             assert item.question != source.question
 
 
 def test_distractors_never_come_from_forget_or_holdout_nodes(tiny: Prepared):
     protected = tiny.plan.protected
-    protected_values = {
-        (n.level, a.name): set() for n in tiny.hierarchy.nodes.values() for a in n.attributes
-    }
+    protected_values = {(n.level, a.name): set() for n in tiny.hierarchy.nodes.values() for a in n.attributes}
     for node in tiny.hierarchy.nodes.values():
         for attr in node.attributes:
             protected_values[(node.level, attr.name)].add(attr.value) if node.id in protected else None
@@ -128,7 +130,8 @@ def test_distractors_never_come_from_forget_or_holdout_nodes(tiny: Prepared):
             if option == answer:
                 continue
             only_protected = option in protected_values[(item.level, item.attribute)] and (
-                (item.level, item.attribute, option) not in unprotected_values)
+                (item.level, item.attribute, option) not in unprotected_values
+            )
             assert not only_protected, (item.id, option)
 
 

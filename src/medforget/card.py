@@ -15,13 +15,27 @@ CARD_VERSION = "2.1.0"
 TASK_CATEGORIES = ("visual-question-answering", "question-answering", "multiple-choice")
 TAGS = ("medical", "radiology", "chest-x-ray", "machine-unlearning", "multimodal", "benchmark")
 #: licences the Hub knows by id; any other is published as ``other`` with its name and link
-HUB_LICENCES = frozenset({
-    "apache-2.0", "mit", "cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0",
-    "cc-by-nc-nd-4.0", "odbl", "pddl",
-})
+HUB_LICENCES = frozenset(
+    {
+        "apache-2.0",
+        "mit",
+        "cc0-1.0",
+        "cc-by-4.0",
+        "cc-by-sa-4.0",
+        "cc-by-nc-4.0",
+        "cc-by-nc-sa-4.0",
+        "cc-by-nc-nd-4.0",
+        "odbl",
+        "pddl",
+    }
+)
 _SIZE_BUCKETS = (
-    (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-    (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
 )
 TASKS = ("generation", "classification", "cloze")
 
@@ -37,8 +51,11 @@ def hub_licence(licences: list[dict[str, Any]]) -> dict[str, str]:
     ids = {licence["spdx"].lower() for licence in licences}
     if len(ids) == 1 and ids <= HUB_LICENCES:
         return {"license": ids.pop()}
-    return {"license": "other", "license_name": " + ".join(sorted({lic["spdx"] for lic in licences})),
-            "license_link": licences[0]["url"]}
+    return {
+        "license": "other",
+        "license_name": " + ".join(sorted({lic["spdx"] for lic in licences})),
+        "license_link": licences[0]["url"],
+    }
 
 
 def dataset_front_matter(manifest: dict[str, Any]) -> str:
@@ -58,15 +75,24 @@ def dataset_front_matter(manifest: dict[str, Any]) -> str:
     for config, splits in by_config.items():
         split_dict = SplitDict()
         for split, parts in splits.items():
-            split_dict.add(SplitInfo(split, num_bytes=sum(p["bytes"] for p in parts),
-                                     num_examples=sum(p["rows"] for p in parts)))
+            split_dict.add(
+                SplitInfo(split, num_bytes=sum(p["bytes"] for p in parts), num_examples=sum(p["rows"] for p in parts))
+            )
         infos[config] = DatasetInfo(features=features(), splits=split_dict)
-        configs.append({"config_name": config,
-                        "data_files": [{"split": s, "path": [p["path"] for p in parts]} for s, parts in splits.items()]})
+        configs.append(
+            {
+                "config_name": config,
+                "data_files": [{"split": s, "path": [p["path"] for p in parts]} for s, parts in splits.items()],
+            }
+        )
     card = DatasetCardData(
         **hub_licence([source["licence"] for source in manifest["sources"]]),
-        pretty_name=manifest["name"], task_categories=list(TASK_CATEGORIES), language=["en"],
-        size_categories=[size_category(manifest["total_qa_rows"])], tags=list(TAGS), configs=configs,
+        pretty_name=manifest["name"],
+        task_categories=list(TASK_CATEGORIES),
+        language=["en"],
+        size_categories=[size_category(manifest["total_qa_rows"])],
+        tags=list(TAGS),
+        configs=configs,
     )
     infos.to_dataset_card_data(card)
     return card.to_yaml()
@@ -78,15 +104,24 @@ def dataset_card(manifest: dict[str, Any], validation: dict[str, Any], repo_id: 
     nodes, targets = manifest["hierarchy"]["nodes"], manifest["targets"]
     return _render(
         "dataset.md.j2",
-        front_matter=dataset_front_matter(manifest), card_version=CARD_VERSION, manifest=manifest,
-        config=manifest["config"], repo_id=repo_id, checks=validation["checks"],
-        levels=[{"name": level, "nodes": nodes[level], "targets": len(targets[level]) if level in targets else None}
-                for level in manifest["hierarchy"]["levels"]],
+        front_matter=dataset_front_matter(manifest),
+        card_version=CARD_VERSION,
+        manifest=manifest,
+        config=manifest["config"],
+        repo_id=repo_id,
+        checks=validation["checks"],
+        levels=[
+            {"name": level, "nodes": nodes[level], "targets": len(targets[level]) if level in targets else None}
+            for level in manifest["hierarchy"]["levels"]
+        ],
         steps=[f"`{step}` {v['version'] if isinstance(v, dict) else v}" for step, v in manifest["steps"].items()],
         sources=[f"`{source['name']}`" for source in manifest["sources"]],
         configs=[f"`{config}`" for config in manifest["counts"]],
-        splits=[{"config": config, "split": split, **counts, "tasks": [counts["by_task"].get(t, 0) for t in TASKS]}
-                for config, by_split in manifest["counts"].items() for split, counts in by_split.items()],
+        splits=[
+            {"config": config, "split": split, **counts, "tasks": [counts["by_task"].get(t, 0) for t in TASKS]}
+            for config, by_split in manifest["counts"].items()
+            for split, counts in by_split.items()
+        ],
         level_configs=[config for config in manifest["counts"] if config in targets],
         restricted=[s for s in manifest["sources"] if not s["licence"]["public_derivatives"]],
         rendered_images=set(manifest["images"]["by_origin"]) <= {"rendered"},
@@ -102,18 +137,31 @@ def model_card(record: dict[str, Any], manifest: dict[str, Any]) -> str:
 
     licence = hub_licence([source["licence"] for source in manifest["sources"]])
     front = ModelCardData(
-        **licence, library_name="transformers", pipeline_tag="image-text-to-text", language=["en"],
+        **licence,
+        library_name="transformers",
+        pipeline_tag="image-text-to-text",
+        language=["en"],
         tags=["medforget", "machine-unlearning", "tiny-track", record["config"]["spec"]["family"]],
     ).to_yaml()
-    return _render("model.md.j2", front_matter=front, card_version=CARD_VERSION, record=record, manifest=manifest,
-                   spec=record["config"]["spec"], without=record["without"])
+    return _render(
+        "model.md.j2",
+        front_matter=front,
+        card_version=CARD_VERSION,
+        record=record,
+        manifest=manifest,
+        spec=record["config"]["spec"],
+        without=record["without"],
+    )
 
 
 def _render(template: str, **context: Any) -> str:
     import jinja2
 
     environment = jinja2.Environment(
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
         autoescape=False,  # Markdown, not HTML
     )
     environment.filters["thousands"] = lambda value: f"{value:,}" if isinstance(value, int) else value

@@ -77,8 +77,10 @@ class LLMConfig:
                 raise ConfigError(f"unknown llm config key {key!r}{_suggest(key, fields)}")
         missing = [key for key in ("base_url", "model") if not values.get(key)]
         if missing:
-            raise ConfigError(f"LLM QA needs {' and '.join(missing)} (--llm-base-url URL --llm-model NAME, or "
-                              "base_url and model under llm: in the config file)")
+            raise ConfigError(
+                f"LLM QA needs {' and '.join(missing)} (--llm-base-url URL --llm-model NAME, or "
+                "base_url and model under llm: in the config file)"
+            )
         values = dict(values)
         if isinstance(values.get("tasks"), str):
             values["tasks"] = values["tasks"].split(",")
@@ -87,8 +89,15 @@ class LLMConfig:
         return cls(**check_types(cls, values, "llm."))
 
     def endpoint(self) -> Endpoint:
-        return Endpoint(self.base_url, self.model, api_key_env=self.api_key_env, concurrency=self.concurrency,
-                        timeout=self.timeout, max_retries=self.max_retries, cache_dir=self.cache_dir)
+        return Endpoint(
+            self.base_url,
+            self.model,
+            api_key_env=self.api_key_env,
+            concurrency=self.concurrency,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            cache_dir=self.cache_dir,
+        )
 
 
 @dataclass(frozen=True)
@@ -136,10 +145,14 @@ class BuildConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.n_networks >= 2, "n_networks must be >= 2 (an institution target needs cousins)"),
-            (self.n_institutions >= 2 * self.n_networks,
-             "n_institutions must be >= 2 * n_networks (an institution target needs a sibling)"),
-            (self.n_patients is None or self.n_patients >= self.n_institutions,
-             "n_patients must be >= n_institutions (every institution needs a trained patient)"),
+            (
+                self.n_institutions >= 2 * self.n_networks,
+                "n_institutions must be >= 2 * n_networks (an institution target needs a sibling)",
+            ),
+            (
+                self.n_patients is None or self.n_patients >= self.n_institutions,
+                "n_patients must be >= n_institutions (every institution needs a trained patient)",
+            ),
             (self.n_holdout_patients >= 1, "n_holdout_patients must be >= 1"),
             (2 <= self.min_studies <= self.max_studies, "need 2 <= min_studies <= max_studies"),
             (all(n >= 1 for n in self.targets_per_level.values()), "targets_per_level counts must be >= 1"),
@@ -179,8 +192,9 @@ class BuildConfig:
             record[key] = _reduced(record[key])
         if record["llm"] is not None:
             llm = record["llm"]
-            llm.update(base_url=_reduced(llm["base_url"]), cache_dir=_reduced(llm["cache_dir"]),
-                       tasks=list(llm["tasks"]))
+            llm.update(
+                base_url=_reduced(llm["base_url"]), cache_dir=_reduced(llm["cache_dir"]), tasks=list(llm["tasks"])
+            )
         return record
 
 
@@ -191,17 +205,26 @@ def _reduced(value: Any) -> str | None:
 PRESETS: dict[str, BuildConfig] = {
     # CPU-trainable: the reproducible tiny track
     "tiny": BuildConfig(
-        preset="tiny", n_institutions=4, n_patients=7, n_holdout_patients=2,
+        preset="tiny",
+        n_institutions=4,
+        n_patients=7,
+        n_holdout_patients=2,
         targets_per_level={"institution": 1, "patient": 1, "study": 2, "section": 4},
-        rephrase_facts_per_level=3, n_utility_images=16,
+        rephrase_facts_per_level=3,
+        n_utility_images=16,
     ),
     # MedForget scale (the published benchmark has 3,840 QA instances)
     "default": BuildConfig(preset="default"),
     # every usable report of the source
     "full": BuildConfig(
-        preset="full", n_networks=4, n_institutions=20, n_patients=None, n_holdout_patients=100,
+        preset="full",
+        n_networks=4,
+        n_institutions=20,
+        n_patients=None,
+        n_holdout_patients=100,
         targets_per_level={"institution": 2, "patient": 20, "study": 40, "section": 80},
-        rephrase_facts_per_level=100, n_utility_images=400,
+        rephrase_facts_per_level=100,
+        n_utility_images=400,
     ),
 }
 
@@ -219,8 +242,10 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.AliasEvent):
                 event = self.peek_event()
-                raise ConfigError(f"config file {path}, line {event.start_mark.line + 1}: YAML aliases "
-                                  f"(*{str(event.anchor)[:40]}) are not allowed in a config; write the value out")
+                raise ConfigError(
+                    f"config file {path}, line {event.start_mark.line + 1}: YAML aliases "
+                    f"(*{str(event.anchor)[:40]}) are not allowed in a config; write the value out"
+                )
             return super().compose_node(parent, index)
 
     try:
@@ -254,8 +279,9 @@ def check_types(cls: type, values: Mapping[str, Any], where: str = "") -> dict[s
     for key, value in values.items():
         converted = _convert(value, hints[key])
         if converted is _WRONG:
-            raise ConfigError(f"config {where}{key} must be {_describe(hints[key])}, found {type(value).__name__} "
-                              f"{_short(value)}")
+            raise ConfigError(
+                f"config {where}{key} must be {_describe(hints[key])}, found {type(value).__name__} {_short(value)}"
+            )
         out[key] = converted
     return out
 
@@ -287,8 +313,9 @@ def _convert(value: Any, kind: Any) -> Any:
         ok = isinstance(value, (list, tuple)) and all(_convert(v, args[0]) is not _WRONG for v in value)
         return tuple(value) if ok else _WRONG
     if origin in (Mapping, dict):
-        ok = isinstance(value, Mapping) and all(_convert(k, args[0]) is not _WRONG and _convert(v, args[1]) is not _WRONG
-                                               for k, v in value.items())
+        ok = isinstance(value, Mapping) and all(
+            _convert(k, args[0]) is not _WRONG and _convert(v, args[1]) is not _WRONG for k, v in value.items()
+        )
         return dict(value) if ok else _WRONG
     return value
 
@@ -296,8 +323,14 @@ def _convert(value: Any, kind: Any) -> Any:
 def _describe(kind: Any) -> str:
     import typing
 
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", Path: "a path",
-             type(None): "null"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        Path: "a path",
+        type(None): "null",
+    }
     if typing.get_args(kind) and typing.get_origin(kind) not in (tuple, Mapping, dict):
         return " or ".join(_describe(a) for a in typing.get_args(kind))
     if typing.get_origin(kind) is tuple:

@@ -17,10 +17,15 @@ class DatasetError(MedForgetError):
 def read_manifest(dataset: Path) -> dict[str, Any]:
     path = dataset / "manifest.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise DatasetError(f"{path} is missing or not JSON ({err}); is {dataset} a MedForget build? "
-                           f"Build one with `medforget build --out {dataset}`") from err
+        raise DatasetError(
+            f"{path} is missing or not JSON ({err}); is {dataset} a MedForget build? "
+            f"Build one with `medforget build --out {dataset}`"
+        ) from err
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"{path} holds a JSON {type(manifest).__name__}, not a manifest; rebuild the dataset")
+    return manifest
 
 
 def load_rows(dataset: Path, config: str, split: str, images: bool = True) -> list[dict[str, Any]]:

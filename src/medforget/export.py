@@ -41,13 +41,31 @@ def features() -> Features:
 
     string = Value("string")
     provenance = {name: (Value("float32") if name == "temperature" else string) for name in _PROVENANCE}
-    return Features({
-        "id": string, "image": ImageFeature(), "image_id": string, "question": string, "answer": string,
-        "options": List(string), "task": string, "modality": string, "level": string, "node_id": string,
-        "network_id": string, "institution_id": string, "patient_id": string, "study_id": string, "section": string,
-        "fact_id": string, "attribute": string, "rephrased_of": string, "paraphrased_answer": string,
-        "perturbed_answers": List(string), "provenance": provenance,
-    })
+    return Features(
+        {
+            "id": string,
+            "image": ImageFeature(),
+            "image_id": string,
+            "question": string,
+            "answer": string,
+            "options": List(string),
+            "task": string,
+            "modality": string,
+            "level": string,
+            "node_id": string,
+            "network_id": string,
+            "institution_id": string,
+            "patient_id": string,
+            "study_id": string,
+            "section": string,
+            "fact_id": string,
+            "attribute": string,
+            "rephrased_of": string,
+            "paraphrased_answer": string,
+            "perturbed_answers": List(string),
+            "provenance": provenance,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -162,8 +180,10 @@ def folder_in_place(out: Path) -> Iterator[Path]:
         tmp.mkdir(parents=True)
         (tmp / PARTIAL).write_text(str(os.getpid()), encoding="utf-8")
     except OSError as err:
-        raise OutputError(f"cannot write beside {out} ({err.strerror or err}): choose an --out in a folder you can "
-                          "write to, with free space") from err
+        raise OutputError(
+            f"cannot write beside {out} ({err.strerror or err}): choose an --out in a folder you can "
+            "write to, with free space"
+        ) from err
     try:
         yield tmp
         (tmp / PARTIAL).unlink()
@@ -175,8 +195,10 @@ def folder_in_place(out: Path) -> Iterator[Path]:
         tmp.rename(out)
         shutil.rmtree(old, ignore_errors=True)
     except OSError as err:  # a full disk, a read-only folder: what was there before stays
-        raise OutputError(f"cannot write {out} ({err.strerror or err}); nothing was changed there: free space or "
-                          "choose an --out you can write to") from err
+        raise OutputError(
+            f"cannot write {out} ({err.strerror or err}); nothing was changed there: free space or "
+            "choose an --out you can write to"
+        ) from err
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -189,11 +211,15 @@ def name_too_long(parts: Iterable[str]) -> bool:
 def check_replaceable(out: Path) -> None:
     """Refuse an ``out`` that :func:`folder_in_place` must not replace (see there)."""
     if name_too_long(out.parts):
-        raise OutputError(f"{str(out)[:120]}...: a name in the path is over {MAX_NAME_BYTES} bytes; choose a shorter --out")
+        raise OutputError(
+            f"{str(out)[:120]}...: a name in the path is over {MAX_NAME_BYTES} bytes; choose a shorter --out"
+        )
     resolved = out.resolve()
     if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents or resolved.parent == resolved:
-        raise OutputError(f"--out {out} is the current folder, or holds it: the output replaces its --out; "
-                          "name a new folder, e.g. --out ./medforget")
+        raise OutputError(
+            f"--out {out} is the current folder, or holds it: the output replaces its --out; "
+            "name a new folder, e.g. --out ./medforget"
+        )
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise OutputError(f"{out} exists and is not a folder: choose another --out")
     if not out.exists() or not any(out.iterdir()):
@@ -203,14 +229,19 @@ def check_replaceable(out: Path) -> None:
         if not isinstance(recorded, dict):
             raise TypeError("files is not an object")
     except (OSError, ValueError, KeyError, TypeError):
-        raise OutputError(f"{out} is not empty and was not written by this MedForget (no {WRITTEN}): it is never "
-                          "replaced; choose another --out, or empty it yourself") from None
+        raise OutputError(
+            f"{out} is not empty and was not written by this MedForget (no {WRITTEN}): it is never "
+            "replaced; choose another --out, or empty it yourself"
+        ) from None
     found = _hashes(out)
     foreign = sorted(set(found) - set(recorded) - {WRITTEN}) + sorted(
-        name for name in set(found) & set(recorded) if found[name] != recorded[name])
+        name for name in set(found) & set(recorded) if found[name] != recorded[name]
+    )
     if foreign:
-        raise OutputError(f"{out} holds files MedForget did not write there, or changed since (e.g. "
-                          f"{', '.join(foreign[:3])}): it is never replaced; choose another --out, or move them")
+        raise OutputError(
+            f"{out} holds files MedForget did not write there, or changed since (e.g. "
+            f"{', '.join(foreign[:3])}): it is never replaced; choose another --out, or move them"
+        )
 
 
 def _hashes(folder: Path) -> dict[str, str]:

@@ -235,8 +235,7 @@ class ImageSource(Protocol):
     instance to window): small, frozen and picklable, so plans can cross process boundaries;
     ``open`` raises :class:`SourceError` naming the input when the pixels cannot be read."""
 
-    def open(self) -> PILImage:
-        ...
+    def open(self) -> PILImage: ...
 
 
 @dataclass(frozen=True)

@@ -57,15 +57,29 @@ PAPER_FILES: dict[str, tuple[str, ...]] = {
 }
 RECORD_NAME = "medforget_paper_export.json"
 _TASK_ORDER = {"generation": 0, "classification": 1, "cloze": 2}
-_READ_COLUMNS = ["id", "image_id", "question", "answer", "task", "modality", "level", "node_id",
-                 "institution_id", "patient_id", "study_id", "section"]
-SCHEMA = pa.schema([
-    pa.field("image", pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])),
-    pa.field("image_path", pa.string()),
-    pa.field("metadata", pa.string()),
-    pa.field("hierarchy_metadata", pa.string()),
-    pa.field("ID", pa.string()),
-])
+_READ_COLUMNS = [
+    "id",
+    "image_id",
+    "question",
+    "answer",
+    "task",
+    "modality",
+    "level",
+    "node_id",
+    "institution_id",
+    "patient_id",
+    "study_id",
+    "section",
+]
+SCHEMA = pa.schema(
+    [
+        pa.field("image", pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])),
+        pa.field("image_path", pa.string()),
+        pa.field("metadata", pa.string()),
+        pa.field("hierarchy_metadata", pa.string()),
+        pa.field("ID", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -181,28 +195,40 @@ def _left_out(row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _paper_table(rows: Sequence[dict[str, Any]], lineage: Mapping[str, Lineage],
-                 images: Mapping[str, bytes]) -> tuple[pa.Table, dict[str, int]]:
+def _paper_table(
+    rows: Sequence[dict[str, Any]], lineage: Mapping[str, Lineage], images: Mapping[str, bytes]
+) -> tuple[pa.Table, dict[str, int]]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if _left_out(row) is None:
             groups[(row["node_id"], row["image_id"])].append(row)
-    records = [_paper_row(node, image, members, lineage, images[image]) for (node, image), members in sorted(groups.items())]
+    records = [
+        _paper_row(node, image, members, lineage, images[image]) for (node, image), members in sorted(groups.items())
+    ]
     table = pa.Table.from_pylist(records, schema=SCHEMA)
     return table, {"rows": table.num_rows, "questions": sum(len(m) for m in groups.values())}
 
 
-def _paper_row(node: str, image: str, members: list[dict[str, Any]], lineage: Mapping[str, Lineage],
-               png: bytes) -> dict[str, Any]:
+def _paper_row(
+    node: str, image: str, members: list[dict[str, Any]], lineage: Mapping[str, Lineage], png: bytes
+) -> dict[str, Any]:
     first = members[0]
     place = lineage.get(image)
     if place is None:
         raise BuildError(f"image {image} has no known owner study in the build; rebuild the dataset")
     section = (first["section"] or "").upper() if first["level"] == "section" else ""
-    qas = [{"Question": r["question"], "Answer": r["answer"], "Task": r["task"], "ID": r["id"]}
-           for r in sorted(members, key=lambda r: (_TASK_ORDER.get(r["task"], 9), r["id"]))]
-    hierarchy = {"institution_id": place.institution_id, "patient_id": place.patient_id, "study_id": place.study_id,
-                 "section_name": section, "hierarchy_level": first["level"], "node_id": node}
+    qas = [
+        {"Question": r["question"], "Answer": r["answer"], "Task": r["task"], "ID": r["id"]}
+        for r in sorted(members, key=lambda r: (_TASK_ORDER.get(r["task"], 9), r["id"]))
+    ]
+    hierarchy = {
+        "institution_id": place.institution_id,
+        "patient_id": place.patient_id,
+        "study_id": place.study_id,
+        "section_name": section,
+        "hierarchy_level": first["level"],
+        "node_id": node,
+    }
     return {
         "image": {"bytes": png, "path": f"{image}.png"},
         "image_path": f"{place.institution_id}/{place.patient_id}/{place.study_id}/{image}.png",
@@ -214,9 +240,14 @@ def _paper_row(node: str, image: str, members: list[dict[str, Any]], lineage: Ma
 
 def _record(dataset: Path, manifest: Mapping[str, Any], counts: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "format": PAPER_FORMAT, "version": PAPER_LAYOUT_VERSION,
-        "dataset": {"name": manifest.get("name"), "preset": manifest.get("preset"), "seed": manifest.get("seed"),
-                    "manifest_sha256": sha256_file(dataset / "manifest.json")},
+        "format": PAPER_FORMAT,
+        "version": PAPER_LAYOUT_VERSION,
+        "dataset": {
+            "name": manifest.get("name"),
+            "preset": manifest.get("preset"),
+            "seed": manifest.get("seed"),
+            "manifest_sha256": sha256_file(dataset / "manifest.json"),
+        },
         "files": {name: list(splits) for name, splits in PAPER_FILES.items()},
         "levels": dict(counts),
     }

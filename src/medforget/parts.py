@@ -53,10 +53,19 @@ def build_part(config: BuildConfig, out: Path, shard: ShardSpec, policy: str = "
     with folder_in_place(out) as tmp:
         columns = {name: [getattr(image, name) for image in images] for name in IMAGE_COLUMNS}
         pq.write_table(pa.table(columns), tmp / "images.parquet")
-        write_json(tmp / "part.json", {
-            "format": PART_FORMAT, "version": PART_VERSION, "shard": str(shard), "config": config_record(config),
-            "policy": policy, "source": builder.name, "fingerprint": builder.fingerprint(), "images": len(images),
-        })
+        write_json(
+            tmp / "part.json",
+            {
+                "format": PART_FORMAT,
+                "version": PART_VERSION,
+                "shard": str(shard),
+                "config": config_record(config),
+                "policy": policy,
+                "source": builder.name,
+                "fingerprint": builder.fingerprint(),
+                "images": len(images),
+            },
+        )
     return len(images)
 
 
@@ -87,8 +96,10 @@ def merge_parts(parts: Sequence[Path], out: Path, num_proc: int = 1) -> BuildRes
     for folder, record in records[1:]:
         for key in ("config", "policy", "fingerprint"):
             if record[key] != first[key]:
-                raise PartError(f"{folder} was built with another {key} than {records[0][0]}: parts of different "
-                                "builds cannot be merged")
+                raise PartError(
+                    f"{folder} was built with another {key} than {records[0][0]}: parts of different "
+                    "builds cannot be merged"
+                )
     shards = sorted((spec.count, spec.index) for spec in (ShardSpec.parse(r["shard"]) for _, r in records))
     count = shards[0][0]
     if shards != [(count, i) for i in range(count)]:

@@ -90,8 +90,9 @@ class Prepared:
         return group_assignments(self.assignments)
 
 
-def ingest(config: BuildConfig, skips: SkipLog, timings: dict[str, float], num_proc: int = 1
-           ) -> tuple[Builder, SourceData]:
+def ingest(
+    config: BuildConfig, skips: SkipLog, timings: dict[str, float], num_proc: int = 1
+) -> tuple[Builder, SourceData]:
     """The source's hierarchy and image plans."""
     builder = BUILDERS.get(config.source)(config, skips, num_proc)
     with _timed(timings, "ingest"):
@@ -104,8 +105,13 @@ def image_plans(data: SourceData, utility: Sequence[tuple[str, tuple[str, ...]]]
     return [*data.images, *(StudyImagePlan(owner, owner, findings) for owner, findings in utility)]
 
 
-def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float] | None = None, num_proc: int = 1,
-            made: Mapping[str, Image] | None = None) -> Prepared:
+def prepare(
+    config: BuildConfig,
+    policy: str = "skip",
+    timings: dict[str, float] | None = None,
+    num_proc: int = 1,
+    made: Mapping[str, Image] | None = None,
+) -> Prepared:
     """Run every step up to the split assignment, images over ``num_proc`` processes; ``made``
     holds images made beforehand by owner id (``medforget merge``: the parts' images)."""
     timings = {} if timings is None else timings
@@ -128,12 +134,16 @@ def prepare(config: BuildConfig, policy: str = "skip", timings: dict[str, float]
     return prepared
 
 
-def _outside_forget(hierarchy: Hierarchy, items: Sequence[QAItem], plan: SplitPlan,
-                    profiles: Sequence[tuple[str, tuple[str, ...]]]) -> Callable[[str], bool]:
+def _outside_forget(
+    hierarchy: Hierarchy, items: Sequence[QAItem], plan: SplitPlan, profiles: Sequence[tuple[str, tuple[str, ...]]]
+) -> Callable[[str], bool]:
     """Whether a text shows no value only a forget node has: the value_leak check's own rule,
     on the hierarchy's rows, for rows made outside the hierarchy (utility)."""
-    owned = [(item.node_id, item.answer) for item in items
-             if item.task == "generation" and item.rephrased_of is None and item.node_id is not None]
+    owned = [
+        (item.node_id, item.answer)
+        for item in items
+        if item.task == "generation" and item.rephrased_of is None and item.node_id is not None
+    ]
     answers = {describe(findings) for _, findings in profiles} | {"yes", "no"}
     return ValueGuard.of(owned, lambda node: [a.id for a in hierarchy.ancestors(node)], plan.targets, answers).allows
 
@@ -143,13 +153,16 @@ def _take(plans: Sequence[StudyImagePlan], made: Mapping[str, Image]) -> list[Im
     owners = [plan.study_id for plan in plans]
     missing, extra = [o for o in owners if o not in made], sorted(set(made) - set(owners))
     if missing or extra:
-        raise BuildError(f"the images made beforehand do not match the source: {len(missing)} missing "
-                         f"(e.g. {missing[:3]}), {len(extra)} not in it (e.g. {extra[:3]}); did the source change?")
+        raise BuildError(
+            f"the images made beforehand do not match the source: {len(missing)} missing "
+            f"(e.g. {missing[:3]}), {len(extra)} not in it (e.g. {extra[:3]}); did the source change?"
+        )
     return [made[owner] for owner in owners]
 
 
-def build(config: BuildConfig, out: Path, policy: str = "skip", num_proc: int = 1,
-          made: Mapping[str, Image] | None = None) -> BuildResult:
+def build(
+    config: BuildConfig, out: Path, policy: str = "skip", num_proc: int = 1, made: Mapping[str, Image] | None = None
+) -> BuildResult:
     """Build the dataset described by ``config`` into ``out`` (replacing a previous build there),
     its images made over ``num_proc`` processes (the same bytes for any number), or taken from
     ``made`` (see :func:`prepare`)."""
@@ -179,8 +192,9 @@ def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = Non
         with _timed(timings, "validate"):
             report = validate_folder(tmp, name=str(out))
         if not report.passed:
-            raise LeakError("the build fails its leak checks; nothing was written to {}:\n{}".format(
-                out, "\n".join(report.lines())))
+            raise LeakError(
+                "the build fails its leak checks; nothing was written to {}:\n{}".format(out, "\n".join(report.lines()))
+            )
         (tmp / "README.md").write_text(dataset_card(manifest, report.to_json()), encoding="utf-8")
     return manifest
 
@@ -189,9 +203,12 @@ def _ownership(prepared: Prepared, levels: list[str]) -> str:
     """Who owns which value, from the build's own items (the leak checks compare the rows to it)."""
     configs = prepared.configs
     items = {item.id: item for item in prepared.items}
-    pairs = [(items[i].node_id, items[i].answer) for config, split in ownership_sources(levels)
-             for i in configs.get(config, {}).get(split, ())
-             if items[i].task == "generation" and items[i].rephrased_of is None]
+    pairs = [
+        (items[i].node_id, items[i].answer)
+        for config, split in ownership_sources(levels)
+        for i in configs.get(config, {}).get(split, ())
+        if items[i].task == "generation" and items[i].rephrased_of is None
+    ]
     return ownership_sha256(pairs)
 
 
@@ -204,8 +221,12 @@ def _check_unique(items: Sequence[QAItem]) -> None:
 def _check_no_empty_split(prepared: Prepared) -> None:
     """Every level config needs all seven splits: ``datasets`` cannot load an empty one."""
     configs = prepared.configs
-    empty = [f"{level}/{split}" for level in prepared.hierarchy.target_levels for split in LEVEL_SPLITS
-             if not configs.get(level, {}).get(split)]
+    empty = [
+        f"{level}/{split}"
+        for level in prepared.hierarchy.target_levels
+        for split in LEVEL_SPLITS
+        if not configs.get(level, {}).get(split)
+    ]
     if empty:
         raise BuildError(f"these splits came out empty: {', '.join(empty)}; build a larger preset or raise the targets")
 
@@ -232,19 +253,31 @@ def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
         "config": config.to_record(),
         "steps": {
             "ingest": {"source": builder.name, "version": builder.version},
-            "identities": IDENTITIES_VERSION, "findings": FINDINGS_VERSION, "images": IMAGES_VERSION,
-            "render": RENDER_VERSION, "qa": QA_VERSION, "templates": TEMPLATES_VERSION, "truth": TRUTH_VERSION,
-            "splits": SPLITS_VERSION, "export": EXPORT_VERSION, "card": CARD_VERSION,
+            "identities": IDENTITIES_VERSION,
+            "findings": FINDINGS_VERSION,
+            "images": IMAGES_VERSION,
+            "render": RENDER_VERSION,
+            "qa": QA_VERSION,
+            "templates": TEMPLATES_VERSION,
+            "truth": TRUTH_VERSION,
+            "splits": SPLITS_VERSION,
+            "export": EXPORT_VERSION,
+            "card": CARD_VERSION,
         },
         "software": {
             "python": platform.python_version(),
             **{name: package_version(name) for name in ("datasets", "pyarrow", "pillow", "numpy", "faker")},
         },
-        "sources": [{
-            "name": builder.name, "description": builder.description, "licence": asdict(builder.licence),
-            "citation": builder.citation, "archive_sha256": builder.fingerprint(),
-            "provenance": None if builder.provenance is None else dict(builder.provenance),
-        }],
+        "sources": [
+            {
+                "name": builder.name,
+                "description": builder.description,
+                "licence": asdict(builder.licence),
+                "citation": builder.citation,
+                "archive_sha256": builder.fingerprint(),
+                "provenance": None if builder.provenance is None else dict(builder.provenance),
+            }
+        ],
         "hierarchy": {
             "levels": list(hierarchy.levels),
             "nodes": {level: len(hierarchy.at_level(level)) for level in hierarchy.levels},

@@ -110,8 +110,10 @@ def validate(dataset: Path) -> dict[str, Any]:
     report = validate_folder(dataset, write_reports=False, name=dataset.name)  # no local path goes up
     if not report.passed:
         failed = [r.name for r in report.results if not r.passed]
-        raise NotValidatedError(f"{dataset} fails its leak checks (failed: {', '.join(failed)}; `medforget validate "
-                                f"{dataset}` writes the report): only a leak-free build is published; rebuild it")
+        raise NotValidatedError(
+            f"{dataset} fails its leak checks (failed: {', '.join(failed)}; `medforget validate "
+            f"{dataset}` writes the report): only a leak-free build is published; rebuild it"
+        )
     published = report.to_json()  # without the timings, which are this machine's: the same bytes each time
     published["checks"] = [{k: v for k, v in check.items() if k != "seconds"} for check in published["checks"]]
     return published
@@ -125,8 +127,10 @@ def check_no_links(dataset: Path) -> None:
     """No link anywhere in the folder (the manifest included): a build holds none."""
     links = [p for p in dataset.rglob("*") if p.is_symlink()]
     if links:
-        raise ShardMismatchError(f"{links[0]} is a symbolic link: a build holds none, and publish uploads only files "
-                                 "inside the folder; rebuild the dataset with `medforget build`")
+        raise ShardMismatchError(
+            f"{links[0]} is a symbolic link: a build holds none, and publish uploads only files "
+            "inside the folder; rebuild the dataset with `medforget build`"
+        )
 
 
 def check_files(dataset: Path, manifest: dict[str, Any]) -> None:
@@ -139,8 +143,10 @@ def check_files(dataset: Path, manifest: dict[str, Any]) -> None:
     for shard in shards:
         path = shard.get("path")
         if not isinstance(path, str) or not SHARD_PATH.fullmatch(path) or root not in (root / path).resolve().parents:
-            raise ShardMismatchError(f"{dataset / 'manifest.json'} lists a shard at {str(path)[:200]!r}, not a place the "
-                                     "build writes (CONFIG/SPLIT-NNNNN-of-NNNNN.parquet inside the folder); rebuild it")
+            raise ShardMismatchError(
+                f"{dataset / 'manifest.json'} lists a shard at {str(path)[:200]!r}, not a place the "
+                "build writes (CONFIG/SPLIT-NNNNN-of-NNNNN.parquet inside the folder); rebuild it"
+            )
         if (dataset / path).exists() and not (dataset / path).is_file():
             raise ShardMismatchError(f"{dataset / path} is not a regular file")
 
@@ -158,8 +164,10 @@ def source_licences(sources: Any) -> list[dict[str, Any]]:
         try:
             licence = BUILDERS.get(str(source.get("name")))
         except UnknownNameError as err:
-            raise LicenceError(f"the manifest's source {str(source.get('name'))[:80]!r} is not one this medforget "
-                               f"knows ({err}), so its licence is unknown: nothing is published") from err
+            raise LicenceError(
+                f"the manifest's source {str(source.get('name'))[:80]!r} is not one this medforget "
+                f"knows ({err}), so its licence is unknown: nothing is published"
+            ) from err
         out.append({**source, "licence": asdict(licence.licence)})
     return out
 
@@ -174,8 +182,10 @@ def check_shards(dataset: Path, manifest: dict[str, Any]) -> None:
         elif sha256_file(path) != shard["sha256"]:
             bad.append(f"{shard['path']} (sha256 {sha256_file(path)[:12]}..., manifest {shard['sha256'][:12]}...)")
     if bad:
-        raise ShardMismatchError(f"{len(bad)} shard(s) of {dataset} differ from its manifest: {'; '.join(bad[:5])}. "
-                                 "Shards are never edited in place: rebuild the dataset with `medforget build`")
+        raise ShardMismatchError(
+            f"{len(bad)} shard(s) of {dataset} differ from its manifest: {'; '.join(bad[:5])}. "
+            "Shards are never edited in place: rebuild the dataset with `medforget build`"
+        )
 
 
 def check_licences(sources: list[dict[str, Any]], private: bool, acknowledged: bool) -> bool:
@@ -186,16 +196,21 @@ def check_licences(sources: list[dict[str, Any]], private: bool, acknowledged: b
     restricted = [s for s in sources if not s["licence"]["public_derivatives"]]
     missing = [flag for flag, given in (("--private", private), ("--acknowledge-licence", acknowledged)) if not given]
     if restricted and missing:
-        terms = "; ".join(f"{s['name']}: {s['licence']['spdx']} ({s['licence']['url']}), {s['licence']['redistribution']}"
-                          for s in restricted)
+        terms = "; ".join(
+            f"{s['name']}: {s['licence']['spdx']} ({s['licence']['url']}), {s['licence']['redistribution']}"
+            for s in restricted
+        )
         raise LicenceError(
             f"refusing to publish: the dataset is derived from sources whose licence forbids publishing derived data "
             f"openly ({terms}). It may go only to a private repository, shared with people bound by that licence, "
-            f"and only once you acknowledge it: add {' and '.join(missing)}")
+            f"and only once you acknowledge it: add {' and '.join(missing)}"
+        )
     return bool(restricted)
 
 
-def publication_files(dataset: Path, manifest: dict[str, Any], repo_id: str, validation: dict[str, Any]) -> list[Upload]:
+def publication_files(
+    dataset: Path, manifest: dict[str, Any], repo_id: str, validation: dict[str, Any]
+) -> list[Upload]:
     """What a publication consists of: the shards, manifest.json, the report of the leak checks
     publish ran, and the card rendered for ``repo_id``."""
     files = [Upload(s["path"], dataset / s["path"], s["sha256"], s["bytes"]) for s in manifest["shards"]]
@@ -210,24 +225,36 @@ def publication_files(dataset: Path, manifest: dict[str, Any], repo_id: str, val
 REPO_PART = re.compile(r"(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?")
 
 
-def publish(dataset: Path, repo_id: str, *, private: bool = False, revision: str = "main",
-            acknowledge_licence: bool = False, api: HfApi | None = None) -> PublishResult:
+def publish(
+    dataset: Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str = "main",
+    acknowledge_licence: bool = False,
+    api: HfApi | None = None,
+) -> PublishResult:
     """Publish ``dataset`` to the Hub dataset repository ``repo_id`` (created when missing) on
     branch ``revision`` (created from main when missing)."""
     import httpx2  # huggingface_hub 2.x's HTTP client: every failed request raises its HTTPError
     from huggingface_hub import HfApi
 
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise PublishError(f"repository {repo_id[:100]!r}: expected ORG/NAME (the Hub refuses a name without its "
-                           "namespace)")
+        raise PublishError(
+            f"repository {repo_id[:100]!r}: expected ORG/NAME (the Hub refuses a name without its namespace)"
+        )
     if not all(REPO_PART.fullmatch(part) for part in repo_id.split("/")):
-        raise PublishError(f"repository {repo_id[:100]!r}: ORG and NAME are letters, digits, '-', '_' and '.', at most 96 "
-                           "each, not starting or ending with '-' or '.', without '--' or '..'")
+        raise PublishError(
+            f"repository {repo_id[:100]!r}: ORG and NAME are letters, digits, '-', '_' and '.', at most 96 "
+            "each, not starting or ending with '-' or '.', without '--' or '..'"
+        )
     check_no_links(dataset)  # before anything is read from it
     manifest = read_manifest(dataset)
     if manifest.get("schema_version") != MANIFEST_SCHEMA_VERSION:
-        raise PublishError(f"{dataset} was built by another medforget (manifest schema {manifest.get('schema_version')}, "
-                           f"this one writes {MANIFEST_SCHEMA_VERSION}): rebuild it with `medforget build`")
+        raise PublishError(
+            f"{dataset} was built by another medforget (manifest schema {manifest.get('schema_version')}, "
+            f"this one writes {MANIFEST_SCHEMA_VERSION}): rebuild it with `medforget build`"
+        )
     check_files(dataset, manifest)
     check_shards(dataset, manifest)
     validation = validate(dataset)
@@ -251,8 +278,9 @@ def _check_can_connect(api: HfApi) -> None:
         raise HubError(f"no Hugging Face token for {api.endpoint}: set HF_TOKEN or run `hf auth login`")
 
 
-def _push(api: HfApi, repo_id: str, revision: str, files: list[Upload], message: str, private: bool,
-          must_be_private: bool) -> PublishResult:
+def _push(
+    api: HfApi, repo_id: str, revision: str, files: list[Upload], message: str, private: bool, must_be_private: bool
+) -> PublishResult:
     """Create the repo and branch when missing, then commit the files that differ from it."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
@@ -261,17 +289,22 @@ def _push(api: HfApi, repo_id: str, revision: str, files: list[Upload], message:
         api.create_branch(repo_id, repo_type=REPO_TYPE, branch=revision, exist_ok=True)
     head = api.repo_info(repo_id, repo_type=REPO_TYPE, revision=revision)
     if must_be_private and not head.private:
-        raise LicenceError(f"{repo_id} already exists and is public: this dataset may go only to a private repository; "
-                           "make it private on the Hub or choose another --repo")
+        raise LicenceError(
+            f"{repo_id} already exists and is public: this dataset may go only to a private repository; "
+            "make it private on the Hub or choose another --repo"
+        )
     changed, stale = _differences(api, repo_id, head.sha, files)
     result = PublishResult(repo_id, revision, str(url), None, tuple(f.path_in_repo for f in changed), stale, len(files))
     if not changed and not stale:
         logger.info("%s@%s already holds these %d files: no commit", repo_id, revision, len(files))
         return result
-    operations = [CommitOperationAdd(f.path_in_repo, f.content if isinstance(f.content, bytes) else str(f.content))
-                  for f in changed] + [CommitOperationDelete(path) for path in stale]
-    info = api.create_commit(repo_id, operations, commit_message=message, repo_type=REPO_TYPE, revision=revision,
-                             parent_commit=head.sha)
+    operations = [
+        CommitOperationAdd(f.path_in_repo, f.content if isinstance(f.content, bytes) else str(f.content))
+        for f in changed
+    ] + [CommitOperationDelete(path) for path in stale]
+    info = api.create_commit(
+        repo_id, operations, commit_message=message, repo_type=REPO_TYPE, revision=revision, parent_commit=head.sha
+    )
     return replace(result, commit=info.oid)
 
 
@@ -280,13 +313,18 @@ def _differences(api: HfApi, repo_id: str, commit: str, files: list[Upload]) -> 
     not part of this publication (left by an older build)."""
     from huggingface_hub import RepoFile
 
-    remote = {entry.path: entry for entry in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=commit,
-                                                                 recursive=True) if isinstance(entry, RepoFile)}
+    remote = {
+        entry.path: entry
+        for entry in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=commit, recursive=True)
+        if isinstance(entry, RepoFile)
+    }
     ours = {f.path_in_repo for f in files}
     stale = tuple(sorted(path for path in remote if path.endswith(".parquet") and path not in ours))
     return [f for f in files if not f.matches(remote.get(f.path_in_repo))], stale
 
 
 def _message(manifest: dict[str, Any]) -> str:
-    return (f"MedForget {manifest['preset']} preset, seed {manifest['seed']}, "
-            f"{manifest['total_qa_rows']} QA rows (medforget {medforget.__version__})")
+    return (
+        f"MedForget {manifest['preset']} preset, seed {manifest['seed']}, "
+        f"{manifest['total_qa_rows']} QA rows (medforget {medforget.__version__})"
+    )

@@ -85,4 +85,3 @@ def description(entry: object) -> str:
             return text.strip().splitlines()[0] if text.strip() else ""
     doc = getattr(entry, "__doc__", None) or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
-

@@ -58,7 +58,7 @@ def fact_sentence(section: str, text: str) -> str | None:
 
 
 def sex_hint(indication: str) -> str | None:
-    """"female" or "male" when the indication says so unambiguously, else None."""
+    """ "female" or "male" when the indication says so unambiguously, else None."""
     female, male = bool(_SEX_FEMALE.search(indication)), bool(_SEX_MALE.search(indication))
     if female == male:
         return None

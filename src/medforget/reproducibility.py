@@ -1,4 +1,5 @@
-"""What MedForget reproduces, and how exactly; and the provenance every record carries (:func:`machine`, :func:`code_commit`).
+"""What MedForget reproduces, and how exactly; and the provenance every record carries
+(:func:`machine`, :func:`code_commit`).
 
 - **Datasets**: the same sources, preset and seed give byte-identical shards on any machine.
   Text, ids and splits are integer and string work; images are rendered in float64 numpy and
@@ -42,8 +43,9 @@ FLIP_TOLERANCE = 0.02
 SCORE_TOLERANCE = 0.05
 
 
-def disagreements(expected: Mapping[str, float | None], found: Mapping[str, float | None],
-                  tolerance: float = SCORE_TOLERANCE) -> list[str]:
+def disagreements(
+    expected: Mapping[str, float | None], found: Mapping[str, float | None], tolerance: float = SCORE_TOLERANCE
+) -> list[str]:
     """The names whose values differ by more than ``tolerance`` (or are a number on one side
     only), each with both values."""
     out = []
@@ -62,8 +64,14 @@ def machine() -> dict[str, Any]:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": _cpu_model(), "architecture": platform.machine(), "kernels": torch.backends.cpu.get_cpu_capability(),
-            "threads": torch.get_num_threads(), "torch": torch.__version__, "gpu": gpu}
+    return {
+        "cpu": _cpu_model(),
+        "architecture": platform.machine(),
+        "kernels": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "gpu": gpu,
+    }
 
 
 def _cpu_model() -> str:
@@ -71,8 +79,10 @@ def _cpu_model() -> str:
         lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
     except OSError:
         return platform.processor() or "unknown"
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
-                platform.processor() or "unknown")
+    return next(
+        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+        platform.processor() or "unknown",
+    )
 
 
 def code_commit() -> str | None:
@@ -81,7 +91,9 @@ def code_commit() -> str | None:
     here = Path(medforget.__file__).parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=here)
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "."], capture_output=True, check=False, cwd=here)
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", "."], capture_output=True, check=False, cwd=here
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
     commit = head.stdout.strip()

@@ -58,9 +58,7 @@ def plan_splits(hierarchy: Hierarchy, config: BuildConfig) -> SplitPlan:
     for level in hierarchy.target_levels:
         if level not in targets:
             targets[level] = _choose_targets(hierarchy, level, holdout, config, rng)
-    forget = {
-        level: frozenset(n.id for t in ids for n in hierarchy.subtree(t)) for level, ids in targets.items()
-    }
+    forget = {level: frozenset(n.id for t in ids for n in hierarchy.subtree(t)) for level, ids in targets.items()}
     return SplitPlan(holdout=holdout, targets=targets, forget=forget)
 
 
@@ -92,7 +90,9 @@ def _choose_targets(
     """Seeded targets at ``level``, each keeping at least one trained, non-target sibling."""
     wanted = config.targets_per_level.get(level)
     if wanted is None:
-        raise BuildError(f"targets_per_level names no count for level {level!r}; give one for each of {hierarchy.target_levels}")
+        raise BuildError(
+            f"targets_per_level names no count for level {level!r}; give one for each of {hierarchy.target_levels}"
+        )
     candidates = [n.id for n in hierarchy.at_level(level) if n.id not in holdout]
     rng.shuffle(candidates)
     chosen: list[str] = []

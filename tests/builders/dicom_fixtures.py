@@ -41,23 +41,68 @@ class Patient:
 
 
 PATIENTS = (
-    Patient("Kent^Clark", "MRN-778812", "19560312", "M", "063Y", "Springfield General Hospital",
-            (("20190312", "A10045", "CT CHEST WITH CONTRAST"), ("20200117", "A10951", "CT HEAD KENT"))),
-    Patient("Lane^Lois", "MRN-778813", "19710704", "F", "048Y", "Springfield General Hospital",
-            (("20180905", "A20077", "CT ABDOMEN PELVIS"), ("20190220", "A20513", "MR BRAIN"))),
-    Patient("Olsen^Jimmy", "MRN-778814", "19880101", "M", "031Y", "Springfield General Hospital",
-            (("20190630", "A30001", "CT CHEST LOW DOSE"), ("20201111", "A30488", "CR CHEST"))),
-    Patient("Prince^Diana", "SHV-000451", "19640215", "F", "055Y", "Shelbyville Clinic",
-            (("20190418", "B00417", "MR KNEE LEFT"), ("20191209", "B00980", "CT SINUS"))),
-    Patient("Wayne^Bruce", "SHV-000452", "19500530", "M", "069Y", "Shelbyville Clinic",
-            (("20170223", "B01020", "CT CARDIAC"), ("20180801", "B01466", "MR SPINE LUMBAR"))),
+    Patient(
+        "Kent^Clark",
+        "MRN-778812",
+        "19560312",
+        "M",
+        "063Y",
+        "Springfield General Hospital",
+        (("20190312", "A10045", "CT CHEST WITH CONTRAST"), ("20200117", "A10951", "CT HEAD KENT")),
+    ),
+    Patient(
+        "Lane^Lois",
+        "MRN-778813",
+        "19710704",
+        "F",
+        "048Y",
+        "Springfield General Hospital",
+        (("20180905", "A20077", "CT ABDOMEN PELVIS"), ("20190220", "A20513", "MR BRAIN")),
+    ),
+    Patient(
+        "Olsen^Jimmy",
+        "MRN-778814",
+        "19880101",
+        "M",
+        "031Y",
+        "Springfield General Hospital",
+        (("20190630", "A30001", "CT CHEST LOW DOSE"), ("20201111", "A30488", "CR CHEST")),
+    ),
+    Patient(
+        "Prince^Diana",
+        "SHV-000451",
+        "19640215",
+        "F",
+        "055Y",
+        "Shelbyville Clinic",
+        (("20190418", "B00417", "MR KNEE LEFT"), ("20191209", "B00980", "CT SINUS")),
+    ),
+    Patient(
+        "Wayne^Bruce",
+        "SHV-000452",
+        "19500530",
+        "M",
+        "069Y",
+        "Shelbyville Clinic",
+        (("20170223", "B01020", "CT CARDIAC"), ("20180801", "B01466", "MR SPINE LUMBAR")),
+    ),
 )
 SECTIONS = {
     "findings": "Small nodule in the {where} measuring {size} mm.",
     "impression": "Stable appearance of the {where} compared with prior imaging.",
 }
-WHERE = ("right upper lobe", "left lower lobe", "liver dome", "pituitary fossa", "medial meniscus",
-         "maxillary sinus", "left ventricle", "lumbar spine", "right kidney", "thyroid gland")
+WHERE = (
+    "right upper lobe",
+    "left lower lobe",
+    "liver dome",
+    "pituitary fossa",
+    "medial meniscus",
+    "maxillary sinus",
+    "left ventricle",
+    "lumbar spine",
+    "right kidney",
+    "thyroid gland",
+)
 
 
 @dataclass
@@ -81,7 +126,9 @@ def _meta(sop_class: str, sop_uid: str) -> FileMetaDataset:
     return meta
 
 
-def base_dataset(patient: Patient, study: int, series: int, instance: int, sop_class: str, modality: str) -> FileDataset:
+def base_dataset(
+    patient: Patient, study: int, series: int, instance: int, sop_class: str, modality: str
+) -> FileDataset:
     date, accession, description = patient.studies[study]
     sop_uid = uid(patient.id, study, series, instance)
     ds = FileDataset("", Dataset(), file_meta=_meta(sop_class, sop_uid), preamble=b"\0" * 128)
@@ -90,14 +137,27 @@ def base_dataset(patient: Patient, study: int, series: int, instance: int, sop_c
     ds.PatientSex, ds.PatientAge, ds.InstitutionName = patient.sex, patient.age, patient.site
     ds.StudyInstanceUID, ds.SeriesInstanceUID = uid(patient.id, study), uid(patient.id, study, series)
     ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber = date, "093000", f"S{study}", accession
-    ds.StudyDescription, ds.Modality, ds.SeriesNumber, ds.InstanceNumber = description, modality, series + 1, instance + 1
+    ds.StudyDescription, ds.Modality, ds.SeriesNumber, ds.InstanceNumber = (
+        description,
+        modality,
+        series + 1,
+        instance + 1,
+    )
     ds.ReferringPhysicianName, ds.OperatorsName = "House^Gregory", "Wilson^James"
     ds.InstitutionAddress = "742 Evergreen Terrace, Springfield"
     return ds
 
 
-def image_dataset(patient: Patient, study: int, series: int, instance: int, *, modality: str = "CT",
-                  photometric: str = "MONOCHROME2", seed: int = 0) -> FileDataset:
+def image_dataset(
+    patient: Patient,
+    study: int,
+    series: int,
+    instance: int,
+    *,
+    modality: str = "CT",
+    photometric: str = "MONOCHROME2",
+    seed: int = 0,
+) -> FileDataset:
     sop_class = {"CT": CTImageStorage, "MR": MRImageStorage, "CR": ComputedRadiographyImageStorage}[modality]
     ds = base_dataset(patient, study, series, instance, sop_class, modality)
     ds.SeriesDescription = ("AXIAL 5MM", "CORONAL MPR", "PA VIEW")[series % 3]
@@ -119,7 +179,12 @@ def blocks(seed: int, size: int = 32) -> np.ndarray:
 
 def report_dataset(patient: Patient, study: int, n: int) -> FileDataset:
     ds = base_dataset(patient, study, 9, 0, BasicTextSRStorage, "SR")
-    ds.ContentDate, ds.ContentTime, ds.CompletionFlag, ds.VerificationFlag = ds.StudyDate, "100000", "COMPLETE", "VERIFIED"
+    ds.ContentDate, ds.ContentTime, ds.CompletionFlag, ds.VerificationFlag = (
+        ds.StudyDate,
+        "100000",
+        "COMPLETE",
+        "VERIFIED",
+    )
     ds.ValueType, ds.ConceptNameCodeSequence = "CONTAINER", [_code("18748-4", "Diagnostic Imaging Report")]
     where, size = WHERE[n % len(WHERE)], 3 + n
     items = []
@@ -163,8 +228,15 @@ def export_datasets() -> Iterator[tuple[str, FileDataset]]:
             for series in range(2):
                 for instance in range(2):
                     photometric = "MONOCHROME1" if modality == "CR" else "MONOCHROME2"
-                    ds = image_dataset(patient, study, series, instance, modality=modality, photometric=photometric,
-                                       seed=1000 * n + 10 * series + instance)
+                    ds = image_dataset(
+                        patient,
+                        study,
+                        series,
+                        instance,
+                        modality=modality,
+                        photometric=photometric,
+                        seed=1000 * n + 10 * series + instance,
+                    )
                     yield f"{folder}/SE{series + 1}/IM{instance + 1}.dcm", ds
             yield f"{folder}/SR/REPORT.dcm", report_dataset(patient, study, n)
             n += 1
@@ -177,8 +249,13 @@ def identifiers_of(datasets: Iterable[Dataset]) -> set[str]:
     for ds in datasets:
         for element in ds.iterall():
             keyword = element.keyword
-            if element.VR == "UI" and keyword not in ("SOPClassUID", "MediaStorageSOPClassUID", "TransferSyntaxUID",
-                                                      "ReferencedSOPClassUID", "ImplementationClassUID"):
+            if element.VR == "UI" and keyword not in (
+                "SOPClassUID",
+                "MediaStorageSOPClassUID",
+                "TransferSyntaxUID",
+                "ReferencedSOPClassUID",
+                "ImplementationClassUID",
+            ):
                 found.add(str(element.value))
             elif keyword == "PatientName":
                 found.add(str(element.value))
@@ -221,8 +298,13 @@ def write_fileset(root: Path) -> Export:
 def dicom_config(root: Path, **overrides: object) -> BuildConfig:
     """A build of the fixture in a few seconds: one target per level, one held-out patient."""
     values: dict[str, object] = {
-        "source": "dicom", "source_root": root, "n_holdout_patients": 1, "n_utility_images": 4, "image_size": 64,
-        "rephrase_facts_per_level": 2, "targets_per_level": {"patient": 1, "study": 1, "series": 1, "section": 1},
+        "source": "dicom",
+        "source_root": root,
+        "n_holdout_patients": 1,
+        "n_utility_images": 4,
+        "image_size": 64,
+        "rephrase_facts_per_level": 2,
+        "targets_per_level": {"patient": 1, "study": 1, "series": 1, "section": 1},
     }
     values.update(overrides)
     return dataclasses.replace(preset("tiny"), **values)
@@ -297,7 +379,8 @@ def output_texts(out: Path) -> dict[str, str]:
         images = [r.pop("image") for r in rows]
         texts[str(path.relative_to(out))] = json.dumps(rows, default=str)
         texts[f"{path.relative_to(out)}#image-metadata"] = json.dumps(
-            [{k: v for k, v in (img or {}).items() if k != "bytes"} for img in images], default=str)
+            [{k: v for k, v in (img or {}).items() if k != "bytes"} for img in images], default=str
+        )
         for n, image in enumerate(images):
             if image and image.get("bytes"):
                 texts[f"{path.relative_to(out)}#image{n}-text-chunks"] = _png_text(image["bytes"])
@@ -310,9 +393,9 @@ def _png_text(data: bytes) -> str:
 
     chunks, position = [], 8
     while position + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
         if kind in (b"tEXt", b"zTXt", b"iTXt", b"eXIf"):
-            chunks.append(data[position + 8:position + 8 + length].decode("latin-1"))
+            chunks.append(data[position + 8 : position + 8 + length].decode("latin-1"))
         position += 12 + length
     return "\n".join(chunks)
 
@@ -323,7 +406,11 @@ def template_text() -> str:
     from medforget.qa.templates import TEMPLATES
 
     return "\n".join(
-        text for t in TEMPLATES for group in (t.image, t.text, t.cloze_image, t.cloze_text, t.vocabulary) for text in group)
+        text
+        for t in TEMPLATES
+        for group in (t.image, t.text, t.cloze_image, t.cloze_text, t.vocabulary)
+        for text in group
+    )
 
 
 def untestable(identifiers: Iterable[str], reference: Path) -> set[str]:
@@ -334,8 +421,7 @@ def untestable(identifiers: Iterable[str], reference: Path) -> set[str]:
     boilerplate = template_text().lower()
     values = set(identifiers)
     numbers = {v for v in values if v.isdigit() and len(v) < 6}
-    in_templates = {v for v in values
-                    if re.search(rf"(?<![0-9a-z]){re.escape(v.lower())}(?![0-9a-z])", boilerplate)}
+    in_templates = {v for v in values if re.search(rf"(?<![0-9a-z]){re.escape(v.lower())}(?![0-9a-z])", boilerplate)}
     return numbers | in_templates | set(leaks(reference, values))
 
 

@@ -20,8 +20,17 @@ from PIL import Image
 from medforget.builders.mimic import CHEXPERT_CSV, CHEXPERT_LABELS, METADATA_CSV, SPLIT_CSV
 
 METADATA_HEADER = [
-    "dicom_id", "subject_id", "study_id", "PerformedProcedureStepDescription", "ViewPosition", "Rows", "Columns",
-    "StudyDate", "StudyTime", "ProcedureCodeSequence_CodeMeaning", "ViewCodeSequence_CodeMeaning",
+    "dicom_id",
+    "subject_id",
+    "study_id",
+    "PerformedProcedureStepDescription",
+    "ViewPosition",
+    "Rows",
+    "Columns",
+    "StudyDate",
+    "StudyTime",
+    "ProcedureCodeSequence_CodeMeaning",
+    "ViewCodeSequence_CodeMeaning",
     "PatientOrientationCodeSequence_CodeMeaning",
 ]
 SPLIT_HEADER = ["dicom_id", "study_id", "subject_id", "split"]
@@ -109,16 +118,34 @@ def _study(tree: MimicTree, subject: str, study: str, date: dt.date, k: int, ima
     procedure = "CHEST (PA AND LAT)" if two_views else "CHEST (PORTABLE AP)"
     dicoms = [f"{k:08x}-{n:04x}-synthetic" for n in range(len(views))]
     for dicom_id, view in zip(dicoms, views):
-        tree.metadata.append([dicom_id, subject, study, procedure, view, "64", "64", date.strftime("%Y%m%d"),
-                              f"{80000 + k:06d}.000", "Chest 2 Views", view.lower(), "Erect"])
+        tree.metadata.append(
+            [
+                dicom_id,
+                subject,
+                study,
+                procedure,
+                view,
+                "64",
+                "64",
+                date.strftime("%Y%m%d"),
+                f"{80000 + k:06d}.000",
+                "Chest 2 Views",
+                view.lower(),
+                "Erect",
+            ]
+        )
         if images:
             path = tree.image(subject, study, dicom_id)
             path.parent.mkdir(parents=True, exist_ok=True)
             radiograph(k * 7 + len(dicom_id) + (view == "LATERAL")).save(path, "JPEG", quality=80)
     report = tree.report(subject, study)
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(REPORT.format(procedure=procedure, sex="woman" if k % 3 else "man", k=k,
-                                    view=views[0], side="left" if k % 2 else "right"), encoding="utf-8")
+    report.write_text(
+        REPORT.format(
+            procedure=procedure, sex="woman" if k % 3 else "man", k=k, view=views[0], side="left" if k % 2 else "right"
+        ),
+        encoding="utf-8",
+    )
     tree.studies.append((subject, study, dicoms))
     return dicoms
 

@@ -54,7 +54,9 @@ def make_openi(base: Path, n_reports: int = 48) -> OpenITree:
     (tree.root / "NLMCXR_png").mkdir()
     for n in range(1, n_reports + 1):
         mesh = "Cardiomegaly/mild" if n % 3 == 0 else "normal"
-        tree.report(n).write_text(REPORT.format(n=n, sex="female" if n % 2 else "male", mesh=mesh,
-                                                side="left" if n % 4 else "right"), encoding="utf-8")
+        tree.report(n).write_text(
+            REPORT.format(n=n, sex="female" if n % 2 else "male", mesh=mesh, side="left" if n % 4 else "right"),
+            encoding="utf-8",
+        )
         radiograph(1000 + n).save(tree.image(n), "PNG")
     return tree

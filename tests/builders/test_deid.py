@@ -81,11 +81,18 @@ def test_dates_shift_by_one_offset_per_patient_within_1_to_10_years():
     assert len(offsets) > 40 and pseudo.date_offset("patient-1") == pseudo.date_offset("patient-1")
 
 
-@pytest.mark.parametrize(("age", "birth", "on", "band"), [
-    ("045Y", None, None, "40-49"), ("092Y", None, None, "90+"), ("006M", None, None, "0-9"),
-    (None, dt.date(1950, 6, 1), dt.date(2020, 5, 31), "60-69"), (None, dt.date(1950, 6, 1), dt.date(2020, 6, 1), "70-79"),
-    ("45", None, None, None), (None, None, dt.date(2020, 1, 1), None),
-])
+@pytest.mark.parametrize(
+    ("age", "birth", "on", "band"),
+    [
+        ("045Y", None, None, "40-49"),
+        ("092Y", None, None, "90+"),
+        ("006M", None, None, "0-9"),
+        (None, dt.date(1950, 6, 1), dt.date(2020, 5, 31), "60-69"),
+        (None, dt.date(1950, 6, 1), dt.date(2020, 6, 1), "70-79"),
+        ("45", None, None, None),
+        (None, None, dt.date(2020, 1, 1), None),
+    ],
+)
 def test_ages_become_decade_bands(age, birth, on, band):
     assert age_band(age, birth, on) == band
 
@@ -95,8 +102,16 @@ def test_free_text_with_an_identifying_value_or_pattern_is_dropped():
     identifiers = identifying_values(ds)
     assert {"KENT", "CLARK", "MRN 778812", "SPRINGFIELD GENERAL HOSPITAL", "A10045", "HOUSE"} <= identifiers
     assert clean_text("CT  CHEST WITH CONTRAST", identifiers) == "CT CHEST WITH CONTRAST"
-    for text in ("CT HEAD kent", "Referred by Dr House", "scan at Springfield General Hospital", "ACC A10045",
-                 "follow-up 03/12/2019", "id 99812345", "see 1.2.840.113619.2.55.3", "mail j@x.org"):
+    for text in (
+        "CT HEAD kent",
+        "Referred by Dr House",
+        "scan at Springfield General Hospital",
+        "ACC A10045",
+        "follow-up 03/12/2019",
+        "id 99812345",
+        "see 1.2.840.113619.2.55.3",
+        "mail j@x.org",
+    ):
         assert clean_text(text, identifiers) is None, text
 
 
@@ -180,7 +195,10 @@ def test_every_real_file_is_built_or_counted(real_build):
 def test_no_identifying_value_of_any_real_input_reaches_any_output_byte(real_build, reference_build: Path):
     result, files = real_build
     identifiers = real_identifiers(files)
-    assert len(identifiers) > 400 and {"Hospital Name 12345", "St. Nowhere Hospital", "CompressedSamples^CT1"} <= identifiers
+    assert (
+        len(identifiers) > 400
+        and {"Hospital Name 12345", "St. Nowhere Hospital", "CompressedSamples^CT1"} <= identifiers
+    )
     outputs = {p.name for p in result.out.rglob("*") if p.is_file()}
     assert {"manifest.json", "README.md", "validation.json", "validation.html"} <= outputs
     skipped = untestable(identifiers, reference_build)
@@ -193,8 +211,12 @@ def test_real_study_dates_never_appear_unshifted(real_build):
     result, files = real_build
     import pyarrow.parquet as pq
 
-    answers = {r["answer"] for p in result.out.rglob("*.parquet") for r in pq.read_table(p, columns=["attribute", "answer"]).to_pylist()
-               if r["attribute"] == "date"}
+    answers = {
+        r["answer"]
+        for p in result.out.rglob("*.parquet")
+        for r in pq.read_table(p, columns=["attribute", "answer"]).to_pylist()
+        if r["attribute"] == "date"
+    }
     real_dates = set()
     from pydicom import dcmread
 

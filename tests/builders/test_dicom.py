@@ -58,7 +58,12 @@ def test_hierarchy_follows_the_dicom_information_model(export: Export):
     h = data.hierarchy
     assert h.levels == ("institution", "patient", "study", "series", "section")
     assert {level: len(h.at_level(level)) for level in h.levels} == {
-        "institution": 2, "patient": 5, "study": 10, "series": 20, "section": 20}
+        "institution": 2,
+        "patient": 5,
+        "study": 10,
+        "series": 20,
+        "section": 20,
+    }
     for study in h.at_level("study"):
         kinds = sorted(c.level for c in h.children(study.id))
         assert kinds == ["section", "section", "series", "series"]  # sections hang under the study
@@ -78,7 +83,9 @@ def test_facts_are_pseudonyms_codes_and_clean_text(export: Export):
     patient = h.at_level("patient")[0]
     assert patient.attribute("name").startswith("Patient ") and patient.attribute("mrn").startswith("MRN")
     assert {n.attribute("age_band") for n in h.at_level("patient")} == {"60-69", "40-49", "30-39", "50-59"}
-    descriptions = {n.attribute("description") for n in h.at_level("study") if any(a.name == "description" for a in n.attributes)}
+    descriptions = {
+        n.attribute("description") for n in h.at_level("study") if any(a.name == "description" for a in n.attributes)
+    }
     assert "CT CHEST WITH CONTRAST" in descriptions and not any("KENT" in d for d in descriptions)
     texts = {n.attribute("text") for n in h.at_level("section")}
     assert not any("Kent" in t or "Discussed" in t for t in texts)
@@ -162,7 +169,8 @@ def test_a_new_key_changes_every_pseudonym_and_id(export: Export, monkeypatch: p
     second = load(export.root)[0].hierarchy
     assert not set(first.nodes) & set(second.nodes)
     assert {n.attribute("name") for n in first.at_level("patient")}.isdisjoint(
-        n.attribute("name") for n in second.at_level("patient"))
+        n.attribute("name") for n in second.at_level("patient")
+    )
 
 
 # levels and targets --------------------------------------------------------------------------------
@@ -237,8 +245,16 @@ def _broken(kind: str, root: Path) -> tuple[Path, str]:
     return path, reason
 
 
-KINDS = ("not-dicom", "truncated-header", "no-patient-id", "no-study-uid", "duplicate-sop", "burned-in",
-         "broken-pixels", "truncated-pixels")
+KINDS = (
+    "not-dicom",
+    "truncated-header",
+    "no-patient-id",
+    "no-study-uid",
+    "duplicate-sop",
+    "burned-in",
+    "broken-pixels",
+    "truncated-pixels",
+)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -337,7 +353,7 @@ def test_colour_stays_colour_until_the_image_step():
 def test_multi_frame_instance_gives_its_middle_frame(tmp_path: Path):
     frames = np.zeros((3, 16, 16), dtype=np.uint16)
     for n in range(3):
-        frames[n, :, n * 5:(n + 1) * 5] = 4000  # a bright band, moving right frame by frame
+        frames[n, :, n * 5 : (n + 1) * 5] = 4000  # a bright band, moving right frame by frame
     ds = image_dataset(PATIENTS[0], 0, 0, 0, modality="MR")
     ds.set_pixel_data(frames, "MONOCHROME2", 12, generate_instance_uid=False)
     path = tmp_path / "cine.dcm"

@@ -92,10 +92,13 @@ def test_malformed_report_is_counted_or_raised_by_policy(tmp_path: Path, small_c
     archive = make_archive(tmp_path / "broken.tgz", 60, broken=2)
     config = dataclasses.replace(small_config, reports_archive=archive)
     _, skips = load(config)
-    assert skips.to_record() == [{
-        "reason": "unparseable report XML (ParseError)", "count": 2,
-        "examples": ["ecgen-radiology/61.xml", "ecgen-radiology/62.xml"],
-    }]
+    assert skips.to_record() == [
+        {
+            "reason": "unparseable report XML (ParseError)",
+            "count": 2,
+            "examples": ["ecgen-radiology/61.xml", "ecgen-radiology/62.xml"],
+        }
+    ]
     with pytest.raises(SourceError, match="61.xml: unparseable"):
         load(config, policy="raise")
 
@@ -134,8 +137,10 @@ def test_a_bit_flipped_or_truncated_archive_is_refused_not_read_in_part(tmp_path
     """A flipped bit mid-stream made tarfile stop at a bad header and build from half the
     reports, exit 0; the gzip stream is now read whole, so its CRC or its end gives it away."""
     good = make_archive(tmp_path / "good.tgz", 60)
-    for name, spoil in [("flipped", lambda p: flipped(p, p.stat().st_size // 2)),
-                        ("truncated", lambda p: p.write_bytes(p.read_bytes()[:-100]) and p)]:
+    for name, spoil in [
+        ("flipped", lambda p: flipped(p, p.stat().st_size // 2)),
+        ("truncated", lambda p: p.write_bytes(p.read_bytes()[:-100]) and p),
+    ]:
         bad = spoil(Path(shutil.copyfile(good, tmp_path / f"{name}.tgz")))
         with pytest.raises(SourceError, match=rf"{name}\.tgz is corrupt or truncated.*--force-reinstall"):
             load(dataclasses.replace(small_config, reports_archive=bad))

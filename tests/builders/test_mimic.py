@@ -27,8 +27,14 @@ from tests.builders.mimic_fixtures import METADATA_HEADER, MimicTree, make_mimic
 def mimic_config(tree: MimicTree, **overrides) -> BuildConfig:
     """The tiny preset over every fixture patient (so every broken file is met), small targets."""
     return dataclasses.replace(
-        preset("tiny"), source="mimic-cxr", source_root=tree.root, n_patients=None, n_utility_images=4,
-        image_size=64, targets_per_level={"institution": 1, "patient": 1, "study": 1, "section": 1}, **overrides,
+        preset("tiny"),
+        source="mimic-cxr",
+        source_root=tree.root,
+        n_patients=None,
+        n_utility_images=4,
+        image_size=64,
+        targets_per_level={"institution": 1, "patient": 1, "study": 1, "section": 1},
+        **overrides,
     )
 
 
@@ -45,7 +51,7 @@ def tree(tmp_path: Path) -> MimicTree:
 def test_registered_with_credentialed_licence_and_citation():
     assert BUILDERS.get("mimic-cxr") is MIMICCXRBuilder
     assert MIMICCXRBuilder.licence.public_derivatives is False
-    assert "PhysioNet-Credentialed-Health-Data-1.5.0" == MIMICCXRBuilder.licence.spdx
+    assert MIMICCXRBuilder.licence.spdx == "PhysioNet-Credentialed-Health-Data-1.5.0"
     assert "Johnson" in MIMICCXRBuilder.citation and "MIMIC-CXR-JPG" in MIMICCXRBuilder.citation
 
 
@@ -53,7 +59,12 @@ def test_real_patients_studies_dates_views_and_sections(tree: MimicTree):
     data, skips = load(mimic_config(tree))
     h = data.hierarchy
     assert {lv: len(h.at_level(lv)) for lv in h.levels} == {
-        "network": 2, "institution": 4, "patient": 12, "study": 36, "section": 108}
+        "network": 2,
+        "institution": 4,
+        "patient": 12,
+        "study": 36,
+        "section": 108,
+    }
     assert not skips.reasons
     subjects = {s for s, _, _ in tree.studies}
     assert {p.attribute("mrn") for p in h.at_level("patient")} == subjects
@@ -112,7 +123,12 @@ def test_broken_files_are_counted_or_refused(tree: MimicTree):
     tree.image(s1, st1, d1[0]).write_bytes(b"not a jpeg at all")  # the study's only image
     tree.report(s2, st2).unlink()
     tree.report(s3, st3).write_text("FINAL REPORT\n FINDINGS: ___ ___.\n IMPRESSION: ___\n")
-    rows = [*tree.metadata, tree.metadata[5], ["x", "1", "2"], [*tree.metadata[6][:7], "2150-13-45", *tree.metadata[6][8:]]]
+    rows = [
+        *tree.metadata,
+        tree.metadata[5],
+        ["x", "1", "2"],
+        [*tree.metadata[6][:7], "2150-13-45", *tree.metadata[6][8:]],
+    ]
     tree.rewrite_metadata(rows)
     data, skips = load(mimic_config(tree))
     assert dict(skips.reasons) == {
@@ -129,12 +145,16 @@ def test_broken_files_are_counted_or_refused(tree: MimicTree):
     with pytest.raises(SourceError, match=rf"{METADATA_CSV}:56: duplicate dicom_id"):
         load(mimic_config(tree), policy="raise")
     tree.rewrite_metadata(tree.metadata)
-    with pytest.raises(SourceError, match=r"files/p10/p\d{8}/s\d{8}/\w{8}-\w{4}-synthetic\.jpg: corrupt or truncated JPG"):
+    with pytest.raises(
+        SourceError, match=r"files/p10/p\d{8}/s\d{8}/\w{8}-\w{4}-synthetic\.jpg: corrupt or truncated JPG"
+    ):
         load(mimic_config(tree), policy="raise")
 
 
 def test_broken_structure_is_a_typed_error_naming_the_file(tree: MimicTree):
-    tree.rewrite_metadata([r[:4] + r[5:] for r in tree.metadata], header=[c for c in METADATA_HEADER if c != "ViewPosition"])
+    tree.rewrite_metadata(
+        [r[:4] + r[5:] for r in tree.metadata], header=[c for c in METADATA_HEADER if c != "ViewPosition"]
+    )
     with pytest.raises(SourceError, match=rf"{METADATA_CSV} lacks the columns \['ViewPosition'\]"):
         load(mimic_config(tree))
     (tree.root / METADATA_CSV).write_bytes(gzip.compress(b"dicom_id,subject_id\n")[:12])
@@ -163,17 +183,28 @@ def test_duplicate_and_inconsistent_index_rows_are_skipped(tree: MimicTree):
 
 
 def test_chexpert_positive_only():
-    row = {"Cardiomegaly": "1.0", "Edema": "-1.0", "Lung Opacity": "1.0", "Consolidation": "1.0",
-           "Fracture": "1.0", "Pneumothorax": "0.0", "Support Devices": ""}
+    row = {
+        "Cardiomegaly": "1.0",
+        "Edema": "-1.0",
+        "Lung Opacity": "1.0",
+        "Consolidation": "1.0",
+        "Fracture": "1.0",
+        "Pneumothorax": "0.0",
+        "Support Devices": "",
+    }
     assert findings_from_chexpert(row) == ("cardiomegaly", "opacity")
 
 
 def test_report_sections_and_redactions():
-    text = ("FINAL REPORT\n EXAMINATION: CHEST (PA AND LAT)\n INDICATION: ___F with cough\n"
-            " HISTORY ADDENDUM: ignored text\n FINDINGS:\n Left basal opacity is new.\n"
-            " IMPRESSION: Dr. ___ was told. Small left effusion persists.\n")
+    text = (
+        "FINAL REPORT\n EXAMINATION: CHEST (PA AND LAT)\n INDICATION: ___F with cough\n"
+        " HISTORY ADDENDUM: ignored text\n FINDINGS:\n Left basal opacity is new.\n"
+        " IMPRESSION: Dr. ___ was told. Small left effusion persists.\n"
+    )
     sections = read_report_sections(text)
     assert sections["EXAMINATION"] == "CHEST (PA AND LAT)" and sections["FINDINGS"] == "Left basal opacity is new."
     assert "ignored" not in sections["INDICATION"]
-    assert report_facts(text) == (("FINDINGS", "Left basal opacity is new."),
-                                  ("IMPRESSION", "Small left effusion persists."))
+    assert report_facts(text) == (
+        ("FINDINGS", "Left basal opacity is new."),
+        ("IMPRESSION", "Small left effusion persists."),
+    )

@@ -15,8 +15,13 @@ from tests.builders.openi_fixtures import NO_SECTIONS, OpenITree, make_openi
 
 def openi_config(tree: OpenITree, **overrides) -> BuildConfig:
     return dataclasses.replace(
-        preset("tiny"), source="openi", source_root=tree.root, n_utility_images=4, image_size=64,
-        targets_per_level={"institution": 1, "patient": 1, "study": 1, "section": 1}, **overrides,
+        preset("tiny"),
+        source="openi",
+        source_root=tree.root,
+        n_utility_images=4,
+        image_size=64,
+        targets_per_level={"institution": 1, "patient": 1, "study": 1, "section": 1},
+        **overrides,
     )
 
 

@@ -28,8 +28,13 @@ from medforget.evaluators import (
 from medforget.evaluators.base import DIRECTIONS
 from medforget.registry import Registry
 
-GENERATION = ["small left pleural effusion", "mild cardiomegaly", "right lower lobe pneumonia",
-              "healed rib fracture", "no acute disease"]
+GENERATION = [
+    "small left pleural effusion",
+    "mild cardiomegaly",
+    "right lower lobe pneumonia",
+    "healed rib fracture",
+    "no acute disease",
+]
 CLOZE = ["Northwind Health", "Dover", "Mercy Hospital", "Lena Park", "portable"]
 OPTIONS = ["Northwind Health", "Southwind Care", "Eastgate Clinics", "Westbrook Medical"]
 LETTERS = ["A", "B", "C", "D", "A"]  # two of five classification rows per split answer A
@@ -40,12 +45,36 @@ def _rows() -> list[dict]:
     for split in ("forget", "retain"):
         for i in range(5):
             base = {"split": split, "level": "patient", "modality": "text", "rephrased_of": None}
-            rows.append({**base, "id": f"{split}-g{i}", "task": "generation", "question": "Findings?",
-                         "answer": GENERATION[i], "options": []})
-            rows.append({**base, "id": f"{split}-c{i}", "task": "classification", "question": "Network?",
-                         "answer": LETTERS[i], "options": OPTIONS})
-            rows.append({**base, "id": f"{split}-z{i}", "task": "cloze", "question": "It is [blank].",
-                         "answer": CLOZE[i], "options": []})
+            rows.append(
+                {
+                    **base,
+                    "id": f"{split}-g{i}",
+                    "task": "generation",
+                    "question": "Findings?",
+                    "answer": GENERATION[i],
+                    "options": [],
+                }
+            )
+            rows.append(
+                {
+                    **base,
+                    "id": f"{split}-c{i}",
+                    "task": "classification",
+                    "question": "Network?",
+                    "answer": LETTERS[i],
+                    "options": OPTIONS,
+                }
+            )
+            rows.append(
+                {
+                    **base,
+                    "id": f"{split}-z{i}",
+                    "task": "cloze",
+                    "question": "It is [blank].",
+                    "answer": CLOZE[i],
+                    "options": [],
+                }
+            )
     return rows
 
 
@@ -75,8 +104,9 @@ def _scores(model: Model, split: str | None = None) -> list[SampleScore]:
 
 
 def _mean(scores: Sequence[SampleScore], metric: str | None = None) -> float:
-    values = [s.primary_value if metric is None else s.values[metric] for s in scores
-              if metric is None or metric in s.values]
+    values = [
+        s.primary_value if metric is None else s.values[metric] for s in scores if metric is None or metric in s.values
+    ]
     return aggregate(values, n_boot=10).value
 
 
@@ -144,10 +174,14 @@ def _hierarchy_scenarios() -> dict[str, tuple[float, float]]:
     normalised = HIERARCHY_METRICS.get("normalised_knowledge").compute
     target, retain_model = score(kept, "forget"), score(guess_on_forget, "forget")
     return {
-        "normalised_knowledge": (normalised(score(guess_on_forget, "forget"), target, retain_model),
-                                 normalised(score(kept, "forget"), target, retain_model)),
-        "forget_retain_gap": (gap(score(good, "retain"), score(good, "forget")),
-                              gap(score(kept, "retain"), score(kept, "forget"))),
+        "normalised_knowledge": (
+            normalised(score(guess_on_forget, "forget"), target, retain_model),
+            normalised(score(kept, "forget"), target, retain_model),
+        ),
+        "forget_retain_gap": (
+            gap(score(good, "retain"), score(good, "forget")),
+            gap(score(kept, "retain"), score(kept, "forget")),
+        ),
         "child_leak_rate": (leak(forget_correct[good]), leak(forget_correct[kept])),
         "sibling_damage": (sibling(before, score(good, "retain")), sibling(before, score(harmful, "retain"))),
         "utility_retained": (utility(before, score(good, "retain")), utility(before, score(harmful, "retain"))),
@@ -163,8 +197,10 @@ def _whitebox_scenarios() -> dict[str, tuple[float, float]]:
     wb = {name: WHITEBOX_METRICS.get(name).compute for name in WHITEBOX_METRICS.names()}
 
     def ratios(para: float) -> list[float]:
-        return [truth_ratio(min(0.0, para + rng.normal(0, 0.3)), rng.normal(-3.0, 0.3, 3).clip(max=0)).ratio
-                for _ in range(60)]
+        return [
+            truth_ratio(min(0.0, para + rng.normal(0, 0.3)), rng.normal(-3.0, 0.3, 3).clip(max=0)).ratio
+            for _ in range(60)
+        ]
 
     retain_model = ratios(-3.0)
 
@@ -173,18 +209,29 @@ def _whitebox_scenarios() -> dict[str, tuple[float, float]]:
 
     like_holdout = rng.normal(-3.0, 0.5, (40, 8)).clip(max=0)  # a retain model: forget looks unseen
     return {
-        "answer_probability": (np.mean([wb["answer_probability"](t) for t in confident]),
-                               np.mean([wb["answer_probability"](t) for t in unsure])),
-        "truth_ratio": (np.mean([wb["truth_ratio"](-3.0, [-3.0]).forget_score]),
-                        np.mean([wb["truth_ratio"](-0.2, [-3.0]).forget_score])),
-        "forget_quality": (wb["forget_quality"](ratios(-3.0), retain_model),
-                           wb["forget_quality"](ratios(-0.5), retain_model)),
-        "ks_statistic": (wb["ks_statistic"](ratios(-3.0), retain_model), wb["ks_statistic"](ratios(-0.5), retain_model)),
+        "answer_probability": (
+            np.mean([wb["answer_probability"](t) for t in confident]),
+            np.mean([wb["answer_probability"](t) for t in unsure]),
+        ),
+        "truth_ratio": (
+            np.mean([wb["truth_ratio"](-3.0, [-3.0]).forget_score]),
+            np.mean([wb["truth_ratio"](-0.2, [-3.0]).forget_score]),
+        ),
+        "forget_quality": (
+            wb["forget_quality"](ratios(-3.0), retain_model),
+            wb["forget_quality"](ratios(-0.5), retain_model),
+        ),
+        "ks_statistic": (
+            wb["ks_statistic"](ratios(-3.0), retain_model),
+            wb["ks_statistic"](ratios(-0.5), retain_model),
+        ),
         "mia_auc": (auc(unsure), auc(confident), auc(like_holdout)),
         "privleak": (wb["privleak"](auc(unsure), auc(like_holdout)), wb["privleak"](auc(confident), auc(like_holdout))),
-        "min_k_percent": (np.mean([wb["min_k_percent"](t) for t in unsure]),
-                          np.mean([wb["min_k_percent"](t) for t in confident]),
-                          np.mean([wb["min_k_percent"](t) for t in like_holdout])),
+        "min_k_percent": (
+            np.mean([wb["min_k_percent"](t) for t in unsure]),
+            np.mean([wb["min_k_percent"](t) for t in confident]),
+            np.mean([wb["min_k_percent"](t) for t in like_holdout]),
+        ),
     }
 
 
@@ -205,14 +252,19 @@ def test_over_forgetting_shows_below_zero_and_does_not_rank_first() -> None:
     privleak = WHITEBOX_METRICS.get("privleak").compute
     assert privleak(0.1, 0.5) > 0 and _better("zero", privleak(0.52, 0.5), privleak(0.1, 0.5))
     common = {"sibling_damage": 0.0, "utility_retained/retain_other": 1.0, "normalised_child_leak": None}
-    scored = {name: overall({**common, "normalised_forget/forget": value, "normalised_reconstruction": value},
-                            load_schema(Path(__file__).parents[2] / "leaderboard"))
-              for name, value in (("at_retain", at_retain), ("over", over), ("target", 1.0))}
+    scored = {
+        name: overall(
+            {**common, "normalised_forget/forget": value, "normalised_reconstruction": value},
+            load_schema(Path(__file__).parents[2] / "leaderboard"),
+        )
+        for name, value in (("at_retain", at_retain), ("over", over), ("target", 1.0))
+    }
     assert max(scored, key=scored.__getitem__) == "at_retain"
 
 
 def _judge_scenarios() -> dict[str, tuple[float, float]]:
     """A judge that gives 10 to a right answer and 1 to anything else."""
+
     def judged(model: Model) -> tuple[float, float]:
         rows = [row for row in ROWS if row["task"] == "generation"]
         scores = {s.id: s for s in score_rows(rows, {row["id"]: model(row) for row in rows})}
@@ -229,9 +281,14 @@ def test_every_registered_metric_has_a_direction_scenario() -> None:
     assert covered == {name for registry in REGISTRIES for name in registry.names()}
 
 
-@pytest.mark.parametrize(("registry", "scenarios"), [(HIERARCHY_METRICS, _hierarchy_scenarios),
-                                                     (WHITEBOX_METRICS, _whitebox_scenarios),
-                                                     (JUDGE_METRICS, _judge_scenarios)])
+@pytest.mark.parametrize(
+    ("registry", "scenarios"),
+    [
+        (HIERARCHY_METRICS, _hierarchy_scenarios),
+        (WHITEBOX_METRICS, _whitebox_scenarios),
+        (JUDGE_METRICS, _judge_scenarios),
+    ],
+)
 def test_summary_metric_directions(registry: Registry, scenarios: Callable[[], dict[str, tuple[float, float]]]) -> None:
     for name, values in scenarios().items():
         assert _better(registry.get(name).direction, *values), (name, values)
@@ -239,8 +296,17 @@ def test_summary_metric_directions(registry: Registry, scenarios: Callable[[], d
 
 def test_unit_range_metrics_stay_in_range() -> None:
     scenarios = {**_hierarchy_scenarios(), **_whitebox_scenarios(), **_judge_scenarios()}
-    for name in ("child_leak_rate", "reconstruction_attack", "utility_retained", "answer_probability",
-                 "truth_ratio", "forget_quality", "mia_auc", "llm_factuality", "medforget_score"):
+    for name in (
+        "child_leak_rate",
+        "reconstruction_attack",
+        "utility_retained",
+        "answer_probability",
+        "truth_ratio",
+        "forget_quality",
+        "mia_auc",
+        "llm_factuality",
+        "medforget_score",
+    ):
         assert all(0.0 <= value <= 1.0 for value in scenarios[name]), name
     assert all(-1.0 <= value <= 1.0 for value in scenarios["forget_retain_gap"])
     assert all(value <= 1.0 for value in scenarios["sibling_damage"])

@@ -36,8 +36,15 @@ def test_no_data_gives_nan() -> None:
     assert math.isnan(utility_retained(0.5, math.nan))
 
 
-@pytest.mark.parametrize("call", [lambda: forget_retain_gap(1.5, 0.0), lambda: utility_retained(-0.1, 0.5),
-                                  lambda: child_leak_rate([2]), lambda: reconstruction_attack({})])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: forget_retain_gap(1.5, 0.0),
+        lambda: utility_retained(-0.1, 0.5),
+        lambda: child_leak_rate([2]),
+        lambda: reconstruction_attack({}),
+    ],
+)
 def test_out_of_range_raises(call: Callable[[], object]) -> None:
     with pytest.raises(MetricInputError):
         call()

@@ -33,8 +33,9 @@ def test_parse_score_accepts_only_an_integer_from_1_to_10():
 
 
 def test_the_judge_scores_answer_pairs_and_counts_failures():
-    rows = [{"id": str(i), "question": "What does the impression say?", "answer": "No acute disease."}
-            for i in range(4)]
+    rows = [
+        {"id": str(i), "question": "What does the impression say?", "answer": "No acute disease."} for i in range(4)
+    ]
     predictions = {"0": "No acute disease.", "1": "Mild cardiomegaly.", "2": "junk", "3": "down"}
     with serve(grader) as server:
         scores = EndpointJudge(server.url, "judge-llm", concurrency=2).judge(rows, predictions)
@@ -45,11 +46,30 @@ def test_the_judge_scores_answer_pairs_and_counts_failures():
 
 
 def test_eval_reports_factuality_and_the_combined_score(tiny_build: Path, tmp_path: Path):
-    predictions = write_predictions(tmp_path / "p.jsonl", tiny_build, "patient",
-                                    lambda row, split: "junk" if split == "holdout" else row["answer"])
+    predictions = write_predictions(
+        tmp_path / "p.jsonl", tiny_build, "patient", lambda row, split: "junk" if split == "holdout" else row["answer"]
+    )
     with serve(grader) as server:
-        assert main(["eval", "--predictions", str(predictions), "--dataset", str(tiny_build), "--level", "patient",
-                     "--out", str(tmp_path / "run"), "--judge-endpoint", server.url, "--judge-model", "judge"]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    "--predictions",
+                    str(predictions),
+                    "--dataset",
+                    str(tiny_build),
+                    "--level",
+                    "patient",
+                    "--out",
+                    str(tmp_path / "run"),
+                    "--judge-endpoint",
+                    server.url,
+                    "--judge-model",
+                    "judge",
+                ]
+            )
+            == 0
+        )
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["judge"] == {"name": f"judge@{server.url}", "version": JUDGE_PROMPT_VERSION}
     factuality = {m["split"]: m for m in results["metrics"] if m["name"] == "llm_factuality"}
@@ -71,6 +91,7 @@ def test_judgements_are_cached_and_a_429_is_waited_out(tmp_path: Path):
             refused.append(body)
             return 429, "slow down", {"Retry-After": "0"}
         return grader(body)
+
     with serve(rate_limited) as server:
         judge = EndpointJudge(server.url, "judge-llm", cache_dir=tmp_path)
         first = judge.judge(rows, predictions)

@@ -33,8 +33,13 @@ FUNCTION_CASES = [case for case in ALL_CASES if "function" in case]
 
 
 def _gap(primary_by_split: dict[str, list[list]]) -> dict[str, float]:
-    scores = {split: [SampleScore(f"{split}{i}", task, {PRIMARY[task]: value}, PRIMARY[task])
-                      for i, (task, value) in enumerate(rows)] for split, rows in primary_by_split.items()}
+    scores = {
+        split: [
+            SampleScore(f"{split}{i}", task, {PRIMARY[task]: value}, PRIMARY[task])
+            for i, (task, value) in enumerate(rows)
+        ]
+        for split, rows in primary_by_split.items()
+    }
     return {f"{e['split']}/{e['task']}": e["value"] for e in summarise(scores) if e["name"] == "forget_retain_gap"}
 
 
@@ -45,9 +50,15 @@ def _forget_scores(rows: list[dict], logprobs: dict[str, list[float]]) -> float:
 
 #: the computations function cases may name
 FUNCTIONS = {
-    "privleak": privleak, "normalised_knowledge": normalised_knowledge, "ks_statistic": ks_statistic,
-    "truth_ratio_forget_score": _forget_scores, "gap": _gap, "split_direction": split_direction,
-    "min_k_0.2": ATTACKS["min_k_0.2"], "min_k_0.4": ATTACKS["min_k_0.4"], "judge_score": parse_score,
+    "privleak": privleak,
+    "normalised_knowledge": normalised_knowledge,
+    "ks_statistic": ks_statistic,
+    "truth_ratio_forget_score": _forget_scores,
+    "gap": _gap,
+    "split_direction": split_direction,
+    "min_k_0.2": ATTACKS["min_k_0.2"],
+    "min_k_0.4": ATTACKS["min_k_0.4"],
+    "judge_score": parse_score,
 }
 
 
@@ -89,7 +100,9 @@ def test_score_rows_applies_the_task_metrics_and_flags_unparseable() -> None:
     rows = [_row("g", "generation", "small effusion"), _row("c", "classification", "C"), _row("z", "cloze", "left")]
     scores = score_rows(rows, {"g": "small effusion", "c": "no idea", "z": "left"})
     assert [sorted(s.values) for s in scores] == [
-        ["exact_match", "rouge_l"], ["option_accuracy", "rouge_l_is_one"], ["cloze_exact_match", "cloze_rouge_l_is_one", "rouge_l"]
+        ["exact_match", "rouge_l"],
+        ["option_accuracy", "rouge_l_is_one"],
+        ["cloze_exact_match", "cloze_rouge_l_is_one", "rouge_l"],
     ]
     assert [s.primary_value for s in scores] == [1.0, 0.0, 1.0]
     assert [s.unparseable for s in scores] == [False, True, False]

@@ -16,8 +16,9 @@ from medforget.models.adapters import PredictionsFile, TransformersAdapter
 def test_whitebox_hierarchy_and_reconstruction_metrics(checkpoint: Path, tiny_build: Path, tmp_path: Path):
     adapter = TransformersAdapter(checkpoint, batch_size=64, max_new_tokens=3)
     first = evaluate(tiny_build, "study", adapter, tmp_path / "before")
-    again = evaluate(tiny_build, "study", adapter, tmp_path / "after", before=tmp_path / "before",
-                     retain=tmp_path / "before")
+    again = evaluate(
+        tiny_build, "study", adapter, tmp_path / "after", before=tmp_path / "before", retain=tmp_path / "before"
+    )
     metrics = {m["name"]: m for m in again["metrics"] if "-forget" not in m["split"] and m["task"] == "all"}
     assert 0 < metrics["answer_probability"]["value"] <= 1
     for attack in ("loss", "min_k_0.2", "min_k_0.4"):
@@ -33,7 +34,8 @@ def test_whitebox_hierarchy_and_reconstruction_metrics(checkpoint: Path, tiny_bu
     assert "child_leak_rate" in metrics  # study targets have section facts under them
     assert metrics["normalised_forget"]["direction"] == "zero"  # NaN here: target and retain are one model
     assert [m["value"] for m in first["metrics"] if m["name"] == "primary"] == [
-        m["value"] for m in again["metrics"] if m["name"] == "primary"]
+        m["value"] for m in again["metrics"] if m["name"] == "primary"
+    ]
     directions = {(m["name"], m["split"]): m["direction"] for m in again["metrics"] if m["task"] == "all"}
     assert directions[("primary", "forget")] == "lower" and directions[("primary", "retain_sibling")] == "higher"
     assert directions[("primary", "holdout")] == "retain"
@@ -60,16 +62,30 @@ def test_normalised_knowledge_between_the_retain_model_and_the_target(tiny_build
     level = "patient"
     rows = {split: load_rows(tiny_build, level, split, images=False) for split in ("forget",)}
     target = evaluate(tiny_build, level, _Fake(lambda row: row["answer"]), tmp_path / "target", reconstruction=False)
-    retain = evaluate(tiny_build, level, _Fake(_forget_blank(rows["forget"])), tmp_path / "retain",
-                      before=tmp_path / "target", reconstruction=False)
-    unlearned = evaluate(tiny_build, level, _Fake(_forget_blank(rows["forget"])), tmp_path / "unlearned",
-                         before=tmp_path / "target", retain=tmp_path / "retain", reconstruction=False)
+    retain = evaluate(
+        tiny_build,
+        level,
+        _Fake(_forget_blank(rows["forget"])),
+        tmp_path / "retain",
+        before=tmp_path / "target",
+        reconstruction=False,
+    )
+    unlearned = evaluate(
+        tiny_build,
+        level,
+        _Fake(_forget_blank(rows["forget"])),
+        tmp_path / "unlearned",
+        before=tmp_path / "target",
+        retain=tmp_path / "retain",
+        reconstruction=False,
+    )
     values = {(m["name"], m["task"]): m["value"] for m in unlearned["metrics"] if m["split"] == "forget"}
     assert values[("normalised_forget", "all")] == pytest.approx(0.0)
     assert values[("normalised_child_leak", "all")] == pytest.approx(0.0)
     assert target["level"] == retain["level"] == level
-    reference = read_reference(tmp_path / "retain", dataset_record(tiny_build, read_manifest(tiny_build), level),
-                               level, "--retain")
+    reference = read_reference(
+        tmp_path / "retain", dataset_record(tiny_build, read_manifest(tiny_build), level), level, "--retain"
+    )
     assert set(reference.primary("forget")) == {r["id"] for r in rows["forget"]}
 
 
@@ -108,8 +124,11 @@ def test_reconstruction_prompts_carry_hierarchy_context(tiny_build: Path):
     forget = load_rows(tiny_build, "section", "forget")[:3]
     echo = Echo()
     out, scores, predictions = reconstruction_attack(echo, forget, names)
-    assert set(scores) == {"reconstruction:institution", "reconstruction:institution+patient",
-                           "reconstruction:institution+patient+study"}
+    assert set(scores) == {
+        "reconstruction:institution",
+        "reconstruction:institution+patient",
+        "reconstruction:institution+patient+study",
+    }
     assert f"{forget[0]['id']}#context-institution" in predictions
     assert echo.seen[0].startswith("Hospital: ") and "Patient: " in echo.seen[0] and "Study date: " in echo.seen[0]
     assert [m["name"] for m in out][-1] == "reconstruction_attack" and out[-1]["value"] == 0.0
@@ -121,10 +140,9 @@ def test_known_threshold_per_task():
     assert not known("cloze", 0.0) and known("classification", 1.0)
 
 
-
-
 def test_a_run_is_deterministic_and_its_predictions_rescore_to_the_same_numbers(
-        checkpoint: Path, tiny_build: Path, tmp_path: Path):
+    checkpoint: Path, tiny_build: Path, tmp_path: Path
+):
     adapter = TransformersAdapter(checkpoint, batch_size=64, max_new_tokens=3)
     first = evaluate(tiny_build, "patient", adapter, tmp_path / "a")
     second = evaluate(tiny_build, "patient", adapter, tmp_path / "b")
@@ -136,4 +154,5 @@ def test_a_run_is_deterministic_and_its_predictions_rescore_to_the_same_numbers(
     rescored = evaluate(tiny_build, "patient", PredictionsFile(tmp_path / "a" / "predictions.jsonl"), tmp_path / "c")
     assert rescored["metrics"] == first["metrics"]  # the truth ratio's answers travel in predictions.jsonl
     assert {"answer_probability", "mia_auc_loss", "mia_auc_min_k_0.4", "truth_ratio"} <= {
-        m["name"] for m in rescored["metrics"]}
+        m["name"] for m in rescored["metrics"]
+    }

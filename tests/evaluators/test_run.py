@@ -11,7 +11,15 @@ from medforget.cli import main
 from medforget.dataset import load_rows
 from medforget.evaluators.results import ResultsError, validate_results
 
-SPLITS = ("forget", "retain_sibling", "retain_other", "shared_ancestor", "holdout", "forget_rephrased", "retain_rephrased")
+SPLITS = (
+    "forget",
+    "retain_sibling",
+    "retain_other",
+    "shared_ancestor",
+    "holdout",
+    "forget_rephrased",
+    "retain_rephrased",
+)
 
 
 def write_predictions(path: Path, dataset: Path, level: str, answer) -> Path:
@@ -29,8 +37,23 @@ def primary(results: dict) -> dict[str, float]:
 
 def run(tmp_path: Path, dataset: Path, answer, name: str, *extra: str) -> dict:
     predictions = write_predictions(tmp_path / f"{name}.jsonl", dataset, "patient", answer)
-    assert main(["eval", "--predictions", str(predictions), "--dataset", str(dataset), "--level", "patient",
-                 "--out", str(tmp_path / name), *extra]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--predictions",
+                str(predictions),
+                "--dataset",
+                str(dataset),
+                "--level",
+                "patient",
+                "--out",
+                str(tmp_path / name),
+                *extra,
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / name / "results.json").read_text())
     validate_results(results)
     return results
@@ -95,6 +118,19 @@ def test_before_gives_sibling_damage_and_utility_retained_on_the_same_rows(tiny_
 def test_a_reference_run_from_another_level_is_refused(reference: str, tiny_build: Path, tmp_path: Path, capsys):
     run(tmp_path, tiny_build, lambda row, split: row["answer"], "before")
     predictions = write_predictions(tmp_path / "s.jsonl", tiny_build, "study", lambda row, split: row["answer"])
-    code = main(["eval", "--predictions", str(predictions), "--dataset", str(tiny_build), "--level", "study",
-                 "--out", str(tmp_path / "s"), reference, str(tmp_path / "before")])
+    code = main(
+        [
+            "eval",
+            "--predictions",
+            str(predictions),
+            "--dataset",
+            str(tiny_build),
+            "--level",
+            "study",
+            "--out",
+            str(tmp_path / "s"),
+            reference,
+            str(tmp_path / "before"),
+        ]
+    )
     assert code == 2 and f"{reference} must be the same dataset and level" in capsys.readouterr().err

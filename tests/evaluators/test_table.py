@@ -10,8 +10,16 @@ from tests.evaluators.test_run import run
 
 def test_the_table_shows_each_run_headline_numbers(tiny_build: Path, tmp_path: Path, capsys):
     run(tmp_path, tiny_build, lambda row, split: row["answer"], "right", "--method", "target")
-    run(tmp_path, tiny_build, lambda row, split: "" if "forget" in split else row["answer"], "unlearned",
-        "--method", "oracle", "--before", str(tmp_path / "right"))
+    run(
+        tmp_path,
+        tiny_build,
+        lambda row, split: "" if "forget" in split else row["answer"],
+        "unlearned",
+        "--method",
+        "oracle",
+        "--before",
+        str(tmp_path / "right"),
+    )
     capsys.readouterr()
     assert main(["table", str(tmp_path / "unlearned"), str(tmp_path / "right")]) == 0
     lines = capsys.readouterr().out.splitlines()

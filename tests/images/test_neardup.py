@@ -17,12 +17,17 @@ def flip(hex_hash: str, bits: list[int]) -> str:
 def test_index_finds_exactly_the_pairs_brute_force_finds():
     rng = np.random.default_rng(0)
     entries = random_hashes(rng, 300)
-    queries = [flip(entries[i], rng.choice(256, size=d, replace=False).tolist())
-               for i, d in zip(range(0, 300, 3), range(40))] + random_hashes(rng, 50)
+    queries = [
+        flip(entries[i], rng.choice(256, size=d, replace=False).tolist()) for i, d in zip(range(0, 300, 3), range(40))
+    ] + random_hashes(rng, 50)
     e, q = hash_matrix(entries), hash_matrix(queries)
     rows, cols = PhashIndex(e).query(q)
-    brute = {(i, j) for i in range(len(queries)) for j in range(len(entries))
-             if hamming(q[i : i + 1], e[j : j + 1])[0] <= MAX_DISTANCE}
+    brute = {
+        (i, j)
+        for i in range(len(queries))
+        for j in range(len(entries))
+        if hamming(q[i : i + 1], e[j : j + 1])[0] <= MAX_DISTANCE
+    }
     assert set(zip(rows.tolist(), cols.tolist())) == brute
     assert len(brute) == MAX_DISTANCE + 1  # the flips of 0..15 bits, nothing random
 

@@ -27,7 +27,7 @@ def _pairwise_mad(x: np.ndarray, block: int = 16) -> np.ndarray:
     """Pairwise mean absolute difference between the rows of ``x`` (n, d), in blocks."""
     out = np.empty((len(x), len(x)), dtype=np.float32)
     for i in range(0, len(x), block):
-        out[i:i + block] = np.abs(x[i:i + block, None, :] - x[None, :, :]).mean(axis=-1)
+        out[i : i + block] = np.abs(x[i : i + block, None, :] - x[None, :, :]).mean(axis=-1)
     return out
 
 
@@ -151,7 +151,7 @@ def test_each_finding_is_visible_at_64(finding: str) -> None:
 
 def _region(a: np.ndarray, rows: tuple[float, float], cols: tuple[float, float]) -> np.ndarray:
     n = a.shape[0]
-    return a[int(rows[0] * n):int(rows[1] * n), int(cols[0] * n):int(cols[1] * n)]
+    return a[int(rows[0] * n) : int(rows[1] * n), int(cols[0] * n) : int(cols[1] * n)]
 
 
 @pytest.mark.parametrize("p", range(3))
@@ -171,8 +171,10 @@ def test_emphysema_darkens_lungs(p: int) -> None:
 @pytest.mark.parametrize("p", range(3))
 def test_pleural_effusion_fills_a_lung_base(p: int) -> None:
     normal, sick = _pair("pleural effusion", p)
-    gains = [_region(sick, (0.6, 0.78), cols).mean() - _region(normal, (0.6, 0.78), cols).mean()
-             for cols in ((0.1, 0.35), (0.65, 0.9))]
+    gains = [
+        _region(sick, (0.6, 0.78), cols).mean() - _region(normal, (0.6, 0.78), cols).mean()
+        for cols in ((0.1, 0.35), (0.65, 0.9))
+    ]
     assert max(gains) > 15
     upper = (0.1, 0.35), (0.0, 1.0)
     assert _region(sick, *upper).mean() == pytest.approx(_region(normal, *upper).mean(), abs=1)

@@ -79,16 +79,42 @@ def write_predictions(path: Path, dataset: Path, level: str, answer: Answer, log
     return path
 
 
-def eval_runs(dataset: Path, out: Path, answer: Answer, method: str, before: Path | None = None,
-              logprobs: Logprobs | None = None, retain: Path | None = None) -> list[Path]:
+def eval_runs(
+    dataset: Path,
+    out: Path,
+    answer: Answer,
+    method: str,
+    before: Path | None = None,
+    logprobs: Logprobs | None = None,
+    retain: Path | None = None,
+) -> list[Path]:
     runs = []
     out.mkdir(parents=True, exist_ok=True)
     for level in read_manifest(dataset)["targets"]:
         predictions = write_predictions(out / f"{level}.jsonl", dataset, level, answer, logprobs)
-        extra = [*(["--before", str(before / level)] if before else []),
-                 *(["--retain", str(retain / level)] if retain else [])]
-        assert main(["eval", "--predictions", str(predictions), "--dataset", str(dataset), "--level", level,
-                     "--method", method, "--out", str(out / level), *extra]) == 0
+        extra = [
+            *(["--before", str(before / level)] if before else []),
+            *(["--retain", str(retain / level)] if retain else []),
+        ]
+        assert (
+            main(
+                [
+                    "eval",
+                    "--predictions",
+                    str(predictions),
+                    "--dataset",
+                    str(dataset),
+                    "--level",
+                    level,
+                    "--method",
+                    method,
+                    "--out",
+                    str(out / level),
+                    *extra,
+                ]
+            )
+            == 0
+        )
         runs.append(out / level)
     return runs
 
@@ -118,6 +144,23 @@ def board(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         answer, logprobs, _ = FAKES[name]
         made[name] = eval_runs(tiny_build, runs / name, answer, name, runs / "target", logprobs, runs / "retain")
     for name, (_, _, role) in FAKES.items():
-        assert main(["submit", *map(str, made[name]), "--name", name, "--track", "tiny", "--role", role,
-                     "--hardware", "test", "--out", str(root / "submissions" / name)]) == 0
+        assert (
+            main(
+                [
+                    "submit",
+                    *map(str, made[name]),
+                    "--name",
+                    name,
+                    "--track",
+                    "tiny",
+                    "--role",
+                    role,
+                    "--hardware",
+                    "test",
+                    "--out",
+                    str(root / "submissions" / name),
+                ]
+            )
+            == 0
+        )
     return root

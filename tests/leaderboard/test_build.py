@@ -52,7 +52,8 @@ def test_the_board_holds_every_submission_at_every_level_with_recomputed_scores(
         for level in levels:
             evaluated = json.loads((built / "runs" / name / level / "results.json").read_text())
             assert rows[(name, level)]["values"] == {
-                column_key(c): cell(evaluated, c["name"], c["split"]) for c in data["schema"]["columns"]}
+                column_key(c): cell(evaluated, c["name"], c["split"]) for c in data["schema"]["columns"]
+            }
     oracle, target = rows[("oracle", "patient")]["values"], rows[("target", "patient")]["values"]
     assert oracle["primary/forget"] == 0.0 and oracle["forget_retain_gap/retain-forget"] == 1.0
     assert oracle["sibling_damage"] == 0.0
@@ -119,13 +120,27 @@ def test_a_name_cannot_add_rows_columns_links_or_html_to_the_table(built: Path):
     assert "<" not in data_block and json.loads(data_block)["rows"]
 
 
-def test_a_submission_without_logprobs_has_those_cells_empty_and_marked(board: Path, tiny_build: Path,
-                                                                       tmp_path: Path):
+def test_a_submission_without_logprobs_has_those_cells_empty_and_marked(board: Path, tiny_build: Path, tmp_path: Path):
     from medforget.leaderboard.check import check
 
     runs = eval_runs(tiny_build, tmp_path / "runs", oracle, "blind")
-    assert main(["submit", *map(str, runs), "--name", "blind", "--track", "tiny", "--hardware", "test",
-                 "--out", str(tmp_path / "blind")]) == 0
+    assert (
+        main(
+            [
+                "submit",
+                *map(str, runs),
+                "--name",
+                "blind",
+                "--track",
+                "tiny",
+                "--hardware",
+                "test",
+                "--out",
+                str(tmp_path / "blind"),
+            ]
+        )
+        == 0
+    )
     before = check(board / "submissions" / "target", tiny_build, tmp_path / "t").runs
     retain = check(board / "submissions" / "retain", tiny_build, tmp_path / "r", before).runs
     checked = check(tmp_path / "blind", tiny_build, tmp_path / "b", before, retain)
@@ -133,16 +148,23 @@ def test_a_submission_without_logprobs_has_those_cells_empty_and_marked(board: P
     assert ("forget_quality", "forget") not in found and ("privleak_loss", "forget-vs-holdout") not in found
     assert ("normalised_forget", "forget") in found  # from predictions alone
     row = {"values": {"forget_quality/forget": None}, "overall": None}
-    assert "n/a" in markdown({"schema": {"columns": [{"name": "forget_quality", "split": "forget",
-                                                      "display": "Forget quality"}]},
-                              "rows": [{**row, "track": "tiny", "level": "patient", "method": "blind",
-                                        "role": "unlearned"}]})[2]
+    assert (
+        "n/a"
+        in markdown(
+            {
+                "schema": {"columns": [{"name": "forget_quality", "split": "forget", "display": "Forget quality"}]},
+                "rows": [{**row, "track": "tiny", "level": "patient", "method": "blind", "role": "unlearned"}],
+            }
+        )[2]
+    )
 
 
 def test_the_page_the_table_and_the_plots_are_generated(built: Path):
     page = (built / "index.html").read_text()
     code = page.split("<script>", 1)[1]  # the page's code, after its data (where a stranger may write a link)
-    assert not re.search(r"src=|href=|fetch\(|import\(", code) and "http" not in page.split("<body>")[0]  # opens offline
+    assert (
+        not re.search(r"src=|href=|fetch\(|import\(", code) and "http" not in page.split("<body>")[0]
+    )  # opens offline
     assert "Mean of five numbers" in page  # the overall score's definition is shown
     table = (built / "board.md").read_text().splitlines()
     assert table[0].startswith("| track | level | method | role | overall | Forget (normalised)")
@@ -162,17 +184,31 @@ def test_the_board_renders_the_same_bytes_from_the_same_data(built: Path, tmp_pa
 
 def test_overall_is_the_mean_of_five_clipped_numbers():
     schema = load_schema(Path(__file__).parents[2] / "leaderboard")
-    values = {"normalised_forget/forget": 0.5, "normalised_child_leak": -0.25, "sibling_damage": -0.1,
-              "utility_retained/retain_other": 1.2, "normalised_reconstruction": 1.5}
+    values = {
+        "normalised_forget/forget": 0.5,
+        "normalised_child_leak": -0.25,
+        "sibling_damage": -0.1,
+        "utility_retained/retain_other": 1.2,
+        "normalised_reconstruction": 1.5,
+    }
     assert overall(values, schema) == pytest.approx((0.5 + 0.75 + 1.0 + 1.0 + 0.0) / 5)
-    assert overall({**values, "normalised_child_leak": None}, schema) == pytest.approx((0.5 + 1.0 + 1.0 + 1.0 + 0.0) / 5)
+    assert overall({**values, "normalised_child_leak": None}, schema) == pytest.approx(
+        (0.5 + 1.0 + 1.0 + 1.0 + 0.0) / 5
+    )
     assert overall({**values, "sibling_damage": None}, schema) is None
     assert overall({**values, "normalised_forget/forget": None}, schema) is None  # no retain submission
 
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1']
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
 
 
 @pytest.mark.browser
@@ -180,7 +216,9 @@ def test_the_page_sorts_filters_and_shows_every_method_in_a_browser(built: Path)
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make test-browser` installs Debian's chromium")
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; `make test` does as root)"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page()
@@ -198,7 +236,10 @@ def test_the_page_sorts_filters_and_shows_every_method_in_a_browser(built: Path)
         assert page.locator("table").get_attribute("data-level") == "patient"
         gap = page.locator("th[data-key='forget_retain_gap/retain-forget']")
         gap.click()  # higher is better: best first (the oracle, or its copy)
-        assert page.locator("tbody tr").first.locator("td").nth(1).inner_text() in {"oracle" + same, HOSTILE_NAME + same}
+        assert page.locator("tbody tr").first.locator("td").nth(1).inner_text() in {
+            "oracle" + same,
+            HOSTILE_NAME + same,
+        }
         gap.click()  # again: the other way round
         assert page.locator("tbody tr").first.locator("td").nth(1).inner_text() == "target"
         page.locator("th[data-key='privleak_loss/forget-vs-holdout']").click()  # closest to 0 first
@@ -211,8 +252,10 @@ def test_the_page_sorts_filters_and_shows_every_method_in_a_browser(built: Path)
         browser.close()
 
 
-@pytest.mark.parametrize("schema", ['{"columns": []}', '{"overall": {"name": "o", "display": "O", "direction": "up"}, '
-                                    '"columns": []}', "[1, 2]"])
+@pytest.mark.parametrize(
+    "schema",
+    ['{"columns": []}', '{"overall": {"name": "o", "display": "O", "direction": "up"}, "columns": []}', "[1, 2]"],
+)
 def test_a_malformed_board_schema_is_refused_with_a_reason(schema: str, tmp_path: Path):
     from medforget.leaderboard.build import load_schema
     from medforget.leaderboard.submission import SubmissionError
@@ -222,8 +265,9 @@ def test_a_malformed_board_schema_is_refused_with_a_reason(schema: str, tmp_path
         load_schema(tmp_path)
 
 
-def test_a_reference_sent_as_an_archive_keeps_the_role_tracks_json_gives_it(board: Path, tiny_build: Path,
-                                                                             tmp_path: Path):
+def test_a_reference_sent_as_an_archive_keeps_the_role_tracks_json_gives_it(
+    board: Path, tiny_build: Path, tmp_path: Path
+):
     root = Path(shutil.copytree(board, tmp_path / "board"))
     folder = root / "submissions" / "retain"
     shutil.make_archive(str(folder), "gztar", root_dir=folder)
@@ -236,9 +280,17 @@ def test_a_reference_sent_as_an_archive_keeps_the_role_tracks_json_gives_it(boar
 
 def test_every_board_column_has_the_direction_the_evaluator_gives_it(built: Path):
     """metrics.json repeats each column's direction for the page; the evaluator's results are its source."""
-    entries = [m for level in ("institution", "patient", "study", "section")
-               for m in json.loads((built / "runs" / "oracle" / level / "results.json").read_text())["metrics"]]
+    entries = [
+        m
+        for level in ("institution", "patient", "study", "section")
+        for m in json.loads((built / "runs" / "oracle" / level / "results.json").read_text())["metrics"]
+    ]
     for column in load_schema(built)["columns"]:
-        found = {m["direction"] for m in entries if m["name"] == column["name"]
-                 and (column["split"] is None or m["split"] == column["split"]) and m["task"] == "all"}
+        found = {
+            m["direction"]
+            for m in entries
+            if m["name"] == column["name"]
+            and (column["split"] is None or m["split"] == column["split"])
+            and m["task"] == "all"
+        }
         assert found == {column["direction"]}, column_key(column)

@@ -32,7 +32,8 @@ def test_recomputed_scores_equal_the_evaluator_on_the_same_predictions(board, ti
     assert checked.disagreements == []
     alone = check(board / "submissions" / "oracle", tiny_build, tmp_path / "alone")  # no references given
     assert not {"sibling_damage", "privleak_loss", "forget_quality", "normalised_forget"} & {
-        m["name"] for m in alone.results["patient"]["metrics"]}
+        m["name"] for m in alone.results["patient"]["metrics"]
+    }
 
 
 def test_claimed_numbers_are_ignored_and_disagreements_reported(board, tiny_build, tmp_path):
@@ -66,28 +67,59 @@ def with_nan(lines):
 
 
 HOSTILE = {
-    "unknown schema version": (lambda f: edit_manifest(f, lambda m: m.update(schema_version="9.9")),
-                               "unknown submission schema version"),
+    "unknown schema version": (
+        lambda f: edit_manifest(f, lambda m: m.update(schema_version="9.9")),
+        "unknown submission schema version",
+    ),
     "missing level": (lambda f: edit_manifest(f, lambda m: m.update(levels=["patient"])), "missing"),
-    "other data": (lambda f: edit_manifest(f, lambda m: m["dataset"]["splits"]["study"].update(forget="0" * 64)),
-                   "other data than the board's"),
+    "other data": (
+        lambda f: edit_manifest(f, lambda m: m["dataset"]["splits"]["study"].update(forget="0" * 64)),
+        "other data than the board's",
+    ),
     "NaN": (lambda f: edit_predictions(f, with_nan), "NaN is not a number"),
-    "NaN claimed": (lambda f: (f / "claimed" / "study.json").write_text(
-        (f / "claimed" / "study.json").read_text().replace('"value": 1.0', '"value": NaN', 1)) and f, "NaN"),
-    "unknown id": (lambda f: edit_predictions(f, lambda ls: [*ls, json.dumps({"id": "qa-nothere", "prediction": "x"})]),
-                   "not in the dataset"),
+    "NaN claimed": (
+        lambda f: (
+            (f / "claimed" / "study.json").write_text(
+                (f / "claimed" / "study.json").read_text().replace('"value": 1.0', '"value": NaN', 1)
+            )
+            and f
+        ),
+        "NaN",
+    ),
+    "unknown id": (
+        lambda f: edit_predictions(f, lambda ls: [*ls, json.dumps({"id": "qa-nothere", "prediction": "x"})]),
+        "not in the dataset",
+    ),
     "duplicate": (lambda f: edit_predictions(f, lambda ls: [*ls, ls[0]]), "duplicate entry"),
     "incomplete": (lambda f: edit_predictions(f, lambda ls: ls[1:]), "have no prediction"),
     "symlink": (lambda f: (f / "link").symlink_to("/etc/passwd") or f, "symbolic link"),
-    "positive log-probability": (lambda f: edit_predictions(f, lambda ls: [
-        json.dumps({**json.loads(ls[0]), "logprobs": [0.5]}), *ls[1:]]), "log-probabilities"),
-    "results of schema 1": (lambda f: (f / "claimed" / "study.json").write_text(
-        (f / "claimed" / "study.json").read_text().replace('"schema_version": 2', '"schema_version": 1', 1)) and f,
-        "schema_version 1 is older"),
-    "truth answer with a prediction only": (lambda f: edit_predictions(f, lambda ls: [
-        *(line for line in ls if "#paraphrased" not in line),
-        *(json.dumps({"id": json.loads(line)["id"], "prediction": "x"}) for line in ls if "#paraphrased" in line)]),
-        "carries 'logprobs' only"),
+    "positive log-probability": (
+        lambda f: edit_predictions(f, lambda ls: [json.dumps({**json.loads(ls[0]), "logprobs": [0.5]}), *ls[1:]]),
+        "log-probabilities",
+    ),
+    "results of schema 1": (
+        lambda f: (
+            (f / "claimed" / "study.json").write_text(
+                (f / "claimed" / "study.json").read_text().replace('"schema_version": 2', '"schema_version": 1', 1)
+            )
+            and f
+        ),
+        "schema_version 1 is older",
+    ),
+    "truth answer with a prediction only": (
+        lambda f: edit_predictions(
+            f,
+            lambda ls: [
+                *(line for line in ls if "#paraphrased" not in line),
+                *(
+                    json.dumps({"id": json.loads(line)["id"], "prediction": "x"})
+                    for line in ls
+                    if "#paraphrased" in line
+                ),
+            ],
+        ),
+        "carries 'logprobs' only",
+    ),
 }
 
 
@@ -100,39 +132,82 @@ def write(folder: Path, name: str, data: bytes | str) -> Path:
     return folder
 
 
-HOSTILE.update({
-    "submission.json nested too deeply": (lambda f: write(f, "submission.json", DEEP), "nested too deeply"),
-    "predictions nested too deeply": (lambda f: edit_predictions(f, lambda ls: [DEEP, *ls]), "nested too deeply"),
-    "claimed results nested too deeply": (lambda f: write(f, "claimed/study.json", DEEP), "nested too deeply"),
-    "predictions not UTF-8": (lambda f: write(f, "predictions/study.jsonl", b'{"id": "\xff\xfe"}\n'), "not UTF-8"),
-    "dataset.splits a list": (lambda f: edit_manifest(f, lambda m: m["dataset"].update(splits=[])),
-                              "dataset.splits must map"),
-    "method name a number": (lambda f: edit_manifest(f, lambda m: m["method"].update(name=7)),
-                             "method.name must be a string"),
-    "method name with a newline": (lambda f: edit_manifest(f, lambda m: m["method"].update(name="a\n| forged |")),
-                                   "control or format character"),
-    "method name with a bidirectional override": (
-        lambda f: edit_manifest(f, lambda m: m["method"].update(name="npo\u202egnp")), "control or format"),
-    "name not a folder name": (lambda f: edit_manifest(f, lambda m: m.update(name="../target")), "name '../target'"),
-    "boolean log-probabilities": (lambda f: edit_predictions(f, lambda ls: [
-        json.dumps({**json.loads(ls[0]), "logprobs": [True, False]}), *ls[1:]]), "log-probabilities"),
-    "a key twice in a prediction": (lambda f: edit_predictions(f, lambda ls: [
-        ls[0][:-1] + ', "prediction": "other"}', *ls[1:]]), "'prediction' appears twice"),
-    "a key twice in submission.json": (lambda f: write(f, "submission.json", (f / "submission.json").read_text()
-                                                       .replace("{", '{"role": "target", ', 1)), "'role' appears twice"),
-    "a prediction too long to score": (lambda f: edit_predictions(f, lambda ls: [
-        json.dumps({**json.loads(ls[0]), "prediction": "x" * (checker.MAX_PREDICTION_CHARS + 1)}), *ls[1:]]),
-        "over the 8192 limit"),
-    "too many log-probabilities": (lambda f: edit_predictions(f, lambda ls: [
-        json.dumps({**json.loads(ls[0]), "logprobs": [-1.0] * (checker.MAX_LOGPROBS + 1)}), *ls[1:]]),
-        "over the 4096 limit"),
-    "an absolute local model path": (lambda f: edit_manifest(f, lambda m: m["models"].update(study="/home/me/x")),
-                                     "path on the submitter's machine"),
-    "a weights link that is a script": (lambda f: edit_manifest(f, lambda m: m.update(weights_url="javascript:x()")),
-                                        "weights_url must be an http"),
-    "submission.json a FIFO": (lambda f: ((f / "submission.json").unlink(), os.mkfifo(f / "submission.json")) and f,
-                               "FIFO"),
-})
+HOSTILE.update(
+    {
+        "submission.json nested too deeply": (lambda f: write(f, "submission.json", DEEP), "nested too deeply"),
+        "predictions nested too deeply": (lambda f: edit_predictions(f, lambda ls: [DEEP, *ls]), "nested too deeply"),
+        "claimed results nested too deeply": (lambda f: write(f, "claimed/study.json", DEEP), "nested too deeply"),
+        "predictions not UTF-8": (lambda f: write(f, "predictions/study.jsonl", b'{"id": "\xff\xfe"}\n'), "not UTF-8"),
+        "dataset.splits a list": (
+            lambda f: edit_manifest(f, lambda m: m["dataset"].update(splits=[])),
+            "dataset.splits must map",
+        ),
+        "method name a number": (
+            lambda f: edit_manifest(f, lambda m: m["method"].update(name=7)),
+            "method.name must be a string",
+        ),
+        "method name with a newline": (
+            lambda f: edit_manifest(f, lambda m: m["method"].update(name="a\n| forged |")),
+            "control or format character",
+        ),
+        "method name with a bidirectional override": (
+            lambda f: edit_manifest(f, lambda m: m["method"].update(name="npo\u202egnp")),
+            "control or format",
+        ),
+        "name not a folder name": (
+            lambda f: edit_manifest(f, lambda m: m.update(name="../target")),
+            "name '../target'",
+        ),
+        "boolean log-probabilities": (
+            lambda f: edit_predictions(
+                f, lambda ls: [json.dumps({**json.loads(ls[0]), "logprobs": [True, False]}), *ls[1:]]
+            ),
+            "log-probabilities",
+        ),
+        "a key twice in a prediction": (
+            lambda f: edit_predictions(f, lambda ls: [ls[0][:-1] + ', "prediction": "other"}', *ls[1:]]),
+            "'prediction' appears twice",
+        ),
+        "a key twice in submission.json": (
+            lambda f: write(
+                f, "submission.json", (f / "submission.json").read_text().replace("{", '{"role": "target", ', 1)
+            ),
+            "'role' appears twice",
+        ),
+        "a prediction too long to score": (
+            lambda f: edit_predictions(
+                f,
+                lambda ls: [
+                    json.dumps({**json.loads(ls[0]), "prediction": "x" * (checker.MAX_PREDICTION_CHARS + 1)}),
+                    *ls[1:],
+                ],
+            ),
+            "over the 8192 limit",
+        ),
+        "too many log-probabilities": (
+            lambda f: edit_predictions(
+                f,
+                lambda ls: [
+                    json.dumps({**json.loads(ls[0]), "logprobs": [-1.0] * (checker.MAX_LOGPROBS + 1)}),
+                    *ls[1:],
+                ],
+            ),
+            "over the 4096 limit",
+        ),
+        "an absolute local model path": (
+            lambda f: edit_manifest(f, lambda m: m["models"].update(study="/home/me/x")),
+            "path on the submitter's machine",
+        ),
+        "a weights link that is a script": (
+            lambda f: edit_manifest(f, lambda m: m.update(weights_url="javascript:x()")),
+            "weights_url must be an http",
+        ),
+        "submission.json a FIFO": (
+            lambda f: ((f / "submission.json").unlink(), os.mkfifo(f / "submission.json")) and f,
+            "FIFO",
+        ),
+    }
+)
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
@@ -175,27 +250,30 @@ def zip_with(path: Path, flag_bits: int = 0, compress_type: int = zipfile.ZIP_ST
     if flag_bits or compress_type:  # in the local header (offset 6, 8) and the central directory (8, 10)
         central = data.rindex(b"PK\x01\x02")
         for at in (6, central + 8):
-            data[at:at + 2] = flag_bits.to_bytes(2, "little")
-            data[at + 2:at + 4] = compress_type.to_bytes(2, "little")
+            data[at : at + 2] = flag_bits.to_bytes(2, "little")
+            data[at + 2 : at + 4] = compress_type.to_bytes(2, "little")
     if spoil:  # the member's bytes, not its CRC
         data[50:54] = b"XXXX"  # 30 header bytes and the 17 of its name come first
     path.write_bytes(bytes(data))
     return path
 
 
-@pytest.mark.parametrize(("make", "reason"), [
-    (lambda p: tar_of(p / "a.tar.gz", [f"s/f{i}" for i in range(checker.MAX_MEMBERS + 1)]), "over 1000 members"),
-    (lambda p: tar_of(p / "a.tar.gz", ["s/a", "s/a/b"]), "cannot be unpacked"),  # a file where a folder must go
-    (lambda p: tar_of(p / "a.tar.gz", ["s/" + "n" * 256]), "over 255 bytes"),
-    (lambda p: truncated(p / "a.tar.gz"), "cannot be unpacked"),
-    (lambda p: zip_with(p / "a.zip", flag_bits=0x1), "encrypted"),
-    (lambda p: zip_with(p / "a.zip", compress_type=99), "cannot be unpacked"),  # an unknown compression
-    (lambda p: zip_with(p / "a.zip", spoil=True), "cannot be unpacked"),  # its CRC no longer matches
-    (lambda p: tar_with(p / "a.tar.gz", "../../evil.json"), "path traversal"),
-    (lambda p: tar_with(p / "a.tar.gz", "/abs/submission.json"), "path traversal"),
-    (lambda p: tar_with(p / "a.tar.gz", "passwd", kind=tarfile.SYMTYPE, link="/etc/passwd"), "link"),
-    (lambda p: tar_with(p / "a.tar.gz", "h", kind=tarfile.LNKTYPE, link="submission.json"), "link"),
-])
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: tar_of(p / "a.tar.gz", [f"s/f{i}" for i in range(checker.MAX_MEMBERS + 1)]), "over 1000 members"),
+        (lambda p: tar_of(p / "a.tar.gz", ["s/a", "s/a/b"]), "cannot be unpacked"),  # a file where a folder must go
+        (lambda p: tar_of(p / "a.tar.gz", ["s/" + "n" * 256]), "over 255 bytes"),
+        (lambda p: truncated(p / "a.tar.gz"), "cannot be unpacked"),
+        (lambda p: zip_with(p / "a.zip", flag_bits=0x1), "encrypted"),
+        (lambda p: zip_with(p / "a.zip", compress_type=99), "cannot be unpacked"),  # an unknown compression
+        (lambda p: zip_with(p / "a.zip", spoil=True), "cannot be unpacked"),  # its CRC no longer matches
+        (lambda p: tar_with(p / "a.tar.gz", "../../evil.json"), "path traversal"),
+        (lambda p: tar_with(p / "a.tar.gz", "/abs/submission.json"), "path traversal"),
+        (lambda p: tar_with(p / "a.tar.gz", "passwd", kind=tarfile.SYMTYPE, link="/etc/passwd"), "link"),
+        (lambda p: tar_with(p / "a.tar.gz", "h", kind=tarfile.LNKTYPE, link="submission.json"), "link"),
+    ],
+)
 def test_hostile_archives_are_rejected(make, reason, tiny_build, tmp_path):
     with pytest.raises(SubmissionError, match=reason):
         check(make(tmp_path), tiny_build, tmp_path / "work")
@@ -229,8 +307,22 @@ def test_check_refuses_a_non_target_as_the_target_and_a_non_retain_as_the_retain
     oracle, target = board / "submissions" / "oracle", board / "submissions" / "target"
     assert main(["leaderboard", "check", str(oracle), "--dataset", str(tiny_build), "--target", str(oracle)]) == 1
     assert "'unlearned' submission, not the track's target" in capsys.readouterr().out
-    assert main(["leaderboard", "check", str(oracle), "--dataset", str(tiny_build), "--target", str(target),
-                 "--retain", str(target)]) == 1
+    assert (
+        main(
+            [
+                "leaderboard",
+                "check",
+                str(oracle),
+                "--dataset",
+                str(tiny_build),
+                "--target",
+                str(target),
+                "--retain",
+                str(target),
+            ]
+        )
+        == 1
+    )
     assert "'target' submission, not the track's retain" in capsys.readouterr().out
 
 

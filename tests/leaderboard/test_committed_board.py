@@ -28,8 +28,10 @@ def test_the_committed_board_holds_every_method_at_every_level():
     rows = committed()["rows"]
     assert sorted((r["method"], r["level"]) for r in rows) == sorted((m, lv) for m in METHODS for lv in LEVELS)
     assert {r["track"] for r in rows} == {"tiny"}
-    assert {r["method"]: r["role"] for r in rows if r["method"] in ("target", "retain")} == {"target": "target",
-                                                                                          "retain": "retain"}
+    assert {r["method"]: r["role"] for r in rows if r["method"] in ("target", "retain")} == {
+        "target": "target",
+        "retain": "retain",
+    }
     assert all(r["disagreements"] == 0 for r in rows)  # the claimed numbers are the recomputed ones
 
 
@@ -58,7 +60,9 @@ def test_a_rebuilt_board_is_held_to_the_reproducibility_tolerance_not_to_its_bit
     was = committed()["rows"][index]["values"]["sibling_damage"]
     assert compare(committed(), rebuilt) == [
         f"{gone['track']}/{gone['level']}/{gone['submission']}: only in the reference board",
-        f"{moved['track']}/{moved['level']}/{moved['submission']} sibling_damage: {was} != {moved['values']['sibling_damage']}"]
+        f"{moved['track']}/{moved['level']}/{moved['submission']} sibling_damage: "
+        f"{was} != {moved['values']['sibling_damage']}",
+    ]
     (tmp_path / "built.json").write_text(json.dumps(rebuilt))
     assert main(["leaderboard", "compare", str(tmp_path / "built.json"), str(BOARD / "board.json")]) == 1
     assert "only in the reference board" in capsys.readouterr().out

@@ -32,6 +32,7 @@ def scripted(*steps):
 
     def reply(body: dict):
         return queue.pop(0) if len(queue) > 1 else queue[0]
+
     return reply
 
 
@@ -48,10 +49,15 @@ def test_a_reply_is_cached_and_a_second_ask_sends_nothing(tmp_path: Path):
 
 def test_the_cache_key_covers_model_prompt_version_text_images_and_sampling():
     base = request()
-    keys = {base.cache_key("m"), base.cache_key("other-model"), request("hi").cache_key("m"),
-            ChatRequest("probe", "2.0.0", base.messages).cache_key("m"),
-            request(images=(b"png-1",)).cache_key("m"), request(images=(b"png-2",)).cache_key("m"),
-            request(temperature=0.7).cache_key("m")}
+    keys = {
+        base.cache_key("m"),
+        base.cache_key("other-model"),
+        request("hi").cache_key("m"),
+        ChatRequest("probe", "2.0.0", base.messages).cache_key("m"),
+        request(images=(b"png-1",)).cache_key("m"),
+        request(images=(b"png-2",)).cache_key("m"),
+        request(temperature=0.7).cache_key("m"),
+    }
     assert len(keys) == 7 and base.cache_key("m") == request().cache_key("m")
 
 
@@ -107,6 +113,7 @@ def test_a_timed_out_request_is_retried(tmp_path: Path):
         if len(calls) == 1:
             time.sleep(1.5)
         return 200, "in time"
+
     waits: list[float] = []
     with serve(slow_then_fast) as server:
         llm = client(server.url, tmp_path, waits, timeout=0.3)
@@ -126,11 +133,14 @@ def test_complete_all_keeps_order_limits_concurrency_and_returns_failures_in_pla
             state["now"] -= 1
         text = body["messages"][0]["content"]
         return (400, "no") if text == "q5" else (200, f"a{text[1:]}")
+
     with serve(counting) as server:
         replies = client(server.url, tmp_path, concurrency=3).complete_all(
-            [request(f"q{n}") for n in range(12)], desc="probing")
+            [request(f"q{n}") for n in range(12)], desc="probing"
+        )
     assert [r.text if isinstance(r, Reply) else "error" for r in replies] == [
-        f"a{n}" if n != 5 else "error" for n in range(12)]
+        f"a{n}" if n != 5 else "error" for n in range(12)
+    ]
     assert isinstance(replies[5], LLMRequestError)
     assert 2 <= state["most"] <= 3
     # the progress bar: count of total, elapsed < ETA, rate
@@ -143,6 +153,7 @@ def test_identical_requests_of_a_batch_are_sent_once_and_share_the_reply(tmp_pat
     def echo(body: dict):
         sent.append(body["messages"][0]["content"])
         return 200, f"a{body['messages'][0]['content'][1:]}"
+
     with serve(echo) as server:
         llm = client(server.url, tmp_path)
         replies = llm.complete_all([request("q1"), request("q2"), request("q1"), request("q1")])

@@ -22,8 +22,12 @@ def even(data: dict) -> int:
 
 
 def job(text: str) -> Job:
-    request = ChatRequest("count", "1.0.0", ({"role": "user", "content": text},),
-                          response_format=response_format("json_schema", "count", SCHEMA))
+    request = ChatRequest(
+        "count",
+        "1.0.0",
+        ({"role": "user", "content": text},),
+        response_format=response_format("json_schema", "count", SCHEMA),
+    )
     return Job(text, request, SCHEMA, even)
 
 
@@ -39,8 +43,11 @@ def test_parse_reply_reads_fenced_or_embedded_json_and_names_schema_breaks():
 
 
 def test_response_format_modes():
-    assert response_format("json_schema", "count", SCHEMA)["json_schema"] == {"name": "count", "schema": SCHEMA,
-                                                                               "strict": True}
+    assert response_format("json_schema", "count", SCHEMA)["json_schema"] == {
+        "name": "count",
+        "schema": SCHEMA,
+        "strict": True,
+    }
     assert response_format("json_object", "count", SCHEMA) == {"type": "json_object"}
     assert response_format("none", "count", SCHEMA) is None
 
@@ -69,8 +76,12 @@ def test_malformed_json_then_success_retries_with_the_reason(tmp_path: Path):
 
 def test_attempts_are_bounded_and_the_last_error_kept(tmp_path: Path):
     with serve(lambda body: (200, json.dumps({"n": 1}))) as server:
-        outcomes = ask(LLMClient(Endpoint(server.url, "fake", cache_dir=tmp_path)), [job("a"), job("b")],
-                       max_attempts=2, desc="count")
+        outcomes = ask(
+            LLMClient(Endpoint(server.url, "fake", cache_dir=tmp_path)),
+            [job("a"), job("b")],
+            max_attempts=2,
+            desc="count",
+        )
     assert [(o.ok, o.invalid, o.error) for o in outcomes] == [(False, 2, "1 is odd")] * 2
     assert len(server.seen) == 4
 
@@ -84,6 +95,11 @@ def test_a_failed_request_is_an_outcome_not_a_reply(tmp_path: Path):
 def test_a_retry_keeps_the_image_with_the_question(tmp_path: Path):
     request = ChatRequest("count", "1.0.0", ({"role": "user", "content": "count the dots"},), images=(b"png",))
     with serve(fussy) as server:
-        ask(LLMClient(Endpoint(server.url, "fake", cache_dir=tmp_path)), [Job("dots", request, SCHEMA, even)], 2, "count")
+        ask(
+            LLMClient(Endpoint(server.url, "fake", cache_dir=tmp_path)),
+            [Job("dots", request, SCHEMA, even)],
+            2,
+            "count",
+        )
     retry = server.seen[1]["messages"]
     assert retry[0]["content"][0]["type"] == "image_url" and isinstance(retry[2]["content"], str)

@@ -35,8 +35,16 @@ def server() -> str:
 
 
 def test_tiny_with_smollm2_rephrasings_validates_and_rebuilds_from_the_cache(server: str, tmp_path: Path):
-    llm = LLMConfig(server, MODEL_NAME, tasks=("rephrase",), fallback=True, max_attempts=2, concurrency=2,
-                    timeout=180, cache_dir=tmp_path / "cache")  # two replies a question bound a CPU run's time
+    llm = LLMConfig(
+        server,
+        MODEL_NAME,
+        tasks=("rephrase",),
+        fallback=True,
+        max_attempts=2,
+        concurrency=2,
+        timeout=180,
+        cache_dir=tmp_path / "cache",
+    )  # two replies a question bound a CPU run's time
     config = dataclasses.replace(preset("tiny"), n_rephrasings=1, llm=llm)  # one twin a question: half the tokens
     start = time.perf_counter()
     built = build(config, tmp_path / "first")  # raises unless every leak check passes
@@ -59,9 +67,11 @@ def test_tiny_with_smollm2_rephrasings_validates_and_rebuilds_from_the_cache(ser
 def _summary(first: dict, again: dict, seconds: float, qa_seconds: float, made: list[dict]) -> None:
     """What a person wants to see of the run (pytest -s shows it): no number here is asserted."""
     hits = again["cache_hits"] / max(1, again["cache_hits"] + again["requests"])
-    print(f"\nSmolLM2 tiny build: {seconds:.0f}s ({qa_seconds:.0f}s QA), {first['requests']} requests "
-          f"({first['requests'] / qa_seconds:.2f}/s), rows {first['rows']}, {first['invalid_replies']} invalid replies "
-          f"retried, {first['fallbacks']['count']} of {sum(first['calls'].values())} calls fell back; "
-          f"rebuild: {again['requests']} requests, cache hit rate {hits:.0%}")
+    print(
+        f"\nSmolLM2 tiny build: {seconds:.0f}s ({qa_seconds:.0f}s QA), {first['requests']} requests "
+        f"({first['requests'] / qa_seconds:.2f}/s), rows {first['rows']}, {first['invalid_replies']} invalid replies "
+        f"retried, {first['fallbacks']['count']} of {sum(first['calls'].values())} calls fell back; "
+        f"rebuild: {again['requests']} requests, cache hit rate {hits:.0%}"
+    )
     for row in [r for r in made if r["level"] != "section"][:3]:  # made-up identities, not report text
         print(f"  {row['question']!r} -> {row['answer']!r}")

@@ -15,8 +15,10 @@ def echo(body: dict) -> tuple[int, str]:
 
 
 def test_rows_become_chat_requests_with_images():
-    rows = [{"id": "a", "question": "What is shown?", "image": Image.new("L", (8, 8))},
-            {"id": "b", "question": "Who is the patient?", "image": None}]
+    rows = [
+        {"id": "a", "question": "What is shown?", "image": Image.new("L", (8, 8))},
+        {"id": "b", "question": "Who is the patient?", "image": None},
+    ]
     with serve(echo) as server:
         answers = EndpointAdapter(server.url, "fake-vlm", concurrency=2).generate(rows)
     assert answers == ["echo: What is shown?", "echo: Who is the patient?"]

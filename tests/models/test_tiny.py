@@ -35,7 +35,8 @@ def test_qwen_checkpoint_is_an_ordinary_qwen2_5_vl(qwen_checkpoint: Path, tiny_r
     image_row = next(r for r in tiny_rows if r["image"] is not None)
     assert prompt_text(processor, image_row) == (
         "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
-        f"{image_row['question']}<|im_end|>\n<|im_start|>assistant\n")
+        f"{image_row['question']}<|im_end|>\n<|im_start|>assistant\n"
+    )
     batch = processor(text=[prompt_text(processor, image_row)], images=[image_row["image"].convert("RGB")])
     image_id = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
     assert batch["input_ids"][0].count(image_id) == SMALL.image_tokens

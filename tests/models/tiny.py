@@ -14,8 +14,9 @@ SMALL = TinySpec(vision_hidden=32, vision_layers=1, text_hidden=32, text_layers=
 def save_tiny(rows: list[dict], out: Path, family: str = "llava") -> Path:
     """A random tiny model of ``family`` with a tokenizer trained on ``rows``' text, saved to ``out``."""
     spec = dataclasses.replace(SMALL, family=family)
-    tokenizer = train_tokenizer([t for r in rows for t in (r["question"], r["answer"], *r["options"])],
-                                spec.vocab_size, family)
+    tokenizer = train_tokenizer(
+        [t for r in rows for t in (r["question"], r["answer"], *r["options"])], spec.vocab_size, family
+    )
     build_model(tokenizer, spec, seed=0).save_pretrained(out)
     build_processor(tokenizer, spec).save_pretrained(out)
     return out

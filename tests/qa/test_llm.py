@@ -36,13 +36,37 @@ def with_llm(config: BuildConfig, url: str, tmp_path: Path, **settings) -> Build
 
 def test_build_with_every_task_validates_and_a_rebuild_sends_no_request(small_config, template, tmp_path, capsys):
     config = tmp_path / "build.yaml"
-    config.write_text(yaml.safe_dump({
-        "preset": "tiny", "reports_archive": str(small_config.reports_archive), "n_utility_images": 4,
-        "targets_per_level": dict(small_config.targets_per_level)}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "preset": "tiny",
+                "reports_archive": str(small_config.reports_archive),
+                "n_utility_images": 4,
+                "targets_per_level": dict(small_config.targets_per_level),
+            }
+        )
+    )
     with serve(scribe()) as server:
-        assert main(["build", "--config", str(config), "--out", str(tmp_path / "out"), "--llm-base-url", server.url,
-                     "--llm-model", "scribe", "--llm-tasks", ALL_TASKS, "--llm-cache-dir", str(tmp_path / "cache")]
-                    ) == 0  # the leak checks passed
+        assert (
+            main(
+                [
+                    "build",
+                    "--config",
+                    str(config),
+                    "--out",
+                    str(tmp_path / "out"),
+                    "--llm-base-url",
+                    server.url,
+                    "--llm-model",
+                    "scribe",
+                    "--llm-tasks",
+                    ALL_TASKS,
+                    "--llm-cache-dir",
+                    str(tmp_path / "cache"),
+                ]
+            )
+            == 0
+        )  # the leak checks passed
         sent = len(server.seen)
         rebuilt = prepare(with_llm(small_config, server.url, tmp_path, tasks=tuple(ALL_TASKS.split(","))))
         assert len(server.seen) == sent  # the rebuild sent nothing
@@ -55,7 +79,8 @@ def test_build_with_every_task_validates_and_a_rebuild_sends_no_request(small_co
 
     rows = {r["id"]: r for r in pq.read_table(tmp_path / "out" / "train" / "train-00000-of-00001.parquet").to_pylist()}
     assert {item.id: item.question for item in rebuilt.items if item.id in rows} == {
-        i: row["question"] for i, row in rows.items()}
+        i: row["question"] for i, row in rows.items()
+    }
     trained = {item.id: item for item in template.items if item.level is not None and item.id in rows}
     extra = {rows[i]["task"] for i in set(rows) - set(trained)}
     assert extra <= {"classification"}  # LLM distractors give classifications the templates had to skip
@@ -80,6 +105,7 @@ def test_build_with_every_task_validates_and_a_rebuild_sends_no_request(small_co
 def test_a_reply_that_changes_the_fact_fails_the_build_listing_the_items(small_config, tmp_path):
     def wrong_answer(prompt, data):
         return {"rephrasings": [{**pair, "answer": "something else"} for pair in data["rephrasings"]]}
+
     with serve(scribe(wrong_answer)) as server, pytest.raises(LLMOutputError) as raised:
         build(with_llm(small_config, server.url, tmp_path), tmp_path / "out")
     message = str(raised.value)
@@ -91,13 +117,15 @@ def test_a_reply_that_changes_the_fact_fails_the_build_listing_the_items(small_c
 def test_fallback_keeps_the_template_wording_and_says_so(small_config, template, tmp_path):
     def wrong_answer(prompt, data):
         return {"rephrasings": [{**pair, "answer": "something else"} for pair in data["rephrasings"]]}
+
     with serve(scribe(wrong_answer)) as server:
         prepared = prepare(with_llm(small_config, server.url, tmp_path, fallback=True, max_attempts=2))
     before = {item.id: item for item in template.items}
     rephrased = [item for item in prepared.items if item.rephrased_of is not None]
     assert rephrased and all(item.question == before[item.id].question for item in rephrased)
     assert {(i.provenance.generator, i.provenance.cache_key, i.provenance.prompt_version) for i in rephrased} == {
-        ("llm-fallback", "fallback", "rephrase@1.0.0")}
+        ("llm-fallback", "fallback", "rephrase@1.0.0")
+    }
     assert all(item.provenance.generator == "template" for item in prepared.items if item.rephrased_of is None)
     record = prepared.llm
     assert record["fallbacks"]["count"] == record["calls"]["rephrase"]
@@ -108,6 +136,7 @@ def test_fallback_keeps_the_template_wording_and_says_so(small_config, template,
 def test_a_wrong_answer_that_is_the_answer_falls_back_to_the_rules(small_config, template, tmp_path):
     def lazy(prompt, data):
         return {**data, "perturbed": [data["paraphrased"], *data["perturbed"][1:]]} if prompt == "truth" else data
+
     with serve(scribe(lazy)) as server:
         with pytest.raises(LLMOutputError, match="is the correct one"):
             prepare(with_llm(small_config, server.url, tmp_path, tasks=("truth",)))
@@ -123,8 +152,12 @@ def test_a_pasted_forget_name_never_reaches_another_row(small_config, template, 
     name = template.hierarchy.nodes[target].attribute("name")
 
     def paste(prompt, data):
-        return {"rephrasings": [{**pair, "question": f"{pair['question']} (see also {name})"}
-                                for pair in data["rephrasings"]]}
+        return {
+            "rephrasings": [
+                {**pair, "question": f"{pair['question']} (see also {name})"} for pair in data["rephrasings"]
+            ]
+        }
+
     with serve(scribe(paste)) as server:
         with pytest.raises(LLMOutputError, match=f"mentions '{name.lower()}', which is not part of this fact"):
             prepare(with_llm(small_config, server.url, tmp_path))
@@ -144,6 +177,7 @@ def test_a_rejected_reply_is_fixed_on_retry(small_config, tmp_path):
         if "rephrasings" in data:  # first try: drops what identifies the entity in text questions
             data["rephrasings"] = [{**pair, "question": "Tell me about it."} for pair in data["rephrasings"]]
         return status, json.dumps(data)
+
     with serve(forgetful) as server:
         prepared = prepare(with_llm(small_config, server.url, tmp_path))
     retried = [body["messages"][-1]["content"] for body in server.seen if len(body["messages"]) > 4]

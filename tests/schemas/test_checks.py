@@ -196,7 +196,11 @@ def test_sibling_coverage_fires(clean: DatasetTables):
     target = clean.manifest["targets"]["study"][0]
     sibling = clean.table("study", "retain_sibling")
     patient = sibling.filter(pc.equal(sibling["study_id"], sibling["study_id"][0]))["patient_id"][0].as_py()
-    target_patient = clean.table("study", "forget").filter(pc.equal(clean.table("study", "forget")["study_id"], target))["patient_id"][0].as_py()
+    target_patient = (
+        clean.table("study", "forget")
+        .filter(pc.equal(clean.table("study", "forget")["study_id"], target))["patient_id"][0]
+        .as_py()
+    )
     kept = sibling.filter(pc.not_equal(sibling["patient_id"], target_patient))
     failed = failing(replace(clean, "study", "retain_sibling", kept))
     assert set(failed) == {"sibling_coverage"}

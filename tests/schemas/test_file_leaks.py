@@ -68,8 +68,14 @@ def _replace_image(folder: Path, config: str, split: str, picture: bytes) -> str
     row = first_image_row(table)
     images = table["image"].to_pylist()
     images[row] = {"bytes": picture, "path": images[row]["path"]}
-    write(path, table.set_column(table.schema.get_field_index("image"), table.schema.field("image"),
-                                 pa.array(images, table.schema.field("image").type)))
+    write(
+        path,
+        table.set_column(
+            table.schema.get_field_index("image"),
+            table.schema.field("image"),
+            pa.array(images, table.schema.field("image").type),
+        ),
+    )
     return table["id"][row].as_py()
 
 
@@ -83,8 +89,11 @@ def test_retain_image_replaced_by_a_forget_image(copy: Path, alteration: str | N
     picture = _forget_picture(copy)
     if alteration is not None:
         image = Image.open(io.BytesIO(picture))
-        image = {"jpeg": image, "half-size": image.resize((128, 128)),
-                 "brighter": ImageEnhance.Brightness(image).enhance(1.1)}[alteration]
+        image = {
+            "jpeg": image,
+            "half-size": image.resize((128, 128)),
+            "brighter": ImageEnhance.Brightness(image).enhance(1.1),
+        }[alteration]
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG" if alteration == "jpeg" else "PNG", quality=85)
         picture = buffer.getvalue()

@@ -19,7 +19,8 @@ def test_rows_are_those_datasets_reads_from_the_same_shards(tiny_build: Path):
     expected = list(Dataset.from_parquet([str(f) for f in files], keep_in_memory=True))
     rows = load_rows(tiny_build, "study", "forget")
     assert [{k: v for k, v in r.items() if k != "image"} for r in rows] == [
-        {k: v for k, v in r.items() if k != "image"} for r in expected]
+        {k: v for k, v in r.items() if k != "image"} for r in expected
+    ]
     pairs = [(r["image"], e["image"]) for r, e in zip(rows, expected, strict=True)]
     assert any(a is not None for a, _ in pairs)
     assert all((a is None and b is None) or np.array_equal(np.asarray(a), np.asarray(b)) for a, b in pairs)

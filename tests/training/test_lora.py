@@ -15,7 +15,15 @@ def test_lora_targets_every_language_linear_and_freezes_vision(any_checkpoint: P
     model = AutoModelForImageTextToText.from_pretrained(any_checkpoint)
     targets = language_linear_modules(model)
     assert targets and all(".language_model." in t for t in targets)
-    assert {t.rsplit(".", 1)[1] for t in targets} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert {t.rsplit(".", 1)[1] for t in targets} == {
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }
     assert freeze_vision(model) > 0
     tower = getattr(model.model, family_of(model).vision_tower)
     assert not any(p.requires_grad for p in tower.parameters())

@@ -3,7 +3,8 @@
 and again in a fresh process with 2 threads on kernels capped at AVX2 (another reduction order
 and other BLAS kernels: the closest stand-in for another CPU that one machine can run).
 
-Marked slow: `make test-slow` (and CI) runs it. Run as a module, it trains and evaluates once: ``python -m tests.training.test_threads DATASET OUT THREADS``.
+Marked slow: `make test-slow` (and CI) runs it. Run as a module, it trains and evaluates once:
+``python -m tests.training.test_threads DATASET OUT THREADS``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def train_and_evaluate(dataset: Path, out: Path, threads: int) -> None:
     from medforget.training.tiny_track import train_tiny
 
     train_tiny(dataset, out / "model", dataclasses.replace(RECIPE, threads=threads))
-    evaluate(dataset, "section", TransformersAdapter(out / "model", max_new_tokens=8), out / "run", reconstruction=False)
+    evaluate(
+        dataset, "section", TransformersAdapter(out / "model", max_new_tokens=8), out / "run", reconstruction=False
+    )
     ran = {"threads": torch.get_num_threads(), "kernels": torch.backends.cpu.get_cpu_capability()}
     (out / "ran.json").write_text(json.dumps(ran))
 
@@ -56,8 +59,12 @@ def predictions(run: Path) -> list[dict]:
 def test_one_and_two_threads_give_the_same_scores_within_the_stated_tolerance(tiny_build: Path, tmp_path: Path):
     train_and_evaluate(tiny_build, tmp_path / "one", threads=1)
     env = {**os.environ, **AVX2, "OMP_NUM_THREADS": "2"}
-    subprocess.run([sys.executable, "-m", "tests.training.test_threads", str(tiny_build), str(tmp_path / "two"), "2"],
-                   cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "tests.training.test_threads", str(tiny_build), str(tmp_path / "two"), "2"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     ran = json.loads((tmp_path / "two" / "ran.json").read_text())
     assert ran["threads"] == 2 and ran["kernels"] != "AVX512"
 

@@ -37,8 +37,12 @@ def test_same_seed_same_weights(trained: Path, tiny_build: Path, tmp_path: Path)
 
 
 def test_retain_model_leaves_out_the_forget_split(tiny_build: Path, tmp_path: Path):
-    result = train_tiny(tiny_build, tmp_path / "retain", dataclasses.replace(SMOKE, max_rows=None, epochs=0),
-                        without=("patient", "forget"))
+    result = train_tiny(
+        tiny_build,
+        tmp_path / "retain",
+        dataclasses.replace(SMOKE, max_rows=None, epochs=0),
+        without=("patient", "forget"),
+    )
     manifest = json.loads((tiny_build / "manifest.json").read_text())
     counts = manifest["counts"]
     assert result.rows == counts["train"]["train"]["rows"] - counts["patient"]["forget"]["rows"]

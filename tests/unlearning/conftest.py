@@ -22,8 +22,9 @@ RECIPE = TrainConfig(epochs=30, batch_size=8, learning_rate=3e-3, warmup_steps=5
 def small_data(tiny_build: Path) -> UnlearnData:
     """Every 4th row of the patient level's forget split, every 5th of retain_sibling."""
     full = load_unlearn_data(tiny_build, "patient")
-    return dataclasses.replace(full, forget=full.forget[::4],
-                               retain=load_rows(tiny_build, "patient", "retain_sibling")[::5])
+    return dataclasses.replace(
+        full, forget=full.forget[::4], retain=load_rows(tiny_build, "patient", "retain_sibling")[::5]
+    )
 
 
 def train_knowing(data: UnlearnData, out: Path, family: str = "llava") -> Path:
@@ -32,8 +33,9 @@ def train_knowing(data: UnlearnData, out: Path, family: str = "llava") -> Path:
     torch.use_deterministic_algorithms(True)
     spec = dataclasses.replace(KNOWING, family=family)
     rows = data.forget + data.retain
-    tokenizer = train_tokenizer([t for r in rows for t in (r["question"], r["answer"], *r["options"])],
-                                spec.vocab_size, family)
+    tokenizer = train_tokenizer(
+        [t for r in rows for t in (r["question"], r["answer"], *r["options"])], spec.vocab_size, family
+    )
     processor = build_processor(tokenizer, spec)
     model = build_model(tokenizer, spec, seed=0)
     fit(model, processor, rows, dataclasses.replace(RECIPE, spec=spec))

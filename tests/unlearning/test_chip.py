@@ -25,8 +25,23 @@ from tests.unlearning.conftest import sums
 LEVELS = ("network", "institution", "patient", "study", "section")
 #  N > I1 > P1 > S1 > X1, X2          I1 > P2 > S3 > X4
 #            P1 > S2 > X3             N > I2 > P3 > S4 > X5
-PARENT = {"N": None, "I1": "N", "I2": "N", "P1": "I1", "P2": "I1", "P3": "I2", "S1": "P1", "S2": "P1", "S3": "P2",
-          "S4": "P3", "X1": "S1", "X2": "S1", "X3": "S2", "X4": "S3", "X5": "S4"}
+PARENT = {
+    "N": None,
+    "I1": "N",
+    "I2": "N",
+    "P1": "I1",
+    "P2": "I1",
+    "P3": "I2",
+    "S1": "P1",
+    "S2": "P1",
+    "S3": "P2",
+    "S4": "P3",
+    "X1": "S1",
+    "X2": "S1",
+    "X3": "S2",
+    "X4": "S3",
+    "X5": "S4",
+}
 LEVEL_OF = {"N": "network", "I": "institution", "P": "patient", "S": "study", "X": "section"}
 
 
@@ -48,18 +63,21 @@ def split(target: str) -> tuple[list[dict], list[dict]]:
     return [row(n) for n in PARENT if n in forget], [row(n) for n in PARENT if n not in forget]
 
 
-@pytest.mark.parametrize(("level", "target", "below", "expected"), [
-    # a target with children: each child against the children of the target's siblings (and of itself)
-    ("institution", "I1", "patient", [("P1", ["P3"]), ("P2", ["P3"])]),
-    ("patient", "P1", "study", [("S1", ["S3"]), ("S2", ["S3"])]),
-    ("study", "S1", "section", [("X1", ["X3"]), ("X2", ["X3"])]),
-    # a leaf: against its retain siblings
-    ("section", "X1", None, [("X1", ["X2"])]),
-    # a leaf without siblings: against every retain node of its level
-    ("section", "X3", None, [("X3", ["X1", "X2", "X4", "X5"])]),
-    # children whose parent's other children have none at their level: every retain node of it
-    ("study", "S4", "section", [("X5", ["X1", "X2", "X3", "X4"])]),
-])
+@pytest.mark.parametrize(
+    ("level", "target", "below", "expected"),
+    [
+        # a target with children: each child against the children of the target's siblings (and of itself)
+        ("institution", "I1", "patient", [("P1", ["P3"]), ("P2", ["P3"])]),
+        ("patient", "P1", "study", [("S1", ["S3"]), ("S2", ["S3"])]),
+        ("study", "S1", "section", [("X1", ["X3"]), ("X2", ["X3"])]),
+        # a leaf: against its retain siblings
+        ("section", "X1", None, [("X1", ["X2"])]),
+        # a leaf without siblings: against every retain node of its level
+        ("section", "X3", None, [("X3", ["X1", "X2", "X4", "X5"])]),
+        # children whose parent's other children have none at their level: every retain node of it
+        ("study", "S4", "section", [("X5", ["X1", "X2", "X3", "X4"])]),
+    ],
+)
 def test_sibling_differential_pairs_follow_the_hierarchy(level, target, below, expected):
     tree = row_tree(*split(target), LEVELS)
     assert contrasts(tree, level, below) == expected
@@ -69,7 +87,7 @@ def test_a_target_without_a_parent_is_contrasted_with_every_retain_node_of_the_l
     levels = LEVELS[1:]  # no network: institutions are roots
     forget, retain = split("I1")
     strip = [{k: v for k, v in r.items() if k != "network_id"} for r in (*forget, *retain) if r["node_id"] != "N"]
-    tree = row_tree(strip[: len(forget)], strip[len(forget):], levels)
+    tree = row_tree(strip[: len(forget)], strip[len(forget) :], levels)
     assert contrasts(tree, "institution", "patient") == [("P1", ["P3"]), ("P2", ["P3"])]
     assert row_tree(*split("I1"), LEVELS).parent["I1"] == "N"
 
@@ -80,15 +98,21 @@ def test_per_node_samples_are_capped_seeded_and_stable():
     groups, _ = sample_nodes(tree, ["study"], cap=10, seed=0, sizes=(30, 1))
     chosen = [i for i, g in enumerate(groups) if "forget:S1" in g]
     assert len(chosen) == 10 and all(g[-1] == "forget" for g in groups if g)
-    assert chosen == [i for i, g in enumerate(sample_nodes(tree, ["study"], 10, 0, (30, 1))[0]) if g]  # same in any process
+    assert chosen == [
+        i for i, g in enumerate(sample_nodes(tree, ["study"], 10, 0, (30, 1))[0]) if g
+    ]  # same in any process
     assert chosen != [i for i, g in enumerate(sample_nodes(tree, ["study"], 10, 1, (30, 1))[0]) if g]
 
 
 def test_units_are_chosen_by_mean_absolute_difference_and_directions_restricted_to_them():
     name = "m"
-    stats = {"forget": {name: sums([5.0, 0.0, -4.0, 1.0])}, "retain": {name: sums([1.0, 0.0, 1.0, 1.0])},
-             "forget:A": {name: sums([5.0, 0.0, -4.0, 1.0])}, "retain:B": {name: sums([1.0, 9.0, 1.0, 1.0])},
-             "retain:C": {name: sums([1.0, -9.0, 3.0, 1.0], [1.0, 0.0, 3.0, 1.0])}}
+    stats = {
+        "forget": {name: sums([5.0, 0.0, -4.0, 1.0])},
+        "retain": {name: sums([1.0, 0.0, 1.0, 1.0])},
+        "forget:A": {name: sums([5.0, 0.0, -4.0, 1.0])},
+        "retain:B": {name: sums([1.0, 9.0, 1.0, 1.0])},
+        "retain:C": {name: sums([1.0, -9.0, 3.0, 1.0], [1.0, 0.0, 3.0, 1.0])},
+    }
     units = select_units(stats, top_k_percent=50)
     assert units[name].tolist() == [0, 2]  # scores 4, 0, 3, 0
     found = directions(stats, [("A", ["B", "C"]), ("A", ["A-twin"])], units)
@@ -137,12 +161,16 @@ def test_chip_hooks_the_published_modules_for_each_family(knowing, knowing_qwen)
     llava, _ = load_checkpoint(knowing)
     qwen, _ = load_checkpoint(knowing_qwen)
     assert [m.name for m in hooked_modules(llava, Chip(last_layers=1))] == [
-        f"model.language_model.layers.1.mlp.{p}" for p in ("gate_proj", "up_proj", "down_proj")]
+        f"model.language_model.layers.1.mlp.{p}" for p in ("gate_proj", "up_proj", "down_proj")
+    ]
     assert [m.name for m in hooked_modules(qwen, Chip(last_layers=1)) if m.kind == "projector"] == [
-        "model.visual.merger.mlp.0", "model.visual.merger.mlp.2"]
+        "model.visual.merger.mlp.0",
+        "model.visual.merger.mlp.2",
+    ]
     with_projector = hooked_modules(llava, Chip(hook_projector=True))
     assert {m.name for m in with_projector if m.kind == "projector"} == {
-        f"model.{name}" for name in family_of(llava).projector}
+        f"model.{name}" for name in family_of(llava).projector
+    }
 
 
 def test_chip_hooks_the_llava_projector_when_asked(knowing, small_data):

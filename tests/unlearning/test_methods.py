@@ -78,9 +78,20 @@ def test_the_output_is_a_checkpoint_with_its_record_and_state(knowing, tiny_buil
     record = unlearn(method_for("chip", {"top_k_percent": 20}), "study", knowing, tiny_build, tmp_path / "chip")
     saved = json.loads((tmp_path / "chip" / "medforget_unlearning.json").read_text())
     assert saved == record
-    assert saved["method"] == {"name": "chip", "version": "1.0.0", "hyperparameters": {
-        "top_k_percent": 20, "tau": 0.95, "alpha": 0.3, "last_layers": 6, "max_per_node": 500,
-        "hook_projector": None, "include_padding": False, "batch_size": 8}}
+    assert saved["method"] == {
+        "name": "chip",
+        "version": "1.0.0",
+        "hyperparameters": {
+            "top_k_percent": 20,
+            "tau": 0.95,
+            "alpha": 0.3,
+            "last_layers": 6,
+            "max_per_node": 500,
+            "hook_projector": None,
+            "include_padding": False,
+            "batch_size": 8,
+        },
+    }
     manifest = json.loads((tiny_build / "manifest.json").read_text())
     assert saved["rows"]["forget"] == manifest["counts"]["study"]["forget"]["rows"]
     assert set(saved["dataset"]["splits"]) >= {"forget", "retain_sibling", "retain_other"}
@@ -111,7 +122,8 @@ def test_lora_unlearning_saves_an_adapter_over_the_input_model(knowing, tiny_bui
 
 def test_hyperparameters_are_typed_and_checked():
     assert method_for("npo", {"beta": "0.5", "lora": "false", "epochs": "2"}) == METHODS.get("npo")(
-        beta=0.5, lora=False, epochs=2)
+        beta=0.5, lora=False, epochs=2
+    )
     assert method_for("chip", {"hook_projector": "none"}).hook_projector is None
     assert method_for("ga", {}, track="tiny").lora is False
     with pytest.raises(ConfigError, match="did you mean 'beta'"):
@@ -137,12 +149,50 @@ def test_cli_unlearn_reports_bad_input_without_a_traceback(knowing, tiny_build, 
 
 def test_cli_unlearn_runs_a_method(knowing, tiny_build, tmp_path, capsys):
     out = tmp_path / "prune"
-    assert main(["unlearn", "--method", "prune", "--level", "institution", "--model", str(knowing), "--dataset",
-                 str(tiny_build), "--out", str(out), "--track", "tiny", "--param", "top_k_percent=5"]) == 0
+    assert (
+        main(
+            [
+                "unlearn",
+                "--method",
+                "prune",
+                "--level",
+                "institution",
+                "--model",
+                str(knowing),
+                "--dataset",
+                str(tiny_build),
+                "--out",
+                str(out),
+                "--track",
+                "tiny",
+                "--param",
+                "top_k_percent=5",
+            ]
+        )
+        == 0
+    )
     assert "prune at institution" in capsys.readouterr().out
     assert json.loads((out / "medforget_unlearning.json").read_text())["summary"]["units_pruned"] > 0
     mine = out / "notes.md"  # once the user keeps a file there, it is no longer the command's to replace
     mine.write_text("mine")
-    assert main(["unlearn", "--method", "prune", "--level", "institution", "--model", str(knowing), "--dataset",
-                 str(tiny_build), "--out", str(out), "--track", "tiny"]) == 2
+    assert (
+        main(
+            [
+                "unlearn",
+                "--method",
+                "prune",
+                "--level",
+                "institution",
+                "--model",
+                str(knowing),
+                "--dataset",
+                str(tiny_build),
+                "--out",
+                str(out),
+                "--track",
+                "tiny",
+            ]
+        )
+        == 2
+    )
     assert "never replaced" in capsys.readouterr().err and mine.read_text() == "mine"

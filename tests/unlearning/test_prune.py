@@ -15,8 +15,10 @@ from tests.unlearning.conftest import sums
 
 
 def test_units_are_chosen_by_how_much_more_they_fire_on_forget_rows():
-    stats = {"forget": {"m": sums([4.0, -1.0, 0.5, 3.0], [-4.0, 1.0, 0.5, 1.0])},
-             "retain": {"m": sums([1.0, 1.0, 0.0, 2.0], [1.0, 1.0, 0.0, 2.0])}}
+    stats = {
+        "forget": {"m": sums([4.0, -1.0, 0.5, 3.0], [-4.0, 1.0, 0.5, 1.0])},
+        "retain": {"m": sums([1.0, 1.0, 0.0, 2.0], [1.0, 1.0, 0.0, 2.0])},
+    }
     # mean|F| = 4, 1, 0.5, 2 against mean|R| = 1, 1, 0, 2: ratios 4, 1, 5e5, 1
     assert select_units(stats, top_k_percent=50)["m"].tolist() == [0, 2]
     assert select_units(stats, top_k_percent=1)["m"].tolist() == [2]  # at least one unit
@@ -36,8 +38,14 @@ def test_pruning_zeroes_the_chosen_columns_and_nothing_else(pruned, small_data):
     before, after, processor, outcome = pruned
     modules = pruned_modules(before, None)
     rows = small_data.forget + small_data.retain
-    stats = collect(before, processor, rows, [["forget"]] * len(small_data.forget) + [["retain"]] * len(small_data.retain),
-                    modules, alpha=None)
+    stats = collect(
+        before,
+        processor,
+        rows,
+        [["forget"]] * len(small_data.forget) + [["retain"]] * len(small_data.retain),
+        modules,
+        alpha=None,
+    )
     chosen = select_units(stats, 30)
     assert {f"units/{m.name}" for m in modules} == set(outcome.tensors)
     for hooked in modules:
@@ -67,10 +75,17 @@ def test_a_pruned_unit_writes_nothing_whatever_it_computes(pruned, small_data):
                 value = args[0].clone()
                 value[..., units] = 100 * torch.randn(value[..., units].shape, generator=generator)
                 return (value,)
+
             return hook
 
-        handles = [model.get_submodule(name.removeprefix("units/")).register_forward_pre_hook(scramble(units))
-                   for name, units in outcome.tensors.items()] if noisy else []
+        handles = (
+            [
+                model.get_submodule(name.removeprefix("units/")).register_forward_pre_hook(scramble(units))
+                for name, units in outcome.tensors.items()
+            ]
+            if noisy
+            else []
+        )
         try:
             with torch.inference_mode():
                 return model(**batch).logits

@@ -80,7 +80,7 @@ class Builder(ABC):
     name: ClassVar[str]
     version: ClassVar[str]
     licence: ClassVar[Licence]
-    description: ClassVar[str]
+    description: str  # a class attribute; a source may say more per build (DICOM: its key policy)
     citation: ClassVar[str]  # BibTeX of the source, carried into the manifest and the card
     #: what of the hierarchy is real and what synthetic, for the card (``hierarchy``, ``real``,
     #: ``synthetic``, ``identifiers``); None: the card's default wording

@@ -43,36 +43,83 @@ MIN_KEY_BYTES = 16
 SHIFT_DAYS = (365, 3650)
 
 #: read only to be replaced by keyed pseudonyms: never reach an attribute
-PSEUDONYMIZED: frozenset[str] = frozenset({
-    "InstitutionName", "IssuerOfPatientID", "PatientID", "StudyInstanceUID", "SeriesInstanceUID",
-    "SOPInstanceUID", "AccessionNumber",
-})
+PSEUDONYMIZED: frozenset[str] = frozenset(
+    {
+        "InstitutionName",
+        "IssuerOfPatientID",
+        "PatientID",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "SOPInstanceUID",
+        "AccessionNumber",
+    }
+)
 #: read only to be shifted (studies) or turned into an age band (birth date)
 DATES: frozenset[str] = frozenset({"StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "PatientBirthDate"})
 #: coded values and free text that may reach an attribute (free text after the identifier check)
-KEPT: frozenset[str] = frozenset({
-    "PatientSex", "PatientAge", "Modality", "BodyPartExamined", "StudyDescription", "SeriesDescription",
-    "Manufacturer", "SeriesNumber", "InstanceNumber",
-})
+KEPT: frozenset[str] = frozenset(
+    {
+        "PatientSex",
+        "PatientAge",
+        "Modality",
+        "BodyPartExamined",
+        "StudyDescription",
+        "SeriesDescription",
+        "Manufacturer",
+        "SeriesNumber",
+        "InstanceNumber",
+    }
+)
 #: how an instance is read (image or report, frames, flags); never written
-STRUCTURE: frozenset[str] = frozenset({
-    "SOPClassUID", "Rows", "Columns", "NumberOfFrames", "PhotometricInterpretation", "BurnedInAnnotation",
-    "RecognizableVisualFeatures", "ContentSequence", "ValueType", "ConceptNameCodeSequence", "CodeMeaning",
-    "TextValue",
-})
+STRUCTURE: frozenset[str] = frozenset(
+    {
+        "SOPClassUID",
+        "Rows",
+        "Columns",
+        "NumberOfFrames",
+        "PhotometricInterpretation",
+        "BurnedInAnnotation",
+        "RecognizableVisualFeatures",
+        "ContentSequence",
+        "ValueType",
+        "ConceptNameCodeSequence",
+        "CodeMeaning",
+        "TextValue",
+    }
+)
 ALLOWED_TAGS: frozenset[str] = PSEUDONYMIZED | DATES | KEPT | STRUCTURE
 """Every tag the builder may read. Anything else in a file is never looked at, except by
 :func:`identifying_values`, which collects values only to keep them *out* of free text."""
 
 #: besides every person name (PN) and UID (UI) anywhere in the file, values of these tags count
 #: as identifying when they turn up in free text
-IDENTIFYING_TAGS: frozenset[str] = frozenset({
-    "PatientID", "OtherPatientIDs", "IssuerOfPatientID", "AccessionNumber", "InstitutionName",
-    "InstitutionAddress", "InstitutionalDepartmentName", "StationName", "DeviceSerialNumber", "StudyID",
-    "RequestedProcedureID", "ScheduledProcedureStepID", "PerformedProcedureStepID", "PatientAddress",
-    "PatientTelephoneNumbers", "MedicalRecordLocator", "OtherPatientNames", "PatientMotherBirthName",
-    "PatientBirthDate", "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
-})
+IDENTIFYING_TAGS: frozenset[str] = frozenset(
+    {
+        "PatientID",
+        "OtherPatientIDs",
+        "IssuerOfPatientID",
+        "AccessionNumber",
+        "InstitutionName",
+        "InstitutionAddress",
+        "InstitutionalDepartmentName",
+        "StationName",
+        "DeviceSerialNumber",
+        "StudyID",
+        "RequestedProcedureID",
+        "ScheduledProcedureStepID",
+        "PerformedProcedureStepID",
+        "PatientAddress",
+        "PatientTelephoneNumbers",
+        "MedicalRecordLocator",
+        "OtherPatientNames",
+        "PatientMotherBirthName",
+        "PatientBirthDate",
+        "StudyDate",
+        "SeriesDate",
+        "AcquisitionDate",
+        "ContentDate",
+    }
+)
 SR_CLASS_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 _PATTERNS = (
     re.compile(r"\d{5,}"),  # record numbers, compact dates
@@ -101,13 +148,17 @@ class PseudonymKey:
             logger.warning(
                 "%s is not set: DICOM pseudonyms use a random key that lives for this build only, so node ids and "
                 "output bytes differ on every build. Set %s to a secret of 16+ bytes (python -c 'import secrets; "
-                "print(secrets.token_hex(32))') to make builds reproducible; keep it out of the dataset.", KEY_ENV, KEY_ENV)
+                "print(secrets.token_hex(32))') to make builds reproducible; keep it out of the dataset.",
+                KEY_ENV,
+                KEY_ENV,
+            )
             return cls(secrets.token_bytes(32), "ephemeral")
         if len(value.encode("utf-8")) < MIN_KEY_BYTES:
             raise ConfigError(
                 f"${KEY_ENV} holds {len(value.encode('utf-8'))} bytes; a pseudonym key needs at least {MIN_KEY_BYTES} "
                 "(a short key can be guessed, and with it every pseudonym reversed); make one with "
-                "python -c 'import secrets; print(secrets.token_hex(32))'")
+                "python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
         return cls(value.encode("utf-8"), "env")
 
     def record(self) -> str:
@@ -246,8 +297,12 @@ def clean_text(text: str | None, identifiers: Identifiers | frozenset[str]) -> s
 
 
 #: the free-text fields of a record (and their tags), re-checked against the identifiers of the whole build
-TEXT_FIELDS = {"body_part": "BodyPartExamined", "study_description": "StudyDescription",
-               "series_description": "SeriesDescription", "manufacturer": "Manufacturer"}
+TEXT_FIELDS = {
+    "body_part": "BodyPartExamined",
+    "study_description": "StudyDescription",
+    "series_description": "SeriesDescription",
+    "manufacturer": "Manufacturer",
+}
 
 
 def recheck(record: DeidInstance, identifiers: Identifiers) -> DeidInstance:
@@ -320,8 +375,14 @@ def deidentify(ds: Any, path: Path, pseudo: Pseudonymizer, identifiers: frozense
     patient = pseudo.digest("patient", site, tag(ds, "IssuerOfPatientID") or "", ids["PatientID"] or "")
     study_uid = ids["StudyInstanceUID"] or ""
     offset = pseudo.date_offset(patient)
-    study_date = next((d for k in ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate")
-                       if (d := parse_date(tag(ds, k))) is not None), None)
+    study_date = next(
+        (
+            d
+            for k in ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate")
+            if (d := parse_date(tag(ds, k))) is not None
+        ),
+        None,
+    )
     dropped: list[str] = []
 
     def text(keyword: str) -> str | None:
@@ -336,22 +397,33 @@ def deidentify(ds: Any, path: Path, pseudo: Pseudonymizer, identifiers: frozense
     is_report = modality == "SR" or sop_class.startswith(SR_CLASS_PREFIX)
     sections = report_sections(ds, identifiers, dropped) if is_report else ()
     return DeidInstance(
-        path=path, site=site, patient=patient, study=pseudo.digest("study", study_uid),
-        series=pseudo.digest("series", ids["SeriesInstanceUID"] or ""), sop=pseudo.digest("sop", ids["SOPInstanceUID"] or ""),
-        site_label=pseudo.label("Site", "site-label", site), patient_label=pseudo.label("Patient", "patient-label", patient),
+        path=path,
+        site=site,
+        patient=patient,
+        study=pseudo.digest("study", study_uid),
+        series=pseudo.digest("series", ids["SeriesInstanceUID"] or ""),
+        sop=pseudo.digest("sop", ids["SOPInstanceUID"] or ""),
+        site_label=pseudo.label("Site", "site-label", site),
+        patient_label=pseudo.label("Patient", "patient-label", patient),
         mrn=pseudo.digits("MRN", "mrn", patient, n=8),
         accession=pseudo.digits("ACC", "accession", tag(ds, "AccessionNumber") or study_uid, n=9),
         sex=SEXES.get((tag(ds, "PatientSex") or "").upper()),
         age_band=age_band(tag(ds, "PatientAge"), parse_date(tag(ds, "PatientBirthDate")), study_date),
         date=None if study_date is None else study_date + offset,
-        modality=modality, body_part=_code(text("BodyPartExamined")),
-        study_description=text("StudyDescription"), series_description=text("SeriesDescription"),
-        manufacturer=text("Manufacturer"), series_number=_int(tag(ds, "SeriesNumber")),
-        instance_number=_int(tag(ds, "InstanceNumber")), frames=max(1, _int(tag(ds, "NumberOfFrames")) or 1),
+        modality=modality,
+        body_part=_code(text("BodyPartExamined")),
+        study_description=text("StudyDescription"),
+        series_description=text("SeriesDescription"),
+        manufacturer=text("Manufacturer"),
+        series_number=_int(tag(ds, "SeriesNumber")),
+        instance_number=_int(tag(ds, "InstanceNumber")),
+        frames=max(1, _int(tag(ds, "NumberOfFrames")) or 1),
         is_image=not is_report and tag(ds, "Rows") is not None and tag(ds, "Columns") is not None,
-        is_report=is_report, burned_in=(tag(ds, "BurnedInAnnotation") or "").upper() == "YES",
+        is_report=is_report,
+        burned_in=(tag(ds, "BurnedInAnnotation") or "").upper() == "YES",
         recognizable=(tag(ds, "RecognizableVisualFeatures") or "").upper() == "YES",
-        sections=sections, dropped=tuple(dropped),
+        sections=sections,
+        dropped=tuple(dropped),
     )
 
 
@@ -369,14 +441,25 @@ def _int(value: str | None) -> int | None:
 
 #: SR headings (CodeMeaning, lower case) -> the section names the default source uses
 _HEADINGS = {
-    "findings": "findings", "finding": "findings", "impression": "impression", "impressions": "impression",
-    "conclusion": "impression", "conclusions": "impression", "indication": "indication",
-    "indications": "indication", "clinical information": "indication", "history": "indication",
-    "reason for study": "indication", "comparison": "comparison", "comparisons": "comparison",
+    "findings": "findings",
+    "finding": "findings",
+    "impression": "impression",
+    "impressions": "impression",
+    "conclusion": "impression",
+    "conclusions": "impression",
+    "indication": "indication",
+    "indications": "indication",
+    "clinical information": "indication",
+    "history": "indication",
+    "reason for study": "indication",
+    "comparison": "comparison",
+    "comparisons": "comparison",
 }
 
 
-def report_sections(ds: Any, identifiers: Identifiers | frozenset[str], dropped: list[str]) -> tuple[tuple[str, str], ...]:
+def report_sections(
+    ds: Any, identifiers: Identifiers | frozenset[str], dropped: list[str]
+) -> tuple[tuple[str, str], ...]:
     """(section, text) of an SR document: the TEXT items under each heading, cleaned; items that
     mention an identifying value are dropped (and counted by the caller through ``dropped``)."""
     texts: dict[str, list[str]] = {}

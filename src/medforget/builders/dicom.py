@@ -119,8 +119,10 @@ class DicomBuilder(Builder):
         instances = self._recheck(self._unique(self._read(root, Pseudonymizer(key))))
         studies = self._with_images(self._studies(instances))
         if not studies:
-            raise SourceError(f"no usable study in {root}: every file was skipped (see the skip reasons in the log); "
-                              "check that --root holds DICOM files with PatientID, StudyInstanceUID and pixel data")
+            raise SourceError(
+                f"no usable study in {root}: every file was skipped (see the skip reasons in the log); "
+                "check that --root holds DICOM files with PatientID, StudyInstanceUID and pixel data"
+            )
         nodes, plans = self._assemble(studies)
         levels = self._levels(nodes)
         kept = [n for n in nodes if n.level in levels]
@@ -149,7 +151,9 @@ class DicomBuilder(Builder):
         if root is None:
             raise ConfigError("the dicom source needs its folder: medforget build --source dicom --root DIR")
         if not root.is_dir():
-            raise SourceError(f"DICOM folder {root} does not exist or is not a folder; pass the export's top folder as --root")
+            raise SourceError(
+                f"DICOM folder {root} does not exist or is not a folder; pass the export's top folder as --root"
+            )
         try:
             import pydicom  # noqa: F401
         except ImportError as err:
@@ -174,8 +178,10 @@ class DicomBuilder(Builder):
             index = dcmread(dicomdir)
             records = list(index.get("DirectoryRecordSequence") or ())
         except Exception as err:
-            raise SourceError(f"{dicomdir} is not a readable DICOMDIR ({err.__class__.__name__}); "
-                              "remove it to read every file of the folder instead") from err
+            raise SourceError(
+                f"{dicomdir} is not a readable DICOMDIR ({err.__class__.__name__}); "
+                "remove it to read every file of the folder instead"
+            ) from err
         paths = []
         for record in records:
             parts = record.get("ReferencedFileID")
@@ -285,20 +291,28 @@ class DicomBuilder(Builder):
         from medforget.images.neardup import MAX_DISTANCE, hamming, hash_matrix, same_picture
 
         jobs = [(tuple(r.path for r in _image_candidates(s.instances)[:MAX_DECODE_TRIES]), s.node_id) for s in studies]
-        decoded = pmap(partial(decode_first, size=self.config.image_size, origin=self.name), jobs, self.num_proc,
-                       desc="dicom pixels", unit="study")
+        decoded = pmap(
+            partial(decode_first, size=self.config.image_size, origin=self.name),
+            jobs,
+            self.num_proc,
+            desc="dicom pixels",
+            unit="study",
+        )
         kept: list[Study] = []
         for study, (path, record, failures) in zip(studies, decoded):
             for broken, reason in failures:
                 self._skip(broken, f"pixel data cannot be decoded ({reason})")
             instances = tuple(r for r in study.instances if r.path not in {b for b, _ in failures})
-            if record is None:
+            if record is None or path is None:  # both or neither
                 self._skip_all(instances, "study without a decodable image")
                 continue
             if kept:
                 distance = hamming(hash_matrix([s.record.phash for s in kept if s.record]), hash_matrix([record.phash]))
-                if any(d <= MAX_DISTANCE and same_picture(s.record.png, record.png)
-                       for s, d in zip(kept, distance.tolist()) if s.record):
+                if any(
+                    d <= MAX_DISTANCE and same_picture(s.record.png, record.png)
+                    for s, d in zip(kept, distance.tolist())
+                    if s.record
+                ):
                     self._skip_all(instances, "image near-duplicate of an earlier study's image")
                     continue
             kept.append(replace(study, instances=instances, image=DicomPixels(path), record=record))
@@ -323,7 +337,9 @@ class DicomBuilder(Builder):
                 nodes.append(patient)
                 for study in group:
                     nodes += _study_nodes(study, patient.id)
-                    plans.append(StudyImagePlan(study.node_id, patient.id, (), real_image=study.image, image=study.record))
+                    plans.append(
+                        StudyImagePlan(study.node_id, patient.id, (), real_image=study.image, image=study.record)
+                    )
         return nodes, plans
 
     def _levels(self, nodes: Sequence[Node]) -> tuple[str, ...]:
@@ -337,8 +353,14 @@ class DicomBuilder(Builder):
             if level in self.config.targets_per_level:
                 levels.append(level)
             else:
-                logger.warning("the DICOM folder has %s nodes, but targets_per_level names no %s count: the %s level "
-                               "is left out (add %s: N to targets_per_level to keep it)", level, level, level, level)
+                logger.warning(
+                    "the DICOM folder has %s nodes, but targets_per_level names no %s count: the %s level "
+                    "is left out (add %s: N to targets_per_level to keep it)",
+                    level,
+                    level,
+                    level,
+                    level,
+                )
         return tuple(levels)
 
     def _check_fillable(self, hierarchy: Hierarchy) -> None:
@@ -350,18 +372,22 @@ class DicomBuilder(Builder):
             with_sibling = sum(1 for n in hierarchy.at_level(level) if hierarchy.siblings(n.id))
             need = wanted.get(level)
             if need is None:
-                raise ConfigError(f"targets_per_level names no count for level {level!r}; give one for each of "
-                                  f"{hierarchy.target_levels}")
+                raise ConfigError(
+                    f"targets_per_level names no count for level {level!r}; give one for each of "
+                    f"{hierarchy.target_levels}"
+                )
             if with_sibling < need:
                 raise SourceError(
                     f"the DICOM folder has {with_sibling} {level} nodes with a sibling (same parent), and "
                     f"targets_per_level asks for {need} {level} targets, each needing one; lower "
-                    f"targets_per_level[{level!r}] to at most {max(with_sibling - 1, 1)} or add data")
+                    f"targets_per_level[{level!r}] to at most {max(with_sibling - 1, 1)} or add data"
+                )
         spare = sum(max(len(hierarchy.children(s.id)) - 1, 0) for s in hierarchy.at_level("institution"))
         if spare < self.config.n_holdout_patients:
             raise SourceError(
                 f"the DICOM folder allows {spare} held-out patients (each institution keeps one trained patient), "
-                f"and n_holdout_patients is {self.config.n_holdout_patients}; lower it or add patients")
+                f"and n_holdout_patients is {self.config.n_holdout_patients}; lower it or add patients"
+            )
 
     # skips ------------------------------------------------------------------------------------------
 
@@ -387,8 +413,9 @@ class DicomBuilder(Builder):
             examples.append(label)
 
 
-def decode_first(job: tuple[tuple[Path, ...], str], size: int, origin: str
-                 ) -> tuple[Path | None, Image | None, tuple[tuple[Path, str], ...]]:
+def decode_first(
+    job: tuple[tuple[Path, ...], str], size: int, origin: str
+) -> tuple[Path | None, Image | None, tuple[tuple[Path, str], ...]]:
     """The first of a study's candidate instances whose pixels decode, its image (owned by the
     study), and the candidates that failed with why; runs in a worker process."""
     from medforget.images.make import load_real
@@ -434,7 +461,9 @@ def _image_candidates(instances: Sequence[DeidInstance]) -> list[DeidInstance]:
     for record in instances:
         if record.is_image:
             series[record.series].append(record)
-    ordered = sorted(series.values(), key=lambda g: (g[0].modality in DERIVED, _number(g[0].series_number), str(g[0].path)))
+    ordered = sorted(
+        series.values(), key=lambda g: (g[0].modality in DERIVED, _number(g[0].series_number), str(g[0].path))
+    )
     out = []
     for group in ordered:
         group = sorted(group, key=lambda r: (_number(r.instance_number), str(r.path)))
@@ -454,7 +483,10 @@ def _first(values: Iterator[str | None]) -> str | None:
 def _institution(site: str, patients: list[list[Study]]) -> Node:
     modalities = sorted({r.modality for g in patients for s in g for r in s.instances if r.is_image and r.modality})
     return Node(
-        id=make_node_id("institution", "dicom", site), level="institution", parent_id=None, source_key=site,
+        id=make_node_id("institution", "dicom", site),
+        level="institution",
+        parent_id=None,
+        source_key=site,
         attributes=(
             Attribute("site", patients[0][0].head.site_label, "imaging site"),
             Attribute("modalities", ", ".join(modalities) or "unspecified", "modalities"),
@@ -465,14 +497,22 @@ def _institution(site: str, patients: list[list[Study]]) -> Node:
 def _patient(studies: list[Study], parent: str) -> Node:
     records = [r for s in studies for r in s.instances]
     first = min(studies, key=lambda s: min(r.date for r in s.instances if r.date))
-    attributes = [Attribute("name", records[0].patient_label, "name"), Attribute("mrn", records[0].mrn, "medical record number")]
+    attributes = [
+        Attribute("name", records[0].patient_label, "name"),
+        Attribute("mrn", records[0].mrn, "medical record number"),
+    ]
     if (sex := _first(r.sex for r in records)) is not None:
         attributes.append(Attribute("sex", sex, "sex"))
     if (band := _first(r.age_band for r in first.instances)) is not None:
         attributes.append(Attribute("age_band", band, "age band"))
     key = records[0].patient
-    return Node(id=make_node_id("patient", "dicom", key), level="patient", parent_id=parent, source_key=key,
-                attributes=tuple(attributes))
+    return Node(
+        id=make_node_id("patient", "dicom", key),
+        level="patient",
+        parent_id=parent,
+        source_key=key,
+        attributes=tuple(attributes),
+    )
 
 
 def _study_nodes(study: Study, parent: str) -> list[Node]:
@@ -500,13 +540,23 @@ def _series_nodes(study: Study, parent: str) -> list[Node]:
         head = group[0]
         number = str(head.series_number) if head.series_number is not None else str(position)
         attributes = [Attribute("number", number, "series number")]
-        for name, value, label in (("modality", head.modality, "modality"), ("body_part", head.body_part, "body part"),
-                                   ("description", _first(r.series_description for r in group), "series description"),
-                                   ("manufacturer", _first(r.manufacturer for r in group), "equipment manufacturer")):
+        for name, value, label in (
+            ("modality", head.modality, "modality"),
+            ("body_part", head.body_part, "body part"),
+            ("description", _first(r.series_description for r in group), "series description"),
+            ("manufacturer", _first(r.manufacturer for r in group), "equipment manufacturer"),
+        ):
             if value is not None:
                 attributes.append(Attribute(name, value, label))
-        nodes.append(Node(id=make_node_id("series", "dicom", head.series), level="series", parent_id=parent,
-                          source_key=head.series, attributes=tuple(attributes)))
+        nodes.append(
+            Node(
+                id=make_node_id("series", "dicom", head.series),
+                level="series",
+                parent_id=parent,
+                source_key=head.series,
+                attributes=tuple(attributes),
+            )
+        )
     return nodes
 
 
@@ -519,8 +569,12 @@ def _section_nodes(study: Study, parent: str) -> list[Node]:
                 if sentence is not None:
                     texts[name] = sentence
     return [
-        Node(id=make_node_id("section", "dicom", study.key, name), level="section", parent_id=parent,
-             source_key=f"{study.key}/{name}",
-             attributes=(Attribute("section", name, "section"), Attribute("text", text, "text")))
+        Node(
+            id=make_node_id("section", "dicom", study.key, name),
+            level="section",
+            parent_id=parent,
+            source_key=f"{study.key}/{name}",
+            attributes=(Attribute("section", name, "section"), Attribute("text", text, "text")),
+        )
         for name, text in sorted(texts.items())
     ]

@@ -31,8 +31,10 @@ class DicomPixels:
         try:
             return dicom_picture(self.path)
         except (*PIXEL_ERRORS, InvalidDicomError) as err:
-            raise SourceError(f"cannot decode the pixel data of {self.path} ({err.__class__.__name__}: {err}); "
-                              "remove the file or install a decoder plugin (pylibjpeg, gdcm)") from err
+            raise SourceError(
+                f"cannot decode the pixel data of {self.path} ({err.__class__.__name__}: {err}); "
+                "remove the file or install a decoder plugin (pylibjpeg, gdcm)"
+            ) from err
 
 
 def dicom_picture(path: Path) -> PILImage:

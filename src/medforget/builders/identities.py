@@ -22,8 +22,14 @@ _HOSPITAL_SUFFIXES = {
     "community": ("Memorial Hospital", "Community Hospital", "General Hospital", "Regional Medical Center"),
 }
 PACS_VENDORS: tuple[str, ...] = (
-    "Agfa Enterprise Imaging", "Carestream Vue", "Fujifilm Synapse", "GE Centricity",
-    "Philips IntelliSpace", "Sectra", "Siemens syngo", "Change Healthcare",
+    "Agfa Enterprise Imaging",
+    "Carestream Vue",
+    "Fujifilm Synapse",
+    "GE Centricity",
+    "Philips IntelliSpace",
+    "Sectra",
+    "Siemens syngo",
+    "Change Healthcare",
 )
 HOSPITAL_TYPES: tuple[str, ...] = ("teaching hospital", "community hospital")
 
@@ -93,9 +99,7 @@ class IdentityFactory:
         city = self._unique("city", key, lambda f: f.city())
         return InstitutionIdentity(name=name, city=city, type=f"{kind} hospital", pacs_vendor=vendor)
 
-    def patient(
-        self, key: str, sex: str, first_study: dt.date, age: int | None
-    ) -> PatientIdentity:
+    def patient(self, key: str, sex: str, first_study: dt.date, age: int | None) -> PatientIdentity:
         """A patient whose age at the first study is ``age`` when known, else adult."""
         fake = self._seeded(f"patient:{key}")
         age = age if age is not None else fake.random_int(25, 85)

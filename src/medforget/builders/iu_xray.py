@@ -72,9 +72,11 @@ def verify_archive(path: Path, sha256: str | None) -> None:
     except (OSError, EOFError, zlib.error) as err:
         raise SourceError(f"IU X-ray reports archive {path} is corrupt or truncated ({err}); {REINSTALL_HINT}") from err
     if sha256 is not None and digest.hexdigest() != sha256:
-        raise SourceError(f"IU X-ray reports archive {path} has sha256 {digest.hexdigest()[:16]}..., not the "
-                          f"{sha256[:16]}... of the archive torchxrayvision 1.5.7 ships: it was changed or damaged; "
-                          f"{REINSTALL_HINT}")
+        raise SourceError(
+            f"IU X-ray reports archive {path} has sha256 {digest.hexdigest()[:16]}..., not the "
+            f"{sha256[:16]}... of the archive torchxrayvision 1.5.7 ships: it was changed or damaged; "
+            f"{REINSTALL_HINT}"
+        )
 
 
 def parse_report(xml_bytes: bytes, fallback_id: str) -> Report:
@@ -84,9 +86,7 @@ def parse_report(xml_bytes: bytes, fallback_id: str) -> Report:
     report_id = uid.get("id", fallback_id) if uid is not None else fallback_id
     texts = {a.get("Label", ""): a.text or "" for a in root.iter("AbstractText")}
     sections = tuple(
-        (name, sentence)
-        for name in FACT_SECTIONS
-        if (sentence := fact_sentence(name, texts.get(name, ""))) is not None
+        (name, sentence) for name in FACT_SECTIONS if (sentence := fact_sentence(name, texts.get(name, ""))) is not None
     )
     indication = texts.get("INDICATION", "")
     return Report(
@@ -143,7 +143,9 @@ class IUXrayBuilder(Builder):
                 for member in members:
                     yield from self._read_member(archive, member)
         except (tarfile.TarError, EOFError, OSError) as err:
-            raise SourceError(f"IU X-ray reports archive {path} is corrupt ({err}); reinstall it: {INSTALL_HINT}") from err
+            raise SourceError(
+                f"IU X-ray reports archive {path} is corrupt ({err}); reinstall it: {INSTALL_HINT}"
+            ) from err
 
     def _read_member(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[Report]:
         if not member.name.endswith(".xml"):
@@ -157,7 +159,9 @@ class IUXrayBuilder(Builder):
     def _real_image(self, report: Report) -> Path | None:
         """The report's first PNG in the --images folder (the Open-i ``NLMCXR_png`` layout)."""
         folder = self.config.images_dir
-        for image_id in report.image_ids if folder is not None else ():
+        if folder is None:
+            return None
+        for image_id in report.image_ids:
             candidate = folder / f"{image_id}.png"
             if candidate.is_file():
                 return candidate
@@ -194,11 +198,19 @@ class IUXrayBuilder(Builder):
         """Patients dealt by seed to synthetic institutions, institutions to networks."""
         factory = IdentityFactory(self.config.seed)
         plans: list[StudyImagePlan] = []
-        nodes = synthetic_sites(self.name, self.config, factory, groups, key=lambda g: min(r.report_id for r in g),
-                                patient_nodes=lambda group, parent: self._patient(factory, group, parent, plans))
+        nodes = synthetic_sites(
+            self.name,
+            self.config,
+            factory,
+            groups,
+            key=lambda g: min(r.report_id for r in g),
+            patient_nodes=lambda group, parent: self._patient(factory, group, parent, plans),
+        )
         return SourceData(hierarchy=Hierarchy(nodes, DEFAULT_LEVELS), images=tuple(plans), spare_findings=spare)
 
-    def _patient(self, factory: IdentityFactory, group: list[Report], parent: str, plans: list[StudyImagePlan]) -> list[Node]:
+    def _patient(
+        self, factory: IdentityFactory, group: list[Report], parent: str, plans: list[StudyImagePlan]
+    ) -> list[Node]:
         reports = sorted(group, key=lambda r: r.report_id)
         key = "patient:" + "+".join(r.report_id for r in reports)
         sex = next((r.sex for r in reports if r.sex), None) or factory.sex(key)
@@ -206,7 +218,10 @@ class IUXrayBuilder(Builder):
         ages = [r.age - (d - dates[0]).days // 365 for r, d in zip(reports, dates) if r.age is not None]
         ident = factory.patient(key, sex, dates[0], ages[0] if ages and ages[0] > 0 else None)
         patient = Node(
-            id=make_node_id("patient", self.name, key), level="patient", parent_id=parent, source_key=key,
+            id=make_node_id("patient", self.name, key),
+            level="patient",
+            parent_id=parent,
+            source_key=key,
             attributes=(
                 Attribute("name", ident.name, "name"),
                 Attribute("sex", ident.sex, "sex"),
@@ -219,10 +234,14 @@ class IUXrayBuilder(Builder):
             nodes.extend(self._study(factory, report, date, patient.id, plans))
         return nodes
 
-    def _study(self, factory: IdentityFactory, report: Report, date: dt.date, parent: str, plans: list[StudyImagePlan]) -> list[Node]:
+    def _study(
+        self, factory: IdentityFactory, report: Report, date: dt.date, parent: str, plans: list[StudyImagePlan]
+    ) -> list[Node]:
         ident = factory.study(report.report_id, date)
         study = Node(
-            id=make_node_id("study", self.name, report.report_id), level="study", parent_id=parent,
+            id=make_node_id("study", self.name, report.report_id),
+            level="study",
+            parent_id=parent,
             source_key=report.report_id,
             attributes=(
                 Attribute("date", ident.date.isoformat(), "date"),
@@ -234,11 +253,12 @@ class IUXrayBuilder(Builder):
         plans.append(StudyImagePlan(study.id, parent, report.findings, real_image=self._real_image(report)))
         sections = [
             Node(
-                id=make_node_id("section", self.name, report.report_id, name), level="section",
-                parent_id=study.id, source_key=f"{report.report_id}/{name}",
+                id=make_node_id("section", self.name, report.report_id, name),
+                level="section",
+                parent_id=study.id,
+                source_key=f"{report.report_id}/{name}",
                 attributes=(Attribute("section", name.lower(), "section"), Attribute("text", text, "text")),
             )
             for name, text in report.sections
         ]
         return [study, *sections]
-

@@ -50,37 +50,78 @@ from medforget.reports import FACT_SECTIONS, fact_sentence
 METADATA_CSV = "mimic-cxr-2.0.0-metadata.csv.gz"
 SPLIT_CSV = "mimic-cxr-2.0.0-split.csv.gz"
 CHEXPERT_CSV = "mimic-cxr-2.0.0-chexpert.csv.gz"
-METADATA_COLUMNS = ("dicom_id", "subject_id", "study_id", "PerformedProcedureStepDescription", "ViewPosition",
-                    "StudyDate", "StudyTime")
+METADATA_COLUMNS = (
+    "dicom_id",
+    "subject_id",
+    "study_id",
+    "PerformedProcedureStepDescription",
+    "ViewPosition",
+    "StudyDate",
+    "StudyTime",
+)
 SPLIT_COLUMNS = ("dicom_id", "study_id", "subject_id", "split")
 CHEXPERT_LABELS = (
-    "Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum", "Fracture",
-    "Lung Lesion", "Lung Opacity", "No Finding", "Pleural Effusion", "Pleural Other", "Pneumonia",
-    "Pneumothorax", "Support Devices",
+    "Atelectasis",
+    "Cardiomegaly",
+    "Consolidation",
+    "Edema",
+    "Enlarged Cardiomediastinum",
+    "Fracture",
+    "Lung Lesion",
+    "Lung Opacity",
+    "No Finding",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Pneumonia",
+    "Pneumothorax",
+    "Support Devices",
 )
 #: CheXpert label -> canonical finding; labels without a counterpart in the vocabulary (Enlarged
 #: Cardiomediastinum, Fracture, Pleural Other) and "No Finding" name none
 CHEXPERT_TO_FINDING: dict[str, str] = {
-    "Atelectasis": "atelectasis", "Cardiomegaly": "cardiomegaly", "Consolidation": "opacity",
-    "Edema": "pulmonary edema", "Lung Lesion": "nodule", "Lung Opacity": "opacity",
-    "Pleural Effusion": "pleural effusion", "Pneumonia": "opacity", "Pneumothorax": "pneumothorax",
+    "Atelectasis": "atelectasis",
+    "Cardiomegaly": "cardiomegaly",
+    "Consolidation": "opacity",
+    "Edema": "pulmonary edema",
+    "Lung Lesion": "nodule",
+    "Lung Opacity": "opacity",
+    "Pleural Effusion": "pleural effusion",
+    "Pneumonia": "opacity",
+    "Pneumothorax": "pneumothorax",
     "Support Devices": "medical device",
 }
 _LABEL_VALUES = {"", "1.0", "0.0", "-1.0", "1", "0", "-1"}
 VIEW_PHRASES: dict[str, str] = {
-    "PA": "posteroanterior (PA)", "AP": "anteroposterior (AP)", "LATERAL": "lateral", "LL": "left lateral",
-    "LAO": "left anterior oblique", "RAO": "right anterior oblique", "AP AXIAL": "anteroposterior axial",
-    "PA LLD": "posteroanterior left lateral decubitus", "AP LLD": "anteroposterior left lateral decubitus",
-    "XTABLE LATERAL": "cross-table lateral", "SWIMMERS": "swimmer's",
+    "PA": "posteroanterior (PA)",
+    "AP": "anteroposterior (AP)",
+    "LATERAL": "lateral",
+    "LL": "left lateral",
+    "LAO": "left anterior oblique",
+    "RAO": "right anterior oblique",
+    "AP AXIAL": "anteroposterior axial",
+    "PA LLD": "posteroanterior left lateral decubitus",
+    "AP LLD": "anteroposterior left lateral decubitus",
+    "XTABLE LATERAL": "cross-table lateral",
+    "SWIMMERS": "swimmer's",
 }
 _VIEW_RANK = {"PA": 0, "AP": 1}  # the image a study is asked with: frontal first
 #: report headings (MIMIC spells them in several ways) -> the section name a fact keeps
 SECTION_ALIASES: dict[str, str] = {
-    "INDICATION": "INDICATION", "INDICATIONS": "INDICATION", "HISTORY": "INDICATION",
-    "CLINICAL HISTORY": "INDICATION", "CLINICAL INFORMATION": "INDICATION", "REASON FOR EXAM": "INDICATION",
-    "REASON FOR EXAMINATION": "INDICATION", "FINDINGS": "FINDINGS", "FINDING": "FINDINGS",
-    "IMPRESSION": "IMPRESSION", "IMPRESSIONS": "IMPRESSION", "CONCLUSION": "IMPRESSION",
-    "EXAMINATION": "EXAMINATION", "TECHNIQUE": "TECHNIQUE", "COMPARISON": "COMPARISON",
+    "INDICATION": "INDICATION",
+    "INDICATIONS": "INDICATION",
+    "HISTORY": "INDICATION",
+    "CLINICAL HISTORY": "INDICATION",
+    "CLINICAL INFORMATION": "INDICATION",
+    "REASON FOR EXAM": "INDICATION",
+    "REASON FOR EXAMINATION": "INDICATION",
+    "FINDINGS": "FINDINGS",
+    "FINDING": "FINDINGS",
+    "IMPRESSION": "IMPRESSION",
+    "IMPRESSIONS": "IMPRESSION",
+    "CONCLUSION": "IMPRESSION",
+    "EXAMINATION": "EXAMINATION",
+    "TECHNIQUE": "TECHNIQUE",
+    "COMPARISON": "COMPARISON",
 }
 _HEADING = re.compile(r"^[ \t]*([A-Z][A-Z /&()-]{1,40}[A-Z)]):", re.MULTILINE)
 _REDACTION = re.compile(r"_{2,}")  # MIMIC's de-identified spans ("___")
@@ -131,7 +172,7 @@ def read_report_sections(text: str) -> dict[str, str]:
     sections: dict[str, str] = {}
     for match, following in zip(matches, [*matches[1:], None]):
         name = SECTION_ALIASES.get(" ".join(match.group(1).split()))
-        body = text[match.end(): following.start() if following else len(text)]
+        body = text[match.end() : following.start() if following else len(text)]
         if name is not None and name not in sections:
             sections[name] = " ".join(body.split())
     return sections
@@ -142,7 +183,8 @@ def report_facts(text: str) -> tuple[tuple[str, str], ...]:
     :func:`medforget.reports.fact_sentence` treats as redacted: a sentence holding one is not used."""
     sections = read_report_sections(_REDACTION.sub("XXXX", _TITLE_BEFORE_REDACTION.sub(r"\1 ", text)))
     return tuple(
-        (name, sentence) for name in FACT_SECTIONS
+        (name, sentence)
+        for name in FACT_SECTIONS
         if (sentence := fact_sentence(name, sections.get(name, ""))) is not None
     )
 
@@ -183,8 +225,10 @@ def _parse_date(value: str) -> dt.date:
 class MIMICCXRBuilder(Builder):
     name = "mimic-cxr"
     version = "1.0.0"
-    description = ("MIMIC-CXR-JPG 2.x with MIMIC-CXR reports: real patients, studies, shifted dates, images and "
-                   "report sentences; sites, networks and patient names synthetic")
+    description = (
+        "MIMIC-CXR-JPG 2.x with MIMIC-CXR reports: real patients, studies, shifted dates, images and "
+        "report sentences; sites, networks and patient names synthetic"
+    )
     licence = Licence(
         spdx="PhysioNet-Credentialed-Health-Data-1.5.0",
         url="https://physionet.org/content/mimic-cxr-jpg/view-license/2.1.0/",
@@ -210,7 +254,7 @@ class MIMICCXRBuilder(Builder):
         "real": "MIMIC subject ids (as medical record numbers), study ids (as accession numbers), shifted study "
         "dates, view positions, procedures, CheXpert findings (positive labels only), one short sentence per "
         "INDICATION, FINDINGS and IMPRESSION section, and the JPEG images, read at build time from the user's "
-        "credentialed copy. Sentences holding a de-identification mark (\"___\") are never used.",
+        'credentialed copy. Sentences holding a de-identification mark ("___") are never used.',
         "synthetic": "the sites (names, cities, types, PACS vendors), the health networks, and patient names "
         "(seeded with Faker per subject id: MIMIC has no names). They belong to no real hospital or person.",
         "identifiers": "MIMIC's de-identified subject and study ids are present: this dataset is bound by the "
@@ -302,8 +346,15 @@ class MIMICCXRBuilder(Builder):
         if not dicom_id or not _IDS.fullmatch(subject) or not _IDS.fullmatch(study) or date is None:
             self.skips.skip(item, f"malformed row in {METADATA_CSV} (ids or StudyDate)")
             return None
-        return DicomRow(dicom_id, subject, study, row["ViewPosition"].strip().upper(),
-                        " ".join(row["PerformedProcedureStepDescription"].split()), date, row["StudyTime"].strip())
+        return DicomRow(
+            dicom_id,
+            subject,
+            study,
+            row["ViewPosition"].strip().upper(),
+            " ".join(row["PerformedProcedureStepDescription"].split()),
+            date,
+            row["StudyTime"].strip(),
+        )
 
     def _cross_check_split(self, images: dict[str, DicomRow]) -> None:
         """Drop images the split CSV places in another study or subject: the two indexes disagree."""
@@ -315,7 +366,10 @@ class MIMICCXRBuilder(Builder):
                 continue
             seen.add(dicom_id)
             image = images.get(dicom_id)
-            if image is not None and (image.study_id, image.subject_id) != (row["study_id"].strip(), row["subject_id"].strip()):
+            if image is not None and (image.study_id, image.subject_id) != (
+                row["study_id"].strip(),
+                row["subject_id"].strip(),
+            ):
                 self.skips.skip(item, f"{SPLIT_CSV} and {METADATA_CSV} disagree on the image's study")
                 del images[dicom_id]
 
@@ -323,7 +377,9 @@ class MIMICCXRBuilder(Builder):
         labels: dict[tuple[str, str], tuple[str, ...]] = {}
         for item, row in self._rows(CHEXPERT_CSV, ("subject_id", "study_id", *CHEXPERT_LABELS)):
             key = (row["subject_id"].strip(), row["study_id"].strip())
-            if not all(_IDS.fullmatch(k) for k in key) or any(row[lb].strip() not in _LABEL_VALUES for lb in CHEXPERT_LABELS):
+            if not all(_IDS.fullmatch(k) for k in key) or any(
+                row[lb].strip() not in _LABEL_VALUES for lb in CHEXPERT_LABELS
+            ):
                 self.skips.skip(item, f"malformed row in {CHEXPERT_CSV} (ids or label values)")
             elif key in labels:
                 self.skips.skip(item, f"duplicate study in {CHEXPERT_CSV}")
@@ -348,7 +404,9 @@ class MIMICCXRBuilder(Builder):
                 by_subject[record.subject_id].append(record)
         return {subject: _one_per_date(records) for subject, records in sorted(by_subject.items())}
 
-    def _study_record(self, study_id: str, rows: list[DicomRow], labels: dict[tuple[str, str], tuple[str, ...]]) -> StudyRecord | None:
+    def _study_record(
+        self, study_id: str, rows: list[DicomRow], labels: dict[tuple[str, str], tuple[str, ...]]
+    ) -> StudyRecord | None:
         subjects = {r.subject_id for r in rows}
         if len(subjects) > 1:
             self.skips.skip(f"study {study_id}", f"study id listed under several subjects in {METADATA_CSV}")
@@ -380,7 +438,8 @@ class MIMICCXRBuilder(Builder):
         if len(chosen) < needed:
             raise SourceError(
                 f"the MIMIC-CXR source yields {len(chosen)} patients with {config.min_studies}+ usable studies; the "
-                f"config needs {needed} (reports looked for under {', '.join(map(str, roots)) or 'nothing found'})")
+                f"config needs {needed} (reports looked for under {', '.join(map(str, roots)) or 'nothing found'})"
+            )
         return chosen
 
     def _resolve(self, records: Iterable[StudyRecord], roots: list[Path]) -> list[ResolvedStudy]:
@@ -426,16 +485,27 @@ class MIMICCXRBuilder(Builder):
         """Patients dealt by seed into synthetic sites, sites into synthetic networks."""
         factory = IdentityFactory(self.config.seed)
         plans: list[StudyImagePlan] = []
-        nodes = synthetic_sites(self.name, self.config, factory, patients, key=lambda p: p[0].record.subject_id,
-                                patient_nodes=lambda studies, parent: self._patient(factory, studies, parent, plans))
+        nodes = synthetic_sites(
+            self.name,
+            self.config,
+            factory,
+            patients,
+            key=lambda p: p[0].record.subject_id,
+            patient_nodes=lambda studies, parent: self._patient(factory, studies, parent, plans),
+        )
         return SourceData(hierarchy=Hierarchy(nodes, DEFAULT_LEVELS), images=tuple(plans), spare_findings=spare)
 
-    def _patient(self, factory: IdentityFactory, studies: list[ResolvedStudy], parent: str, plans: list[StudyImagePlan]) -> list[Node]:
+    def _patient(
+        self, factory: IdentityFactory, studies: list[ResolvedStudy], parent: str, plans: list[StudyImagePlan]
+    ) -> list[Node]:
         subject = studies[0].record.subject_id
         key = f"subject:{subject}"
         name = factory.patient(key, factory.sex(key), studies[0].record.date, None).name
         patient = Node(
-            id=make_node_id("patient", self.name, subject), level="patient", parent_id=parent, source_key=subject,
+            id=make_node_id("patient", self.name, subject),
+            level="patient",
+            parent_id=parent,
+            source_key=subject,
             attributes=(Attribute("name", name, "name"), Attribute("mrn", subject, "medical record number")),
         )
         nodes = [patient]
@@ -453,12 +523,19 @@ class MIMICCXRBuilder(Builder):
         ]
         if study.image.procedure:
             attributes.insert(3, Attribute("procedure", study.image.procedure, "procedure"))
-        node = Node(id=make_node_id("study", self.name, record.study_id), level="study", parent_id=parent,
-                    source_key=record.study_id, attributes=tuple(attributes))
+        node = Node(
+            id=make_node_id("study", self.name, record.study_id),
+            level="study",
+            parent_id=parent,
+            source_key=record.study_id,
+            attributes=tuple(attributes),
+        )
         plans.append(StudyImagePlan(node.id, parent, record.findings, real_image=study.image_path))
         sections = [
             Node(
-                id=make_node_id("section", self.name, record.study_id, name), level="section", parent_id=node.id,
+                id=make_node_id("section", self.name, record.study_id, name),
+                level="section",
+                parent_id=node.id,
                 source_key=f"{record.study_id}/{name}",
                 attributes=(Attribute("section", name.lower(), "section"), Attribute("text", text, "text")),
             )

@@ -52,7 +52,9 @@ class OpenIBuilder(IUXrayBuilder):
     def _folder(self, name: str, given: Path | None = None) -> Path:
         root = self.config.source_root
         if root is None:
-            raise SourceError("the openi source needs its folder: --root DIR (holding ecgen-radiology/ and NLMCXR_png/)")
+            raise SourceError(
+                "the openi source needs its folder: --root DIR (holding ecgen-radiology/ and NLMCXR_png/)"
+            )
         folder = given or root / name
         if not folder.is_dir():
             raise SourceError(f"{folder} is not a folder: an Open-i root holds {REPORTS_DIR}/ and {IMAGES_DIR}/")

@@ -27,8 +27,14 @@ def deal(rng: random.Random, items: Sequence[P], n: int) -> list[list[P]]:
     return hands
 
 
-def synthetic_sites(source: str, config: BuildConfig, factory: IdentityFactory, patients: Sequence[P],
-                    key: Callable[[P], str], patient_nodes: Callable[[P, str], list[Node]]) -> list[Node]:
+def synthetic_sites(
+    source: str,
+    config: BuildConfig,
+    factory: IdentityFactory,
+    patients: Sequence[P],
+    key: Callable[[P], str],
+    patient_nodes: Callable[[P, str], list[Node]],
+) -> list[Node]:
     """Network and institution nodes around ``patients``, with ``patient_nodes(patient, parent
     id)`` below each; a site's and a network's identity derive from the smallest ``key`` of
     their patients, so they stay put whatever order the source listed them in."""
@@ -49,7 +55,10 @@ def synthetic_sites(source: str, config: BuildConfig, factory: IdentityFactory, 
 def _network(source: str, factory: IdentityFactory, key: str) -> Node:
     ident = factory.network(key)
     return Node(
-        id=make_node_id("network", source, key), level="network", parent_id=None, source_key=key,
+        id=make_node_id("network", source, key),
+        level="network",
+        parent_id=None,
+        source_key=key,
         attributes=(Attribute("name", ident.name, "name"), Attribute("city", ident.city, "headquarters")),
     )
 
@@ -57,7 +66,10 @@ def _network(source: str, factory: IdentityFactory, key: str) -> Node:
 def _institution(source: str, factory: IdentityFactory, key: str, parent: str) -> Node:
     ident = factory.institution(key)
     return Node(
-        id=make_node_id("institution", source, key), level="institution", parent_id=parent, source_key=key,
+        id=make_node_id("institution", source, key),
+        level="institution",
+        parent_id=parent,
+        source_key=key,
         attributes=(
             Attribute("name", ident.name, "name"),
             Attribute("city", ident.city, "city"),

@@ -17,17 +17,33 @@ def add(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--endpoint-model", default=None, metavar="NAME", help="model name to ask the endpoint for")
     evaluate.add_argument("--dataset", type=Path, required=True, metavar="DIR")
     evaluate.add_argument("--level", required=True, help="institution | patient | study | section | all")
-    evaluate.add_argument("--out", type=Path, required=True, metavar="RUN", help="folder for results.json, predictions.jsonl")
+    evaluate.add_argument(
+        "--out", type=Path, required=True, metavar="RUN", help="folder for results.json, predictions.jsonl"
+    )
     evaluate.add_argument("--method", default="none", help="name of the unlearning method that made the model")
-    evaluate.add_argument("--before", type=Path, metavar="RUN",
-                          help="the eval run of the model before unlearning: enables sibling damage, utility retained")
-    evaluate.add_argument("--retain", type=Path, metavar="RUN",
-                          help="the eval run of the level's retain model (never trained on its forget split): enables "
-                          "PrivLeak and forget quality, and with --before the normalised knowledge measures")
+    evaluate.add_argument(
+        "--before",
+        type=Path,
+        metavar="RUN",
+        help="the eval run of the model before unlearning: enables sibling damage, utility retained",
+    )
+    evaluate.add_argument(
+        "--retain",
+        type=Path,
+        metavar="RUN",
+        help="the eval run of the level's retain model (never trained on its forget split): enables "
+        "PrivLeak and forget quality, and with --before the normalised knowledge measures",
+    )
     evaluate.add_argument("--no-reconstruction", action="store_true", help="skip the reconstruction attack")
-    evaluate.add_argument("--judge-endpoint", metavar="URL", default=None,
-                          help="an OpenAI-compatible base URL for the LLM judge (factuality 1-10 of generation rows)")
-    evaluate.add_argument("--judge-model", metavar="NAME", default=None, help="model name to ask the judge endpoint for")
+    evaluate.add_argument(
+        "--judge-endpoint",
+        metavar="URL",
+        default=None,
+        help="an OpenAI-compatible base URL for the LLM judge (factuality 1-10 of generation rows)",
+    )
+    evaluate.add_argument(
+        "--judge-model", metavar="NAME", default=None, help="model name to ask the judge endpoint for"
+    )
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.set_defaults(run=_run_eval)
     table = commands.add_parser("table", help="a Markdown table of eval runs: headline metrics and unlearning time")
@@ -51,14 +67,27 @@ def _run_eval(args: argparse.Namespace) -> int:
         from medforget.evaluators.judge import EndpointJudge
 
         judge = EndpointJudge(args.judge_endpoint, args.judge_model)
-    adapter = (TransformersAdapter(args.model, batch_size=args.batch_size) if args.model
-               else EndpointAdapter(args.endpoint, args.endpoint_model) if args.endpoint
-               else PredictionsFile(args.predictions))
+    adapter = (
+        TransformersAdapter(args.model, batch_size=args.batch_size)
+        if args.model
+        else EndpointAdapter(args.endpoint, args.endpoint_model)
+        if args.endpoint
+        else PredictionsFile(args.predictions)
+    )
     for level in levels:
         out = args.out / level if args.level == "all" else args.out
         before, retain = (run / level if run and args.level == "all" else run for run in (args.before, args.retain))
-        results = evaluate(args.dataset, level, adapter, out, method=args.method, before=before, retain=retain,
-                           reconstruction=not args.no_reconstruction, judge=judge)
+        results = evaluate(
+            args.dataset,
+            level,
+            adapter,
+            out,
+            method=args.method,
+            before=before,
+            retain=retain,
+            reconstruction=not args.no_reconstruction,
+            judge=judge,
+        )
         print("\n".join(_results_table(results)))
         failed = sum(m.get("failed", 0) for m in results["metrics"] if m["name"] == "llm_factuality")
         if failed:
@@ -68,22 +97,45 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 def _results_table(results: dict) -> list[str]:
     """Per split: the primary metric of each task and of all rows; then the headline numbers."""
-    columns = (("classification", "option_accuracy"), ("generation", "rouge_l"), ("cloze", "cloze_exact_match"),
-               ("all", "primary"))
+    columns = (
+        ("classification", "option_accuracy"),
+        ("generation", "rouge_l"),
+        ("cloze", "cloze_exact_match"),
+        ("all", "primary"),
+    )
     cells = {(m["split"], m["task"], m["name"]): m for m in results["metrics"]}
     splits = list(dict.fromkeys(m["split"] for m in results["metrics"] if m["name"] == "primary"))
-    lines = [f"{results['level']} ({results['model']})", f"{'split':<18}" + "".join(f"{t:>16}" for t, _ in columns)
-             + f"{'n':>7}"]
+    lines = [
+        f"{results['level']} ({results['model']})",
+        f"{'split':<18}" + "".join(f"{t:>16}" for t, _ in columns) + f"{'n':>7}",
+    ]
     for split in splits:
         values = [cells.get((split, task, name), {}).get("value") for task, name in columns]
-        lines.append(f"{split:<18}" + "".join(f"{v:>16.3f}" if v is not None else f"{'':>16}" for v in values)
-                     + f"{cells[(split, 'all', 'primary')]['n']:>7}")
-    headline = ("forget_retain_gap", "child_leak_rate", "sibling_damage", "utility_retained", "reconstruction_attack",
-                "mia_auc_loss", "privleak_loss", "normalised_forget", "normalised_child_leak", "ks_statistic")
-    headline += ("forget_quality",)
-    shown = [f"{m['name']} {m['value']:.3f}" + (f" [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else "")
-             + f" ({m['split']}{'' if m['task'] == 'all' else ', ' + m['task']})"
-             for m in results["metrics"] if m["name"] in headline and m["value"] is not None]
+        lines.append(
+            f"{split:<18}"
+            + "".join(f"{v:>16.3f}" if v is not None else f"{'':>16}" for v in values)
+            + f"{cells[(split, 'all', 'primary')]['n']:>7}"
+        )
+    headline = (
+        "forget_retain_gap",
+        "child_leak_rate",
+        "sibling_damage",
+        "utility_retained",
+        "reconstruction_attack",
+        "mia_auc_loss",
+        "privleak_loss",
+        "normalised_forget",
+        "normalised_child_leak",
+        "ks_statistic",
+        "forget_quality",
+    )
+    shown = [
+        f"{m['name']} {m['value']:.3f}"
+        + (f" [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else "")
+        + f" ({m['split']}{'' if m['task'] == 'all' else ', ' + m['task']})"
+        for m in results["metrics"]
+        if m["name"] in headline and m["value"] is not None
+    ]
     return lines + [f"  {line}" for line in shown]
 
 

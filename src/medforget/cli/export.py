@@ -8,13 +8,17 @@ from pathlib import Path
 
 def add(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser(
-        "export", help="export a built dataset to another layout (medforget-paper: the published MedForget files)",
+        "export",
+        help="export a built dataset to another layout (medforget-paper: the published MedForget files)",
         description="Write a built dataset in the layout of the published MedForget code: per level, "
         "<level>_level/forget_set_all.parquet and retain_set_all.parquet (columns image, image_path, metadata, "
         "hierarchy_metadata, ID), plus rephrased sets; the authors' CHIP and eval.py read them. Mapping: "
-        "src/medforget/paper_layout.py.")
+        "src/medforget/paper_layout.py.",
+    )
     export.add_argument("--format", required=True, choices=("medforget-paper",), help="the layout to write")
-    export.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="a folder written by `medforget build`")
+    export.add_argument(
+        "--dataset", type=Path, required=True, metavar="DIR", help="a folder written by `medforget build`"
+    )
     export.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the export goes (replaced whole)")
     export.set_defaults(run=_run_export)
 
@@ -24,7 +28,9 @@ def _run_export(args: argparse.Namespace) -> int:
 
     result = export_paper_layout(args.dataset, args.out)
     for level, files in result.record["levels"].items():
-        sizes = ", ".join(f"{name} {f['rows']} rows ({f['questions']} QA)" for name, f in files.items() if name != "left_out")
+        sizes = ", ".join(
+            f"{name} {f['rows']} rows ({f['questions']} QA)" for name, f in files.items() if name != "left_out"
+        )
         print(f"{level}_level: {sizes}")
     print(f"wrote the medforget-paper layout of {args.dataset} to {args.out}")
     return 0

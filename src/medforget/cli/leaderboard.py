@@ -13,27 +13,49 @@ def add(commands: argparse._SubParsersAction) -> None:
     board = commands.add_parser("leaderboard", help="check a submission, or build the board")
     board_commands = board.add_subparsers(dest="board_command", required=True, metavar="ACTION")
     check = board_commands.add_parser(
-        "check", help="validate a submission and recompute its scores from its predictions (exit 1: rejected)")
+        "check", help="validate a submission and recompute its scores from its predictions (exit 1: rejected)"
+    )
     check.add_argument("submission", type=Path, metavar="PATH", help="a submission folder, .tar.gz or .zip")
     check.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="the board's dataset for its track")
-    check.add_argument("--target", type=Path, default=None, metavar="PATH",
-                       help="the track's target submission: enables sibling damage and utility retained")
-    check.add_argument("--retain", type=Path, default=None, metavar="PATH",
-                       help="the track's retain submission: enables PrivLeak and forget quality, and with --target "
-                       "the normalised knowledge measures")
+    check.add_argument(
+        "--target",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the track's target submission: enables sibling damage and utility retained",
+    )
+    check.add_argument(
+        "--retain",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the track's retain submission: enables PrivLeak and forget quality, and with --target "
+        "the normalised knowledge measures",
+    )
     check.set_defaults(run=_run_check)
     build_board = board_commands.add_parser(
-        "build", help="leaderboard/submissions/* -> board.json, index.html, board.md, plots/")
+        "build", help="leaderboard/submissions/* -> board.json, index.html, board.md, plots/"
+    )
     build_board.add_argument("--board", type=Path, default=Path("leaderboard"), metavar="DIR")
-    build_board.add_argument("--dataset", action="append", required=True, metavar="TRACK=DIR",
-                             help="each track's dataset, e.g. tiny=medforget-tiny (repeatable)")
+    build_board.add_argument(
+        "--dataset",
+        action="append",
+        required=True,
+        metavar="TRACK=DIR",
+        help="each track's dataset, e.g. tiny=medforget-tiny (repeatable)",
+    )
     build_board.set_defaults(run=_run_board_build)
     compare = board_commands.add_parser(
-        "compare", help="does a board.json agree with a reference one, within what another CPU kind moves? (exit 1: no)")
+        "compare", help="does a board.json agree with a reference one, within what another CPU kind moves? (exit 1: no)"
+    )
     compare.add_argument("built", type=Path, metavar="BOARD_JSON", help="the board.json to check")
     compare.add_argument("reference", type=Path, metavar="REFERENCE_JSON", help="e.g. the committed board.json")
-    compare.add_argument("--tolerance", type=float, default=None,
-                         help="largest difference allowed on any value (default: the reproducibility tolerance)")
+    compare.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="largest difference allowed on any value (default: the reproducibility tolerance)",
+    )
     compare.set_defaults(run=_run_board_compare)
 
 
@@ -46,15 +68,20 @@ def _run_check(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             before = reference(args.target, "target", args.dataset, Path(tmp) / "target").runs if args.target else None
-            retain = (reference(args.retain, "retain", args.dataset, Path(tmp) / "retain", before).runs
-                      if args.retain else None)
+            retain = (
+                reference(args.retain, "retain", args.dataset, Path(tmp) / "retain", before).runs
+                if args.retain
+                else None
+            )
             checked = check(args.submission, args.dataset, Path(tmp) / "submission", before, retain)
         except SubmissionError as err:
             print(f"rejected: {err}")
             return 1
         print(f"accepted: {checked.manifest['name']}, levels {', '.join(checked.results)}; scores recomputed")
-        print("\n".join(f"  claimed number differs: {line}" for line in checked.disagreements)
-              or "  every claimed number equals the recomputed one")
+        print(
+            "\n".join(f"  claimed number differs: {line}" for line in checked.disagreements)
+            or "  every claimed number equals the recomputed one"
+        )
     return 0
 
 

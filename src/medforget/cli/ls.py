@@ -31,8 +31,9 @@ def registry(kind: str) -> Registry[Any]:
 
 def add(commands: argparse._SubParsersAction) -> None:
     ls = commands.add_parser("ls", help="list what each registry holds (sources, checks, metrics, methods, ...)")
-    ls.add_argument("kind", nargs="?", choices=tuple(KINDS), metavar="KIND",
-                    help=f"one of {', '.join(KINDS)} (default: every kind)")
+    ls.add_argument(
+        "kind", nargs="?", choices=tuple(KINDS), metavar="KIND", help=f"one of {', '.join(KINDS)} (default: every kind)"
+    )
     ls.add_argument("--names", action="store_true", help="only the names, space-separated, on one line")
     ls.set_defaults(run=_run_ls)
 

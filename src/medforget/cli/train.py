@@ -10,21 +10,32 @@ from medforget.errors import ConfigError
 
 def add(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
-        "train", help="train a reference model: the tiny track on CPU, or LoRA on a real checkpoint (--base-model)",
+        "train",
+        help="train a reference model: the tiny track on CPU, or LoRA on a real checkpoint (--base-model)",
         description="Without --base-model: a tiny LLaVA from scratch, on CPU. With --base-model: the LoRA protocol "
         "(rank 16, alpha 16, dropout 0.05, AdamW 1e-4, language-model linears, vision frozen); run it under "
-        "`accelerate launch -m medforget train ...` for one or many GPUs, bf16, gradient accumulation.")
+        "`accelerate launch -m medforget train ...` for one or many GPUs, bf16, gradient accumulation.",
+    )
     train.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="a built dataset (the tiny preset)")
     train.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the checkpoint goes")
-    train.add_argument("--without", metavar="LEVEL", default=None,
-                       help="train a retain model: leave out this level's forget split")
+    train.add_argument(
+        "--without", metavar="LEVEL", default=None, help="train a retain model: leave out this level's forget split"
+    )
     train.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
     train.add_argument("--seed", type=int, default=None, help="seed of initial weights and batch order")
-    train.add_argument("--base-model", type=Path, default=None, metavar="PATH",
-                       help="a local image-text-to-text checkpoint to fine-tune with LoRA")
-    train.add_argument("--require-knowledge", action="store_true",
-                       help="exit 1 unless the model reaches the bar on the rows it saw "
-                       "(classification >= 0.95, generation ROUGE-L >= 0.8)")
+    train.add_argument(
+        "--base-model",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="a local image-text-to-text checkpoint to fine-tune with LoRA",
+    )
+    train.add_argument(
+        "--require-knowledge",
+        action="store_true",
+        help="exit 1 unless the model reaches the bar on the rows it saw "
+        "(classification >= 0.95, generation ROUGE-L >= 0.8)",
+    )
     train.set_defaults(run=_run_train)
 
 
@@ -42,18 +53,26 @@ def _run_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--without {args.without!r}: {args.dataset} has the levels {', '.join(levels)}")
     without = (args.without, "forget") if args.without else None
     if args.base_model is not None:
-        record = finetune_lora(args.base_model, args.dataset, args.out, dataclasses.replace(LoraRecipe(), **overrides), without)
-        print(f"LoRA adapter for {args.base_model} in {args.out}: {record['steps']} steps, "
-              f"final loss {record['final_loss']:.4f}, {record['seconds']:.0f}s")
+        record = finetune_lora(
+            args.base_model, args.dataset, args.out, dataclasses.replace(LoraRecipe(), **overrides), without
+        )
+        print(
+            f"LoRA adapter for {args.base_model} in {args.out}: {record['steps']} steps, "
+            f"final loss {record['final_loss']:.4f}, {record['seconds']:.0f}s"
+        )
     else:
         result = train_tiny(args.dataset, args.out, dataclasses.replace(TrainConfig(), **overrides), without)
-        print(f"trained {args.out} on {result.rows} rows: {result.steps} steps, final loss {result.final_loss:.4f}, "
-              f"{result.seconds:.0f}s")
+        print(
+            f"trained {args.out} on {result.rows} rows: {result.steps} steps, final loss {result.final_loss:.4f}, "
+            f"{result.seconds:.0f}s"
+        )
     report = record_knowledge(args.out, args.dataset, without)
     print("primary score per fact level and task (seen: trained on; left_out: the split left out; holdout: never seen)")
     print("\n".join(table(report)))
     missed = shortfalls(report)
     if missed:
-        print(("below the bar on seen rows: " if args.require_knowledge else "note: below the bar on seen rows: ")
-              + "; ".join(missed))
+        print(
+            ("below the bar on seen rows: " if args.require_knowledge else "note: below the bar on seen rows: ")
+            + "; ".join(missed)
+        )
     return 1 if missed and args.require_knowledge else 0

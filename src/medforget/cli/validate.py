@@ -8,7 +8,8 @@ from pathlib import Path
 
 def add(commands: argparse._SubParsersAction) -> None:
     validate = commands.add_parser(
-        "validate", help="prove a built dataset's splits leak-free (exit 0: all checks pass, 1: a check fails)",
+        "validate",
+        help="prove a built dataset's splits leak-free (exit 0: all checks pass, 1: a check fails)",
         description="Run every leak check on a dataset folder and print one line per check. A failure names the "
         "config, split and offending ids. Writes validation.html (self-contained) and validation.json into DIR.",
     )

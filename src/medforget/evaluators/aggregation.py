@@ -71,8 +71,13 @@ def aggregate(values: Iterable[float], seed: int = 0, n_boot: int = 1000) -> Agg
     return Aggregate(value=float(array.mean()), low=low, high=high, n=int(array.size))
 
 
-def bootstrap(statistic: Callable[..., float], *samples: Iterable[float],
-              paired: bool | Sequence[Sequence[int]] = False, seed: int = 0, n_boot: int = 1000) -> Aggregate:
+def bootstrap(
+    statistic: Callable[..., float],
+    *samples: Iterable[float],
+    paired: bool | Sequence[Sequence[int]] = False,
+    seed: int = 0,
+    n_boot: int = 1000,
+) -> Aggregate:
     """``statistic(*samples)`` with a percentile-bootstrap 95% interval.
 
     Each sample is resampled with replacement on its own (two populations, as forget against
@@ -88,13 +93,20 @@ def bootstrap(statistic: Callable[..., float], *samples: Iterable[float],
     arrays = [as_finite_array(sample, f"bootstrap sample {i}", allow_empty=True) for i, sample in enumerate(samples)]
     if not arrays or any(array.size == 0 for array in arrays):
         return NO_DATA
-    groups = [tuple(range(len(arrays)))] if paired is True else [(i,) for i in range(len(arrays))] if not paired \
+    groups = (
+        [tuple(range(len(arrays)))]
+        if paired is True
+        else [(i,) for i in range(len(arrays))]
+        if not paired
         else [tuple(group) for group in paired]
+    )
     if sorted(i for group in groups for i in group) != list(range(len(arrays))):
         raise MetricInputError(f"paired groups {paired!r} must name each of the {len(arrays)} samples once")
     for group in groups:
         if len({arrays[i].size for i in group}) > 1:
-            raise MetricInputError(f"paired bootstrap needs samples of one length, got {[arrays[i].size for i in group]}")
+            raise MetricInputError(
+                f"paired bootstrap needs samples of one length, got {[arrays[i].size for i in group]}"
+            )
     rng = np.random.default_rng(seed)
     stats = np.empty(n_boot)
     resampled: list[np.ndarray] = list(arrays)

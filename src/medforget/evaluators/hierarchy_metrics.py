@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from medforget.evaluators.base import MetricInfo, MetricInputError, check_unit
 from medforget.registry import Registry
@@ -20,7 +20,8 @@ from medforget.registry import Registry
 class HierarchyMetric(MetricInfo):
     """A headline metric record; ``compute`` is the function below of the same name."""
 
-    compute: Callable[..., object]
+    compute: Callable[..., Any]
+
 
 HIERARCHY_METRICS: Registry[HierarchyMetric] = Registry("hierarchy metric")
 
@@ -68,8 +69,10 @@ def normalised_knowledge(score: float, target_score: float, retain_score: float)
     that never saw the data is still known. 0: as little as the retain model, 1: as much as the
     target, below 0: less than never having seen it (over-forgetting, itself detectable). NaN
     when the target knew no more than the retain model (nothing to normalise by)."""
-    score, target_score, retain_score = (check_unit(v, what) for v, what in (
-        (score, "score"), (target_score, "target_score"), (retain_score, "retain_score")))
+    score, target_score, retain_score = (
+        check_unit(v, what)
+        for v, what in ((score, "score"), (target_score, "target_score"), (retain_score, "retain_score"))
+    )
     span = target_score - retain_score
     return (score - retain_score) / span if abs(span) > 1e-12 else math.nan
 
@@ -80,8 +83,10 @@ def reconstruction_attack(scores_by_context: Mapping[str, float]) -> WorstContex
     skipped, and if every context is NaN the result is ``WorstContext("", nan)``."""
     if not scores_by_context:
         raise MetricInputError("reconstruction_attack: got no contexts; expected forget scores per context prefix")
-    checked = {context: check_unit(score, f"forget score under context {context!r}")
-               for context, score in scores_by_context.items()}
+    checked = {
+        context: check_unit(score, f"forget score under context {context!r}")
+        for context, score in scores_by_context.items()
+    }
     scores = {context: score for context, score in checked.items() if not math.isnan(score)}
     if not scores:
         return WorstContext(context="", score=math.nan)
@@ -95,21 +100,58 @@ def _register(metric: HierarchyMetric) -> None:
     HIERARCHY_METRICS.register(metric)
 
 
-_register(HierarchyMetric("forget_retain_gap", "2.0.0", "higher",
-                          "Retain score minus forget score of the unlearned model (pooled, per task, per retain split).",
-                          forget_retain_gap))
-_register(HierarchyMetric("child_leak_rate", "1.1.0", "lower",
-                          "Share of the forgotten node's descendant facts the model still answers correctly.",
-                          child_leak_rate))
-_register(HierarchyMetric("sibling_damage", "1.1.0", "lower",
-                          "Relative drop of the retain_sibling score against the model before unlearning.",
-                          sibling_damage))
-_register(HierarchyMetric("utility_retained", "1.1.0", "higher",
-                          "Retain_other or utility score after unlearning divided by the score before.",
-                          utility_retained))
-_register(HierarchyMetric("normalised_knowledge", "1.0.0", "zero",
-                          "What is still known, normalised on the same rows between the retain model (0) and the "
-                          "target (1); below 0 is over-forgetting.", normalised_knowledge))
-_register(HierarchyMetric("reconstruction_attack", "1.1.0", "lower",
-                          "Worst-case forget score when questions are prefixed with hierarchy context.",
-                          reconstruction_attack))
+_register(
+    HierarchyMetric(
+        "forget_retain_gap",
+        "2.0.0",
+        "higher",
+        "Retain score minus forget score of the unlearned model (pooled, per task, per retain split).",
+        forget_retain_gap,
+    )
+)
+_register(
+    HierarchyMetric(
+        "child_leak_rate",
+        "1.1.0",
+        "lower",
+        "Share of the forgotten node's descendant facts the model still answers correctly.",
+        child_leak_rate,
+    )
+)
+_register(
+    HierarchyMetric(
+        "sibling_damage",
+        "1.1.0",
+        "lower",
+        "Relative drop of the retain_sibling score against the model before unlearning.",
+        sibling_damage,
+    )
+)
+_register(
+    HierarchyMetric(
+        "utility_retained",
+        "1.1.0",
+        "higher",
+        "Retain_other or utility score after unlearning divided by the score before.",
+        utility_retained,
+    )
+)
+_register(
+    HierarchyMetric(
+        "normalised_knowledge",
+        "1.0.0",
+        "zero",
+        "What is still known, normalised on the same rows between the retain model (0) and the "
+        "target (1); below 0 is over-forgetting.",
+        normalised_knowledge,
+    )
+)
+_register(
+    HierarchyMetric(
+        "reconstruction_attack",
+        "1.1.0",
+        "lower",
+        "Worst-case forget score when questions are prefixed with hierarchy context.",
+        reconstruction_attack,
+    )
+)

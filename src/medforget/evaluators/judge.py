@@ -34,10 +34,18 @@ Reply with JSON only, exactly: {"score": <integer from 1 to 10>}"""
 
 JUDGE_METRICS: Registry[MetricInfo] = Registry("judge metric")
 for _info in (
-    MetricInfo("llm_factuality", "1.1.0", "higher",
-               "LLM-judge factuality of generated answers, 1-10 rescaled to [0, 1] (failed judgements left out)."),
-    MetricInfo("medforget_score", "1.1.0", "higher",
-               "MedForget's combined generation score: 0.25 ROUGE-L + 0.75 factuality / 10."),
+    MetricInfo(
+        "llm_factuality",
+        "1.1.0",
+        "higher",
+        "LLM-judge factuality of generated answers, 1-10 rescaled to [0, 1] (failed judgements left out).",
+    ),
+    MetricInfo(
+        "medforget_score",
+        "1.1.0",
+        "higher",
+        "MedForget's combined generation score: 0.25 ROUGE-L + 0.75 factuality / 10.",
+    ),
 ):
     JUDGE_METRICS.register(_info)
 
@@ -57,8 +65,11 @@ def medforget_score(rouge_l: float, factuality: float) -> float:
     return 0.25 * rouge_l + 0.75 * factuality / 10
 
 
-SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 10}},
-                "required": ["score"]}
+SCORE_SCHEMA = {
+    "type": "object",
+    "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 10}},
+    "required": ["score"],
+}
 
 
 def parse_score(reply: str) -> float | None:
@@ -87,22 +98,38 @@ class EndpointJudge:
     ``~/.cache/medforget/llm``). A request that fails for good is a failed judgement, like an
     unparseable reply: counted, never scored 0."""
 
-    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
-                 timeout: float = 60.0, cache_dir: Path | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 4,
+        timeout: float = 60.0,
+        cache_dir: Path | None = None,
+    ):
         from medforget.llm.client import Endpoint, LLMClient
 
         self.name = f"{model}@{base_url}"
         self.version = JUDGE_PROMPT_VERSION
         self.model = model
         self.concurrency = concurrency
-        self.client = LLMClient(Endpoint(base_url, model, api_key_env=api_key_env, concurrency=concurrency,
-                                         timeout=timeout, cache_dir=cache_dir))
+        self.client = LLMClient(
+            Endpoint(
+                base_url, model, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout, cache_dir=cache_dir
+            )
+        )
 
     def _request(self, row: Mapping[str, Any], prediction: str) -> ChatRequest:
         from medforget.llm.client import ChatRequest
 
-        return ChatRequest("judge", JUDGE_PROMPT_VERSION, tuple(prompt(row, prediction)), temperature=0,
-                           max_tokens=16, response_format={"type": "json_object"})
+        return ChatRequest(
+            "judge",
+            JUDGE_PROMPT_VERSION,
+            tuple(prompt(row, prediction)),
+            temperature=0,
+            max_tokens=16,
+            response_format={"type": "json_object"},
+        )
 
     def judge(self, rows: Sequence[Mapping[str, Any]], predictions: Mapping[str, str]) -> list[float | None]:
         from medforget.llm.client import Reply
@@ -112,9 +139,12 @@ class EndpointJudge:
         return [parse_score(reply.text) if isinstance(reply, Reply) else None for reply in replies]
 
 
-def judge_splits(judge: Judge, rows_by_split: Mapping[str, Sequence[Mapping[str, Any]]],
-                 scores_by_split: Mapping[str, Sequence[Any]], predictions: Mapping[str, str]
-                 ) -> tuple[list[dict[str, Any]], dict[str, float | None]]:
+def judge_splits(
+    judge: Judge,
+    rows_by_split: Mapping[str, Sequence[Mapping[str, Any]]],
+    scores_by_split: Mapping[str, Sequence[Any]],
+    predictions: Mapping[str, str],
+) -> tuple[list[dict[str, Any]], dict[str, float | None]]:
     """Judge every generation row of every split: result entries (``llm_factuality`` and
     ``medforget_score`` per split, each with the count of ``failed`` judgements) and the
     factuality of each row id."""
@@ -128,10 +158,23 @@ def judge_splits(judge: Judge, rows_by_split: Mapping[str, Sequence[Mapping[str,
         judged = [(score, value) for (_, score), value in zip(pairs, factuality) if value is not None]
         failed = len(pairs) - len(judged)
         entries += [
-            {**entry(JUDGE_METRICS.get("llm_factuality"), split, aggregate([v / 10 for _, v in judged]),
-                     task="generation"), "failed": failed},
-            {**entry(JUDGE_METRICS.get("medforget_score"), split,
-                     aggregate([medforget_score(s.values["rouge_l"], v) for s, v in judged]), task="generation"),
-             "failed": failed},
+            {
+                **entry(
+                    JUDGE_METRICS.get("llm_factuality"),
+                    split,
+                    aggregate([v / 10 for _, v in judged]),
+                    task="generation",
+                ),
+                "failed": failed,
+            },
+            {
+                **entry(
+                    JUDGE_METRICS.get("medforget_score"),
+                    split,
+                    aggregate([medforget_score(s.values["rouge_l"], v) for s, v in judged]),
+                    task="generation",
+                ),
+                "failed": failed,
+            },
         ]
     return entries, by_id

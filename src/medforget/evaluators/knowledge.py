@@ -49,15 +49,25 @@ def _by_level_and_task(adapter: ModelAdapter, rows: Sequence[Row]) -> dict[str, 
         cells["all"][row["task"]].append(score.primary_value)
     order = ["all", *DEFAULT_LEVELS]
     levels = sorted(cells, key=lambda level: (order.index(level) if level in order else len(order), level))
-    return {level: {task: {"value": float(np.mean(cells[level][task])), "n": len(cells[level][task])}
-                    for task in TASKS if task in cells[level]} for level in levels}
+    return {
+        level: {
+            task: {"value": float(np.mean(cells[level][task])), "n": len(cells[level][task])}
+            for task in TASKS
+            if task in cells[level]
+        }
+        for level in levels
+    }
 
 
 def shortfalls(report: Mapping[str, Any]) -> list[str]:
     """Where the ``seen`` rows miss :data:`BAR`, one line each; empty when the model knows its data."""
     seen = report["seen"]
-    return [f"{level} {task}: {cells[task]['value']:.3f} < {bar}" for level, cells in seen.items()
-            for task, bar in BAR.items() if task in cells and cells[task]["value"] < bar]
+    return [
+        f"{level} {task}: {cells[task]['value']:.3f} < {bar}"
+        for level, cells in seen.items()
+        for task, bar in BAR.items()
+        if task in cells and cells[task]["value"] < bar
+    ]
 
 
 def table(report: Mapping[str, Any]) -> list[str]:
@@ -70,8 +80,9 @@ def table(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def record_knowledge(checkpoint: Path, dataset: Path, without: tuple[str, str] | None = None,
-                     batch_size: int = 64) -> dict[str, Any]:
+def record_knowledge(
+    checkpoint: Path, dataset: Path, without: tuple[str, str] | None = None, batch_size: int = 64
+) -> dict[str, Any]:
     """Measure a trained checkpoint's :func:`knowledge` and add it to its training record."""
     from medforget.models.adapters import TransformersAdapter
 

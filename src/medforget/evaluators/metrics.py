@@ -28,7 +28,9 @@ LETTERS = "ABCD"
 BLANK = "[blank]"
 #: the metric headline numbers use, per task
 PRIMARY: Mapping[str, str] = {
-    "generation": "rouge_l", "classification": "option_accuracy", "cloze": "cloze_exact_match",
+    "generation": "rouge_l",
+    "classification": "option_accuracy",
+    "cloze": "cloze_exact_match",
 }
 _MAX_NAMED_MISSING = 20
 
@@ -139,8 +141,11 @@ def _option_text_letter(text: str, options: Sequence[str]) -> str | None:
     padded = f" {said} "
     hits = [(letter, option) for letter, option in zip(LETTERS, normalised) if option and f" {option} " in padded]
     # an option contained in another hit ("Boston" in "Boston General") does not count on its own
-    hits = [(letter, option) for letter, option in hits
-            if not any(option != other and f" {option} " in f" {other} " for _, other in hits)]
+    hits = [
+        (letter, option)
+        for letter, option in hits
+        if not any(option != other and f" {option} " in f" {other} " for _, other in hits)
+    ]
     return hits[0][0] if len(hits) == 1 else None
 
 
@@ -174,7 +179,7 @@ def blank_content(prediction: str, question: str) -> str:
     words = [(start, end, word) for start, end, word in words if word]  # articles and bare punctuation
     if len(words) <= len(before) + len(after) or [w for _, _, w in words[: len(before)]] != before:
         return prediction
-    if after and [w for _, _, w in words[len(words) - len(after):]] != after:
+    if after and [w for _, _, w in words[len(words) - len(after) :]] != after:
         return prediction
     start = words[len(before) - 1][1] if before else 0
     end = words[len(words) - len(after)][0] if after else len(prediction)
@@ -227,24 +232,69 @@ def _cloze_rouge_l_is_one(prediction: str, row: Row) -> float:
     return float(rouge_l_f1(content, _answer(row)) >= 1.0 - 1e-12)
 
 
-_register(Metric("rouge_l", "2.0.0", "higher",
-                 "ROUGE-L F1 (Porter-stemmed, any script) between the answer (for cloze: the raw text filling the "
-                 "blank) and the reference.", ("generation", "cloze"), _rouge_l))
-_register(Metric("exact_match", "1.0.0", "higher",
-                 "Exact match after lower-casing and removing punctuation, articles and extra spaces.",
-                 ("generation",), _exact_match))
-_register(Metric("option_accuracy", "2.0.0", "higher",
-                 "Share of multiple-choice answers whose option letter, standing alone, is correct (an article "
-                 "starting a phrase is no letter; unparseable counts wrong).", ("classification",), _option_accuracy))
-_register(Metric("rouge_l_is_one", "2.0.0", "higher",
-                 "MedForget's rule: the answer has ROUGE-L 1 against the correct option text or letter.",
-                 ("classification",), _rouge_l_is_one))
-_register(Metric("cloze_exact_match", "2.0.0", "higher",
-                 "Normalised exact match of the raw text filling the cloze blank (primary: ROUGE-L's stemming would "
-                 "pass a plural or a changed suffix).", ("cloze",), _cloze_exact_match))
-_register(Metric("cloze_rouge_l_is_one", "1.0.0", "higher",
-                 "MedForget's cloze rule: ROUGE-L 1 between the raw text filling the blank and the answer.",
-                 ("cloze",), _cloze_rouge_l_is_one))
+_register(
+    Metric(
+        "rouge_l",
+        "2.0.0",
+        "higher",
+        "ROUGE-L F1 (Porter-stemmed, any script) between the answer (for cloze: the raw text filling the "
+        "blank) and the reference.",
+        ("generation", "cloze"),
+        _rouge_l,
+    )
+)
+_register(
+    Metric(
+        "exact_match",
+        "1.0.0",
+        "higher",
+        "Exact match after lower-casing and removing punctuation, articles and extra spaces.",
+        ("generation",),
+        _exact_match,
+    )
+)
+_register(
+    Metric(
+        "option_accuracy",
+        "2.0.0",
+        "higher",
+        "Share of multiple-choice answers whose option letter, standing alone, is correct (an article "
+        "starting a phrase is no letter; unparseable counts wrong).",
+        ("classification",),
+        _option_accuracy,
+    )
+)
+_register(
+    Metric(
+        "rouge_l_is_one",
+        "2.0.0",
+        "higher",
+        "MedForget's rule: the answer has ROUGE-L 1 against the correct option text or letter.",
+        ("classification",),
+        _rouge_l_is_one,
+    )
+)
+_register(
+    Metric(
+        "cloze_exact_match",
+        "2.0.0",
+        "higher",
+        "Normalised exact match of the raw text filling the cloze blank (primary: ROUGE-L's stemming would "
+        "pass a plural or a changed suffix).",
+        ("cloze",),
+        _cloze_exact_match,
+    )
+)
+_register(
+    Metric(
+        "cloze_rouge_l_is_one",
+        "1.0.0",
+        "higher",
+        "MedForget's cloze rule: ROUGE-L 1 between the raw text filling the blank and the answer.",
+        ("cloze",),
+        _cloze_rouge_l_is_one,
+    )
+)
 
 
 # --- scoring rows ---------------------------------------------------------------------------
@@ -285,8 +335,9 @@ def score_row(prediction: str, row: Row) -> SampleScore:
     task = str(row.get("task", ""))
     values = {metric.name: metric.score(prediction, row) for metric in metrics_for(task)}
     unparseable = task == "classification" and parse_option(prediction, _options(row)) is None
-    return SampleScore(id=str(row.get("id", "")), task=task, values=values, primary=PRIMARY[task],
-                       unparseable=unparseable)
+    return SampleScore(
+        id=str(row.get("id", "")), task=task, values=values, primary=PRIMARY[task], unparseable=unparseable
+    )
 
 
 def score_rows(rows: Sequence[Row], predictions: Mapping[str, str]) -> list[SampleScore]:

@@ -72,11 +72,17 @@ def truth_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
     off as theirs."""
     out = []
     for row in rows:
-        if row["task"] == "generation" and row.get("rephrased_of") is None and row.get("paraphrased_answer") \
-                and row.get("perturbed_answers"):
+        if (
+            row["task"] == "generation"
+            and row.get("rephrased_of") is None
+            and row.get("paraphrased_answer")
+            and row.get("perturbed_answers")
+        ):
             out.append({**row, "id": f"{row['id']}#paraphrased", "answer": row["paraphrased_answer"]})
-            out += [{**row, "id": f"{row['id']}#perturbed-{k}", "answer": wrong}
-                    for k, wrong in enumerate(row["perturbed_answers"])]
+            out += [
+                {**row, "id": f"{row['id']}#perturbed-{k}", "answer": wrong}
+                for k, wrong in enumerate(row["perturbed_answers"])
+            ]
     return out
 
 
@@ -107,28 +113,48 @@ ATTACKS: Mapping[str, Callable[[Sequence[float]], float]] = {
 }
 
 
-def whitebox(rows_by_split: Mapping[str, Sequence[Row]], logprobs: Mapping[str, Sequence[float]],
-             retain: Reference | None = None) -> list[dict[str, Any]]:
+def whitebox(
+    rows_by_split: Mapping[str, Sequence[Row]], logprobs: Mapping[str, Sequence[float]], retain: Reference | None = None
+) -> list[dict[str, Any]]:
     """From a model's answer log-probabilities (and those of the level's retain model, when its
     run is given): answer probability per split; per attack, the MIA AUC of forget against
     holdout and MUSE's PrivLeak; TOFU's truth ratio on forget and retain_sibling, and forget
     quality (KS test against the retain model's truth ratios on the same forget questions)."""
+
     def rows(split: str) -> list[Row]:
         return [row for row in rows_by_split.get(split, []) if row["id"] in logprobs]
 
     probability = WHITEBOX_METRICS.get("answer_probability")
-    out = [entry(probability, split, aggregate([answer_probability(logprobs[r["id"]]) for r in rows(split)]),
-                 direction=split_direction(split)) for split in WHITEBOX_SPLITS if rows(split)]
+    out = [
+        entry(
+            probability,
+            split,
+            aggregate([answer_probability(logprobs[r["id"]]) for r in rows(split)]),
+            direction=split_direction(split),
+        )
+        for split in WHITEBOX_SPLITS
+        if rows(split)
+    ]
     members, others = rows("forget"), rows("holdout")
     theirs = retain.logprobs if retain is not None else {}
     for attack, score in ATTACKS.items() if members and others else ():
         mine = [[score(logprobs[r["id"]]) for r in group] for group in (members, others)]
-        out.append(entry(WHITEBOX_METRICS.get("mia_auc"), "forget-vs-holdout", bootstrap(mia_auc, *mine),
-                         name=f"mia_auc_{attack}"))
+        out.append(
+            entry(
+                WHITEBOX_METRICS.get("mia_auc"),
+                "forget-vs-holdout",
+                bootstrap(mia_auc, *mine),
+                name=f"mia_auc_{attack}",
+            )
+        )
         if all(r["id"] in theirs for r in members + others):
             reference = [[score(theirs[r["id"]]) for r in group] for group in (members, others)]
-            leak = bootstrap(lambda m, o, rm, ro: privleak(mia_auc(m, o), mia_auc(rm, ro)), *mine, *reference,
-                             paired=((0, 2), (1, 3)))
+            leak = bootstrap(
+                lambda m, o, rm, ro: privleak(mia_auc(m, o), mia_auc(rm, ro)),
+                *mine,
+                *reference,
+                paired=((0, 2), (1, 3)),
+            )
             out.append(entry(WHITEBOX_METRICS.get("privleak"), "forget-vs-holdout", leak, name=f"privleak_{attack}"))
     ratios = {split: truth_ratios(rows_by_split.get(split, []), logprobs) for split in ("forget", "retain_sibling")}
     truth = WHITEBOX_METRICS.get("truth_ratio")
@@ -143,8 +169,13 @@ def whitebox(rows_by_split: Mapping[str, Sequence[Row]], logprobs: Mapping[str, 
         their_log = [reference_ratios[i].log_ratio for i in shared]
         pvalue = Aggregate(forget_quality(mine_log, their_log), math.nan, math.nan, len(shared))  # no interval
         out.append(entry(WHITEBOX_METRICS.get("forget_quality"), "forget", pvalue))
-        out.append(entry(WHITEBOX_METRICS.get("ks_statistic"), "forget",
-                         bootstrap(ks_statistic, mine_log, their_log, paired=True)))
+        out.append(
+            entry(
+                WHITEBOX_METRICS.get("ks_statistic"),
+                "forget",
+                bootstrap(ks_statistic, mine_log, their_log, paired=True),
+            )
+        )
     return out
 
 
@@ -156,25 +187,34 @@ def child_leak(scores: Sequence[SampleScore], rows: Sequence[Row], targets: Sequ
     return entry(HIERARCHY_METRICS.get("child_leak_rate"), "forget", bootstrap(child_leak_rate, descendants))
 
 
-def against_before(after: Mapping[str, Mapping[str, float]], before: Mapping[str, Mapping[str, float]]
-                   ) -> list[dict[str, Any]]:
+def against_before(
+    after: Mapping[str, Mapping[str, float]], before: Mapping[str, Mapping[str, float]]
+) -> list[dict[str, Any]]:
     """Sibling damage (retain_sibling) and utility retained (retain_other, utility) relative to
     the model before unlearning, from per-row primary scores (``split -> id -> score``) of both
     runs, bootstrapped over the rows both runs scored."""
     out = []
-    for split, name in (("retain_sibling", "sibling_damage"), ("retain_other", "utility_retained"),
-                        ("utility", "utility_retained")):
+    for split, name in (
+        ("retain_sibling", "sibling_damage"),
+        ("retain_other", "utility_retained"),
+        ("utility", "utility_retained"),
+    ):
         ids = sorted(set(after.get(split, {})) & set(before.get(split, {})))
         if ids:
             metric = HIERARCHY_METRICS.get(name)
-            result = bootstrap(lambda b, a, compute=metric.compute: compute(float(b.mean()), float(a.mean())),
-                               [before[split][i] for i in ids], [after[split][i] for i in ids], paired=True)
+            result = bootstrap(
+                lambda b, a, compute=metric.compute: compute(float(b.mean()), float(a.mean())),
+                [before[split][i] for i in ids],
+                [after[split][i] for i in ids],
+                paired=True,
+            )
             out.append(entry(metric, split, result))
     return out
 
 
-def normalised(scores_by_split: Mapping[str, Sequence[SampleScore]], descendants: set[str],
-               before: Reference, retain: Reference) -> list[dict[str, Any]]:
+def normalised(
+    scores_by_split: Mapping[str, Sequence[SampleScore]], descendants: set[str], before: Reference, retain: Reference
+) -> list[dict[str, Any]]:
     """The "how much is still known" numbers normalised between the level's retain model (0) and
     the target (1), on the rows all three runs scored, bootstrapped over them: the forget score
     per task and pooled (``normalised_forget``), the child leak rate over ``descendants``, per
@@ -190,44 +230,65 @@ def normalised(scores_by_split: Mapping[str, Sequence[SampleScore]], descendants
         theirs = [values(reference.scores.get(split, {})) for reference in (before, retain)]
         ids = sorted(set(mine) & set(theirs[0]) & set(theirs[1]))
         if ids:
-            result = bootstrap(lambda s, t, r: metric.compute(float(s.mean()), float(t.mean()), float(r.mean())),
-                               [mine[i] for i in ids], *([found[i] for i in ids] for found in theirs), paired=True)
+            result = bootstrap(
+                lambda s, t, r: metric.compute(float(s.mean()), float(t.mean()), float(r.mean())),
+                [mine[i] for i in ids],
+                *([found[i] for i in ids] for found in theirs),
+                paired=True,
+            )
             out.append(entry(metric, split, result, name=name, task=task))
 
     forget = scores_by_split.get("forget", [])
     for task in [*sorted({s.task for s in forget}), "all"]:
         ours = [s for s in forget if task in ("all", s.task)]
         add("normalised_forget", "forget", task, {s.id: s.primary_value for s in ours}, as_known=False)
-        add("normalised_child_leak", "forget", task,
-            {s.id: float(known(s.task, s.primary_value)) for s in ours if s.id in descendants}, as_known=True)
+        add(
+            "normalised_child_leak",
+            "forget",
+            task,
+            {s.id: float(known(s.task, s.primary_value)) for s in ours if s.id in descendants},
+            as_known=True,
+        )
     contexts = {split: scores for split, scores in scores_by_split.items() if split.startswith("reconstruction:")}
     if contexts:
         worst = max(contexts, key=lambda split: np.mean([known(s.task, s.primary_value) for s in contexts[split]]))
-        add("normalised_reconstruction", worst, "all",
-            {s.id: float(known(s.task, s.primary_value)) for s in contexts[worst]}, as_known=True)
+        add(
+            "normalised_reconstruction",
+            worst,
+            "all",
+            {s.id: float(known(s.task, s.primary_value)) for s in contexts[worst]},
+            as_known=True,
+        )
     return out
 
 
 def context_names(rows: Sequence[Row]) -> dict[str, str]:
     """node id -> how a prompt names it: institutions and patients by name, studies by date."""
     wanted = {("institution", "name"), ("patient", "name"), ("study", "date")}
-    return {r["node_id"]: r["answer"] for r in rows
-            if (r["level"], r["attribute"]) in wanted and r["task"] == "generation" and r["rephrased_of"] is None}
+    return {
+        r["node_id"]: r["answer"]
+        for r in rows
+        if (r["level"], r["attribute"]) in wanted and r["task"] == "generation" and r["rephrased_of"] is None
+    }
 
 
-def reconstruction_attack(adapter: ModelAdapter, forget: Sequence[Row], names: Mapping[str, str]
-                          ) -> tuple[list[dict[str, Any]], dict[str, list[SampleScore]], dict[str, str]]:
+def reconstruction_attack(
+    adapter: ModelAdapter, forget: Sequence[Row], names: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], dict[str, list[SampleScore]], dict[str, str]]:
     """Forget accuracy when questions carry more and more hierarchy context; the worst case.
 
     Each context's questions are asked under their own ids (``<id>#context-<levels>``) and
     returned with their scores and predictions, per ``reconstruction:<levels>`` split, so a
     predictions file that carries them re-scores the attack without the model."""
     metric = HIERARCHY_METRICS.get("reconstruction_attack")
-    out, by_context, scores, predictions = [], {}, {}, {}
+    out, by_context, scores = [], {}, {}
+    predictions: dict[str, str] = {}
     for context, asked in reconstruction_rows(forget, names).items():
         predictions.update(zip((r["id"] for r in asked), adapter.generate(asked)))
         scores[f"reconstruction:{context}"] = score_rows(asked, predictions)
-        by_context[context] = aggregate([float(known(s.task, s.primary_value)) for s in scores[f"reconstruction:{context}"]])
+        by_context[context] = aggregate(
+            [float(known(s.task, s.primary_value)) for s in scores[f"reconstruction:{context}"]]
+        )
         out.append(entry(metric, "forget", by_context[context], name=f"reconstruction:{context}"))
     measured = {context: result for context, result in by_context.items() if result.n}
     if measured:
@@ -241,8 +302,10 @@ def reconstruction_rows(forget: Sequence[Row], names: Mapping[str, str]) -> dict
     out = {}
     for depth in range(1, len(CONTEXT_LEVELS) + 1):
         context = "+".join(CONTEXT_LEVELS[:depth])
-        out[context] = [{**r, "id": f"{r['id']}#context-{context}",
-                         "question": _with_context(r, CONTEXT_LEVELS[:depth], names)} for r in forget]
+        out[context] = [
+            {**r, "id": f"{r['id']}#context-{context}", "question": _with_context(r, CONTEXT_LEVELS[:depth], names)}
+            for r in forget
+        ]
     return out
 
 

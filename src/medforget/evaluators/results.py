@@ -27,8 +27,15 @@ from medforget.evaluators.base import DIRECTIONS, MetricInfo
 RESULTS_SCHEMA_VERSION = 2
 #: splits whose rows the unlearned model should no longer know
 FORGET_SIDE = ("forget", "forget_rephrased")
-_TOP = {"schema_version": int, "medforget_version": str, "dataset": dict, "model": str, "method": str,
-        "level": str, "metrics": list}
+_TOP = {
+    "schema_version": int,
+    "medforget_version": str,
+    "dataset": dict,
+    "model": str,
+    "method": str,
+    "level": str,
+    "metrics": list,
+}
 _METRIC = {"name": str, "split": str, "task": str, "direction": str, "version": str, "n": int}
 
 
@@ -45,17 +52,32 @@ def split_direction(split: str) -> str:
     return "retain" if split == "holdout" else "higher"
 
 
-def entry(info: MetricInfo, split: str, result: Aggregate, name: str | None = None,
-          direction: str | None = None, task: str = "all") -> dict[str, Any]:
+def entry(
+    info: MetricInfo,
+    split: str,
+    result: Aggregate,
+    name: str | None = None,
+    direction: str | None = None,
+    task: str = "all",
+) -> dict[str, Any]:
     """A result entry for a registered metric: its version, and its direction (the metric's own
     unless given: a score's direction depends on its split, see :func:`split_direction`).
     ``name`` names a variant (``mia_auc_loss``); NaN, meaning no data, becomes null."""
+
     def number(value: float) -> float | None:
         return float(value) if np.isfinite(value) else None
 
-    return {"name": name or info.name, "split": split, "task": task, "direction": direction or info.direction,
-            "version": info.version, "value": number(result.value), "low": number(result.low),
-            "high": number(result.high), "n": result.n}
+    return {
+        "name": name or info.name,
+        "split": split,
+        "task": task,
+        "direction": direction or info.direction,
+        "version": info.version,
+        "value": number(result.value),
+        "low": number(result.low),
+        "high": number(result.high),
+        "n": result.n,
+    }
 
 
 def validate_results(results: Mapping[str, Any]) -> None:
@@ -66,9 +88,13 @@ def validate_results(results: Mapping[str, Any]) -> None:
         older = isinstance(results["schema_version"], int) and results["schema_version"] < RESULTS_SCHEMA_VERSION
         raise ResultsError(
             f"results schema_version {results['schema_version']!r} is "
-            + (f"older than this medforget's ({RESULTS_SCHEMA_VERSION}): its metrics changed meaning (directions "
-               "per split, PrivLeak, TOFU truth ratio); evaluate again with this version" if older
-               else f"unknown; expected {RESULTS_SCHEMA_VERSION}"))
+            + (
+                f"older than this medforget's ({RESULTS_SCHEMA_VERSION}): its metrics changed meaning (directions "
+                "per split, PrivLeak, TOFU truth ratio); evaluate again with this version"
+                if older
+                else f"unknown; expected {RESULTS_SCHEMA_VERSION}"
+            )
+        )
     _fields(results, _TOP, "results")
     if not {"manifest_sha256", "splits"} <= set(results["dataset"]):
         raise ResultsError("results.dataset needs manifest_sha256 and splits (the hashes of what was evaluated)")
@@ -113,14 +139,18 @@ def read_reference(run: Path, dataset: Mapping[str, Any], level: str, role: str)
     """The run in ``run``, which must have evaluated the same data at the same level (numbers
     from different data are never compared); ``role`` names it in errors (``--before``)."""
     if not (run / "results.json").is_file() or not (run / "predictions.jsonl").is_file():
-        raise ResultsError(f"{run} is not an evaluation run (no results.json and predictions.jsonl); "
-                           f"{role} takes the --out folder of `medforget eval`")
+        raise ResultsError(
+            f"{run} is not an evaluation run (no results.json and predictions.jsonl); "
+            f"{role} takes the --out folder of `medforget eval`"
+        )
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     validate_results(results)
     if results["dataset"] != dataset or results["level"] != level:
-        raise ResultsError(f"{run} evaluated other data (level {results['level']!r}, manifest "
-                           f"{results['dataset']['manifest_sha256'][:12]}) than this run (level {level!r}, "
-                           f"manifest {dataset['manifest_sha256'][:12]}); {role} must be the same dataset and level")
+        raise ResultsError(
+            f"{run} evaluated other data (level {results['level']!r}, manifest "
+            f"{results['dataset']['manifest_sha256'][:12]}) than this run (level {level!r}, "
+            f"manifest {dataset['manifest_sha256'][:12]}); {role} must be the same dataset and level"
+        )
     scores: dict[str, dict[str, tuple[str, float]]] = defaultdict(dict)
     logprobs: dict[str, list[float]] = {}
     for number, line in enumerate((run / "predictions.jsonl").read_text(encoding="utf-8").splitlines(), 1):

@@ -58,15 +58,26 @@ def summarise(scores_by_split: Mapping[str, Sequence[SampleScore]]) -> list[dict
             by_task[score.task].append(score)
         for task, task_scores in sorted(by_task.items()):
             names = sorted({n for s in task_scores for n in s.values})
-            out += [entry(METRICS.get(name), split, aggregate([s.values[name] for s in task_scores if name in s.values]),
-                          task=task, direction=direction) for name in names]
+            out += [
+                entry(
+                    METRICS.get(name),
+                    split,
+                    aggregate([s.values[name] for s in task_scores if name in s.values]),
+                    task=task,
+                    direction=direction,
+                )
+                for name in names
+            ]
         out.append(entry(PRIMARY_INFO, split, aggregate([s.primary_value for s in scores]), direction=direction))
     forget = scores_by_split.get("forget", [])
     gap = HIERARCHY_METRICS.get("forget_retain_gap")
 
     def add(split: str, task: str, retain: Sequence[SampleScore], forgotten: Sequence[SampleScore]) -> None:
-        result = bootstrap(lambda r, f: forget_retain_gap(float(r.mean()), float(f.mean())),
-                           [s.primary_value for s in retain], [s.primary_value for s in forgotten])
+        result = bootstrap(
+            lambda r, f: forget_retain_gap(float(r.mean()), float(f.mean())),
+            [s.primary_value for s in retain],
+            [s.primary_value for s in forgotten],
+        )
         if result.n:
             out.append(entry(gap, split, result, task=task))
 
@@ -90,9 +101,17 @@ def _split_hashes(manifest: Mapping[str, Any], config: str) -> dict[str, str]:
     return {split: hashlib.sha256("".join(shas).encode()).hexdigest() for split, shas in shards.items()}
 
 
-def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method: str = "none",
-             before: Path | None = None, retain: Path | None = None,
-             reconstruction: bool = True, judge: Judge | None = None) -> dict[str, Any]:
+def evaluate(
+    dataset: Path,
+    level: str,
+    adapter: ModelAdapter,
+    out: Path,
+    method: str = "none",
+    before: Path | None = None,
+    retain: Path | None = None,
+    reconstruction: bool = True,
+    judge: Judge | None = None,
+) -> dict[str, Any]:
     """Score ``adapter`` on ``level``'s splits of ``dataset`` and on ``utility``; write the run
     into ``out``. White-box probes run when the adapter gives log-probabilities. Two earlier
     runs on the same dataset and level are references: ``before``, the model before unlearning
@@ -128,7 +147,8 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
         asked = [r for rows in probes.reconstruction_rows(rows_by_split["forget"], names).values() for r in rows]
         if not isinstance(adapter, PredictionsFile) or adapter.covers(asked):
             attack, attack_scores, attack_predictions = probes.reconstruction_attack(
-                adapter, rows_by_split["forget"], names)
+                adapter, rows_by_split["forget"], names
+            )
             metrics += attack
             written.update(attack_scores)
             predictions.update(attack_predictions)
@@ -148,8 +168,10 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
         "method": method,
         "judge": {"name": judge.name, "version": judge.version} if judge is not None else None,
         "level": level,
-        "references": {"before": str(before) if before is not None else None,
-                       "retain": str(retain) if retain is not None else None},
+        "references": {
+            "before": str(before) if before is not None else None,
+            "retain": str(retain) if retain is not None else None,
+        },
         "metrics": metrics,
     }
     validate_results(results)
@@ -163,12 +185,19 @@ def evaluate(dataset: Path, level: str, adapter: ModelAdapter, out: Path, method
 def dataset_record(dataset: Path, manifest: Mapping[str, Any], level: str) -> dict[str, Any]:
     if level not in manifest["targets"]:
         raise ConfigError(f"{dataset} has no level {level!r}; its levels are {', '.join(manifest['targets'])}")
-    return {"manifest_sha256": sha256_file(dataset / "manifest.json"),
-            "splits": {**_split_hashes(manifest, level), **_split_hashes(manifest, "utility")}}
+    return {
+        "manifest_sha256": sha256_file(dataset / "manifest.json"),
+        "splits": {**_split_hashes(manifest, level), **_split_hashes(manifest, "utility")},
+    }
 
 
-def _write(out: Path, results: Mapping[str, Any], scores_by_split: Mapping[str, Sequence[SampleScore]],
-           predictions: Mapping[str, str], extra: Mapping[str, Mapping[str, Any]]) -> None:
+def _write(
+    out: Path,
+    results: Mapping[str, Any],
+    scores_by_split: Mapping[str, Sequence[SampleScore]],
+    predictions: Mapping[str, str],
+    extra: Mapping[str, Mapping[str, Any]],
+) -> None:
     """predictions.jsonl (one record per scored row, with its log-probabilities and judgement
     where measured), then results.json."""
     out.mkdir(parents=True, exist_ok=True)
@@ -176,8 +205,15 @@ def _write(out: Path, results: Mapping[str, Any], scores_by_split: Mapping[str, 
     with (out / "predictions.jsonl").open("w", encoding="utf-8") as handle:
         for split, scores in scores_by_split.items():
             for score in scores:
-                record = {"id": score.id, "split": split, "task": score.task, "prediction": predictions[score.id],
-                          "primary": score.primary_value, "scores": dict(score.values), **extra.get(score.id, {})}
+                record = {
+                    "id": score.id,
+                    "split": split,
+                    "task": score.task,
+                    "prediction": predictions[score.id],
+                    "primary": score.primary_value,
+                    "scores": dict(score.values),
+                    **extra.get(score.id, {}),
+                }
                 handle.write(json.dumps(record) + "\n")
         for row_id, values in extra.items():  # the truth ratio's answers: log-probabilities, no prediction
             if row_id not in scored:

@@ -38,8 +38,11 @@ def read_run(run: Path) -> dict[str, Any]:
 
 
 def cell(results: dict[str, Any], name: str, split: str | None) -> float | None:
-    found = [m for m in results["metrics"] if m["name"] == name and m["task"] == "all"
-             and (split is None or m["split"] == split)]
+    found = [
+        m
+        for m in results["metrics"]
+        if m["name"] == name and m["task"] == "all" and (split is None or m["split"] == split)
+    ]
     return found[0]["value"] if found else None
 
 

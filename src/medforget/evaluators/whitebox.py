@@ -169,23 +169,70 @@ def _register(metric: WhiteboxMetric) -> None:
     WHITEBOX_METRICS.register(metric)
 
 
-_register(WhiteboxMetric("answer_probability", "1.0.0", "higher",
-                         "Length-normalised probability the model gives the reference answer.", answer_probability))
-_register(WhiteboxMetric("truth_ratio", "2.0.0", "higher",
-                         "TOFU truth ratio of the paraphrased answer against perturbed ones: min(R, 1/R) on forget, "
-                         "max(0, 1 - R) on retain.", truth_ratio))
-_register(WhiteboxMetric("forget_quality", "2.0.0", "higher",
-                         "TOFU forget quality: KS-test p-value of forget truth ratios against the retain model's "
-                         "(no interval: a resampled p-value means little).", forget_quality))
-_register(WhiteboxMetric("ks_statistic", "1.0.0", "lower",
-                         "KS statistic D between the forget truth ratios and the retain model's (0: indistinguishable).",
-                         ks_statistic))
-_register(WhiteboxMetric("mia_auc", "2.0.0", "retain",
-                         "Membership-inference ROC AUC of forget against holdout rows; the retain model's is the "
-                         "target (raw: a low AUC is as telling as a high one).", mia_auc))
-_register(WhiteboxMetric("privleak", "1.0.0", "zero",
-                         "MUSE PrivLeak: relative gap of the MIA AUC to the retain model's on the same rows; 0 is "
-                         "ideal, below 0 under-unlearned, above 0 over-unlearned.", privleak))
-_register(WhiteboxMetric("min_k_percent", "2.0.0", "retain",
-                         "Min-K% Prob attack score: mean of the lowest k share of token log-probs, end token left out.",
-                         min_k_percent))
+_register(
+    WhiteboxMetric(
+        "answer_probability",
+        "1.0.0",
+        "higher",
+        "Length-normalised probability the model gives the reference answer.",
+        answer_probability,
+    )
+)
+_register(
+    WhiteboxMetric(
+        "truth_ratio",
+        "2.0.0",
+        "higher",
+        "TOFU truth ratio of the paraphrased answer against perturbed ones: min(R, 1/R) on forget, "
+        "max(0, 1 - R) on retain.",
+        truth_ratio,
+    )
+)
+_register(
+    WhiteboxMetric(
+        "forget_quality",
+        "2.0.0",
+        "higher",
+        "TOFU forget quality: KS-test p-value of forget truth ratios against the retain model's "
+        "(no interval: a resampled p-value means little).",
+        forget_quality,
+    )
+)
+_register(
+    WhiteboxMetric(
+        "ks_statistic",
+        "1.0.0",
+        "lower",
+        "KS statistic D between the forget truth ratios and the retain model's (0: indistinguishable).",
+        ks_statistic,
+    )
+)
+_register(
+    WhiteboxMetric(
+        "mia_auc",
+        "2.0.0",
+        "retain",
+        "Membership-inference ROC AUC of forget against holdout rows; the retain model's is the "
+        "target (raw: a low AUC is as telling as a high one).",
+        mia_auc,
+    )
+)
+_register(
+    WhiteboxMetric(
+        "privleak",
+        "1.0.0",
+        "zero",
+        "MUSE PrivLeak: relative gap of the MIA AUC to the retain model's on the same rows; 0 is "
+        "ideal, below 0 under-unlearned, above 0 over-unlearned.",
+        privleak,
+    )
+)
+_register(
+    WhiteboxMetric(
+        "min_k_percent",
+        "2.0.0",
+        "retain",
+        "Min-K% Prob attack score: mean of the lowest k share of token log-probs, end token left out.",
+        min_k_percent,
+    )
+)

@@ -47,8 +47,14 @@ def perceptual_hash(picture: PILImage.Image) -> str:
 def _record(owner_id: str, picture: PILImage.Image, origin: str) -> Image:
     png = encode_png(picture)
     return Image(
-        id=image_id(owner_id), owner_id=owner_id, png=png, sha256=hashlib.sha256(png).hexdigest(),
-        phash=perceptual_hash(picture), width=picture.width, height=picture.height, origin=origin,
+        id=image_id(owner_id),
+        owner_id=owner_id,
+        png=png,
+        sha256=hashlib.sha256(png).hexdigest(),
+        phash=perceptual_hash(picture),
+        width=picture.width,
+        height=picture.height,
+        origin=origin,
     )
 
 
@@ -72,8 +78,10 @@ def load_real(owner_id: str, path: Path | ImageSource, size: int, origin: str) -
     try:
         with PILImage.open(path) as opened:  # reads the header only: the size is known before any pixel
             if opened.width * opened.height > MAX_REAL_PIXELS:
-                raise SourceError(f"image {path} is {opened.width} x {opened.height} pixels, over the {MAX_REAL_PIXELS:,} "
-                                  "a radiograph has (a decompression bomb, or not a radiograph); replace or remove it")
+                raise SourceError(
+                    f"image {path} is {opened.width} x {opened.height} pixels, over the {MAX_REAL_PIXELS:,} "
+                    "a radiograph has (a decompression bomb, or not a radiograph); replace or remove it"
+                )
             picture = opened.convert("L")
     except (OSError, UnidentifiedImageError, PILImage.DecompressionBombError) as err:
         raise SourceError(f"cannot read image {path} ({err}); replace or remove the file") from err

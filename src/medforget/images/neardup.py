@@ -88,7 +88,9 @@ def same_picture(a: bytes | None, b: bytes | None) -> bool:
 
 
 def near_duplicates(
-    reference: Sequence[int], suspects: Sequence[int], phash: Callable[[int], str | None],
+    reference: Sequence[int],
+    suspects: Sequence[int],
+    phash: Callable[[int], str | None],
     data: Callable[[int], bytes | None],
 ) -> dict[int, int]:
     """Suspect image key -> the reference key it duplicates (exactly or perceptually)."""

@@ -29,14 +29,24 @@ from medforget.errors import ConfigError
 
 RENDER_VERSION = "1.1.0"
 
-FINDINGS: tuple[str, ...] = ("atelectasis", "calcified granuloma", "cardiomegaly", "emphysema",
-    "medical device", "nodule", "opacity", "pleural effusion", "pneumothorax",
-    "pulmonary edema", "scoliosis")
+FINDINGS: tuple[str, ...] = (
+    "atelectasis",
+    "calcified granuloma",
+    "cardiomegaly",
+    "emphysema",
+    "medical device",
+    "nodule",
+    "opacity",
+    "pleural effusion",
+    "pneumothorax",
+    "pulmonary edema",
+    "scoliosis",
+)
 
-_AIR = 0.44      # attenuation removed by fully aerated lung
-_TISSUE = 0.60   # attenuation of full-thickness body soft tissue
-_BONE = 0.16     # attenuation added by bone (scaled by Anatomy.bone_density)
-_MOTTLE = 10.0   # std (gray levels) of the 64x64-grid detector mottle
+_AIR = 0.44  # attenuation removed by fully aerated lung
+_TISSUE = 0.60  # attenuation of full-thickness body soft tissue
+_BONE = 0.16  # attenuation added by bone (scaled by Anatomy.bone_density)
+_MOTTLE = 10.0  # std (gray levels) of the 64x64-grid detector mottle
 
 
 @dataclass(frozen=True)
@@ -98,17 +108,36 @@ def sample_anatomy(seed: int) -> Anatomy:
     r = _rng(seed, 1).uniform
     dome_right = r(0.36, 0.50)
     return Anatomy(
-        body_width=r(0.86, 0.98), shoulder_y=r(-0.98, -0.84), neck_width=r(0.17, 0.24),
-        lung_x=r(0.38, 0.45), lung_y=r(0.08, 0.2), lung_width=r(0.30, 0.38),
-        lung_height=r(0.86, 1.0), dome_right=dome_right, dome_left=dome_right + r(0.01, 0.07),
-        dome_curvature=r(0.9, 1.6), heart_x=r(0.06, 0.13), heart_y=r(0.2, 0.28),
-        heart_width=r(0.3, 0.37), heart_height=r(0.25, 0.31),
-        mediastinum_width=r(0.09, 0.12), spine_x=r(-0.02, 0.02), spine_width=r(0.055, 0.07),
-        vertebra_height=r(0.085, 0.105), rib_spacing=r(0.15, 0.19), rib_phase=r(0.0, 1.0),
-        rib_slope=r(0.4, 0.6), rib_curvature=r(0.8, 1.1), rib_width=r(0.26, 0.34),
-        clavicle_y=r(-0.7, -0.6), clavicle_tilt=r(0.06, 0.12), bone_density=r(0.85, 1.15),
-        tissue_density=r(0.88, 1.12), lung_lucency=r(0.85, 1.15),
-        vessel_seed=int(_rng(seed, 2).integers(0, 2**31)))
+        body_width=r(0.86, 0.98),
+        shoulder_y=r(-0.98, -0.84),
+        neck_width=r(0.17, 0.24),
+        lung_x=r(0.38, 0.45),
+        lung_y=r(0.08, 0.2),
+        lung_width=r(0.30, 0.38),
+        lung_height=r(0.86, 1.0),
+        dome_right=dome_right,
+        dome_left=dome_right + r(0.01, 0.07),
+        dome_curvature=r(0.9, 1.6),
+        heart_x=r(0.06, 0.13),
+        heart_y=r(0.2, 0.28),
+        heart_width=r(0.3, 0.37),
+        heart_height=r(0.25, 0.31),
+        mediastinum_width=r(0.09, 0.12),
+        spine_x=r(-0.02, 0.02),
+        spine_width=r(0.055, 0.07),
+        vertebra_height=r(0.085, 0.105),
+        rib_spacing=r(0.15, 0.19),
+        rib_phase=r(0.0, 1.0),
+        rib_slope=r(0.4, 0.6),
+        rib_curvature=r(0.8, 1.1),
+        rib_width=r(0.26, 0.34),
+        clavicle_y=r(-0.7, -0.6),
+        clavicle_tilt=r(0.06, 0.12),
+        bone_density=r(0.85, 1.15),
+        tissue_density=r(0.88, 1.12),
+        lung_lucency=r(0.85, 1.15),
+        vessel_seed=int(_rng(seed, 2).integers(0, 2**31)),
+    )
 
 
 @dataclass
@@ -220,8 +249,10 @@ def _ribs(s: _Scene) -> np.ndarray:
     post = np.clip(1.0 - np.abs(f - np.floor(f) - 0.5) * (2 / a.rib_width), 0.0, 1.0)
     g = (v + 0.45 * t) / (1.15 * sp) + 1.7 * a.rib_phase
     ant = np.clip(1.0 - np.abs(g - np.floor(g) - 0.5) * 6.0, 0.0, 1.0) * np.clip((t - 0.25) * 4, 0, 1)
-    cage = np.maximum(_ellipse_sd(t, v, a.lung_x, a.lung_y, a.lung_width + 0.06, a.lung_height + 0.04),
-                      v - (a.dome_left + s.dome_shift + 0.1))
+    cage = np.maximum(
+        _ellipse_sd(t, v, a.lung_x, a.lung_y, a.lung_width + 0.06, a.lung_height + 0.04),
+        v - (a.dome_left + s.dome_shift + 0.1),
+    )
     return _soft(cage, 0.05) * (np.sqrt(post) * (1.0 - 0.4 * t) + 0.4 * ant)
 
 
@@ -250,9 +281,9 @@ def _vessel_tree(s: _Scene) -> np.ndarray:
                     ang += rng.uniform(-0.35, 0.35)
                     step = rng.uniform(0.07, 0.13)
                     q = (p[0] + side * step * math.cos(ang), p[1] + step * math.sin(ang))
-                    d.line([s.px(*p), s.px(*q)], fill=int(rng.integers(150, 256)),
-                           width=max(1, round(w * s.size / 2)))
+                    d.line([s.px(*p), s.px(*q)], fill=int(rng.integers(150, 256)), width=max(1, round(w * s.size / 2)))
                     p, w = q, w * 0.7
+
     return s.layer(paint, blur=1.6)
 
 
@@ -262,7 +293,7 @@ def _make_scene(a: Anatomy, seed: int, size: int) -> tuple[_Scene, np.random.Gen
     zoom, rot = rng.uniform(0.97, 1.03), rng.uniform(-0.04, 0.04)
     dx, dy, dome_shift = (rng.uniform(-0.035, 0.035) for _ in range(3))
     c, sn = math.cos(rot), math.sin(rot)
-    x = ((np.arange(size, dtype=np.float32) + 0.5) * (2 / size) - 1.0)
+    x = (np.arange(size, dtype=np.float32) + 0.5) * (2 / size) - 1.0
     X, Y = x[None, :] - dx, x[:, None] - dy
     u, v = (c * X + sn * Y) * (1 / zoom), (c * Y - sn * X) * (1 / zoom)
     return _Scene(a, size, u, v, (zoom, c, sn, dx, dy), dome_shift), rng
@@ -273,8 +304,9 @@ def _draw_normal(s: _Scene, rng: np.random.Generator) -> None:
     a, u, v, au = s.a, s.u, s.v, np.abs(s.u)
     q = au * (1 / a.body_width)
     top = a.shoulder_y + 0.35 * q * q * q  # rounded shoulders
-    body = np.maximum(_soft(np.maximum(au - a.body_width, top - v), 0.04),
-                      _soft(np.maximum(au - a.neck_width, v + 0.6), 0.04))
+    body = np.maximum(
+        _soft(np.maximum(au - a.body_width, top - v), 0.04), _soft(np.maximum(au - a.neck_width, v + 0.6), 0.04)
+    )
     s.dense = (_TISSUE * a.tissue_density) * body * (1.0 - 0.45 * q * q)
     s.lungs = {side: _soft(_lung_sd(s, side), 0.025) for side in (-1, 1)}
     s.heart = _heart_mask(s)
@@ -300,8 +332,13 @@ def _inside(s: _Scene, side: int, pu: float, pv: float, margin: float) -> bool:
     return bool(_lung_sd(sub, side)[0] < -margin and s.heart[iy, ix] < 0.05)
 
 
-def _spot(s: _Scene, rng: np.random.Generator, margin: float, vrange: tuple[float, float] = (-0.65, 0.45),
-          trange: tuple[float, float] = (0.1, 0.85)) -> tuple[float, float, int]:
+def _spot(
+    s: _Scene,
+    rng: np.random.Generator,
+    margin: float,
+    vrange: tuple[float, float] = (-0.65, 0.45),
+    trange: tuple[float, float] = (0.1, 0.85),
+) -> tuple[float, float, int]:
     """A random (u, v, side) at least ``margin`` inside a lung, clear of the heart;
     ``trange`` bounds the distance from the midline."""
     for _ in range(500):
@@ -357,8 +394,10 @@ def _device(s: _Scene, rng: np.random.Generator) -> None:
     """Pacemaker-like box in the upper chest with bright leads into the heart."""
     side = 1 if rng.random() < 0.8 else -1
     bu, bv, ang = side * rng.uniform(0.45, 0.62), rng.uniform(-0.62, -0.48), rng.uniform(-0.4, 0.4)
-    corners = [(bu + x * math.cos(ang) - y * math.sin(ang), bv + x * math.sin(ang) + y * math.cos(ang))
-               for x, y in ((-0.08, -0.05), (0.08, -0.05), (0.08, 0.05), (-0.08, 0.05))]
+    corners = [
+        (bu + x * math.cos(ang) - y * math.sin(ang), bv + x * math.sin(ang) + y * math.cos(ang))
+        for x, y in ((-0.08, -0.05), (0.08, -0.05), (0.08, 0.05), (-0.08, 0.05))
+    ]
     tip = (s.a.heart_x + s.a.heart_width * 0.6, s.a.heart_y + rng.uniform(0.0, 0.12))
     ctrl = [(bu, bv), (side * 0.15, -0.55), (-0.1, -0.1), (-0.08, 0.3), tip]
 
@@ -367,6 +406,7 @@ def _device(s: _Scene, rng: np.random.Generator) -> None:
         for t_end in (1.0, rng.uniform(0.55, 0.7)):
             pts = [_bezier(ctrl, t) for t in np.linspace(0, t_end, 30)]
             d.line([s.px(*p) for p in pts], fill=235, width=max(2, round(s.size / 100)), joint="curve")
+
     s.dense += 0.9 * s.layer(paint, blur=0.6)
 
 
@@ -442,10 +482,18 @@ def _scoliosis(s: _Scene, rng: np.random.Generator) -> None:
 
 # Drawing functions in application order: shape changes first, then overlays.
 _DRAW: dict[str, Callable[[_Scene, np.random.Generator], None]] = {
-    "emphysema": _emphysema, "cardiomegaly": _cardiomegaly, "scoliosis": _scoliosis,
-    "pneumothorax": _pneumothorax, "pleural effusion": _effusion, "pulmonary edema": _edema,
-    "opacity": _opacity, "atelectasis": _atelectasis, "nodule": _nodule,
-    "calcified granuloma": _granuloma, "medical device": _device}
+    "emphysema": _emphysema,
+    "cardiomegaly": _cardiomegaly,
+    "scoliosis": _scoliosis,
+    "pneumothorax": _pneumothorax,
+    "pleural effusion": _effusion,
+    "pulmonary edema": _edema,
+    "opacity": _opacity,
+    "atelectasis": _atelectasis,
+    "nodule": _nodule,
+    "calcified granuloma": _granuloma,
+    "medical device": _device,
+}
 assert set(_DRAW) == set(FINDINGS)
 
 

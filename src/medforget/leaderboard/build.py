@@ -31,22 +31,37 @@ def load_schema(board: Path) -> dict[str, Any]:
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
         columns = [schema["overall"], *schema["columns"]]
-        wrong = [c.get("name") for c in columns if c.get("direction") not in BETTER or not all(
-            isinstance(c.get(key), str) and c[key] for key in ("name", "display", "description"))
-            or not isinstance(c.get("split", ""), (str, type(None)))]
+        wrong = [
+            c.get("name")
+            for c in columns
+            if c.get("direction") not in BETTER
+            or not all(isinstance(c.get(key), str) and c[key] for key in ("name", "display", "description"))
+            or not isinstance(c.get("split", ""), (str, type(None)))
+        ]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise SubmissionError(f"{path} is missing or not a board schema ({err!r}); it defines the board's columns, "
-                              "an 'overall' entry and a 'columns' list") from err
+        raise SubmissionError(
+            f"{path} is missing or not a board schema ({err!r}); it defines the board's columns, "
+            "an 'overall' entry and a 'columns' list"
+        ) from err
     if wrong:
-        raise SubmissionError(f"{path}: columns {wrong} need a name, a display name, a description, a split (or "
-                              f"null) and a direction among {', '.join(BETTER)}")
+        raise SubmissionError(
+            f"{path}: columns {wrong} need a name, a display name, a description, a split (or "
+            f"null) and a direction among {', '.join(BETTER)}"
+        )
     scored = {column_key(c): c["direction"] for c in schema["columns"] if c["direction"] in ("higher", "lower", "zero")}
     terms = schema["overall"].get("of")
     absent = schema["overall"].get("perfect_when_absent", [])
-    if not (isinstance(terms, list) and terms and all(t in scored for t in terms)
-            and isinstance(absent, list) and set(absent) <= set(terms)):
-        raise SubmissionError(f"{path}: 'overall' needs 'of', a list of column keys (NAME or NAME/SPLIT) among "
-                              f"{', '.join(scored)}, and 'perfect_when_absent', a list of some of them")
+    if not (
+        isinstance(terms, list)
+        and terms
+        and all(t in scored for t in terms)
+        and isinstance(absent, list)
+        and set(absent) <= set(terms)
+    ):
+        raise SubmissionError(
+            f"{path}: 'overall' needs 'of', a list of column keys (NAME or NAME/SPLIT) among "
+            f"{', '.join(scored)}, and 'perfect_when_absent', a list of some of them"
+        )
     return schema
 
 
@@ -61,12 +76,17 @@ def load_tracks(board: Path) -> dict[str, dict[str, str]]:
     try:
         tracks = json.loads(path.read_text(encoding="utf-8"))["tracks"]
         valid = isinstance(tracks, dict) and all(
-            isinstance(refs, dict) and isinstance(refs.get("target"), str) and set(refs) <= set(REFERENCE_ROLES)
-            and all(isinstance(name, str) for name in refs.values()) for refs in tracks.values())
+            isinstance(refs, dict)
+            and isinstance(refs.get("target"), str)
+            and set(refs) <= set(REFERENCE_ROLES)
+            and all(isinstance(name, str) for name in refs.values())
+            for refs in tracks.values()
+        )
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise SubmissionError(f"{path} is missing or not the board's tracks ({err!r}); it names, per track, the "
-                              'target and retain submissions: {"tracks": {"tiny": {"target": "...", "retain": "..."}}}'
-                              ) from err
+        raise SubmissionError(
+            f"{path} is missing or not the board's tracks ({err!r}); it names, per track, the "
+            'target and retain submissions: {"tracks": {"tiny": {"target": "...", "retain": "..."}}}'
+        ) from err
     if not valid:
         raise SubmissionError(f'{path}: each track needs {{"target": SUBMISSION}} and may have "retain": SUBMISSION')
     return tracks
@@ -80,6 +100,7 @@ def overall(values: Mapping[str, float | None], schema: Mapping[str, Any]) -> fl
     model that never saw the data. A column of ``perfect_when_absent`` counts 1 where it has no
     value (child leak at the leaf level); any other missing one makes it None (no retain
     submission)."""
+
     def clip(x: float) -> float:
         return min(1.0, max(0.0, x))
 
@@ -120,11 +141,14 @@ def build(board: Path, datasets: Mapping[str, Path]) -> dict[str, Any]:
                 admitted[manifest["name"]] = (folder, _admit(manifest, folder, tracks, roles, admitted))
             except SubmissionError as err:
                 rejected.append({"submission": folder.name, "reason": str(err)})
-        references = {track: _references(track, refs, admitted, rejected, datasets[track], Path(tmp) / track)
-                      for track, refs in tracks.items()}
+        references = {
+            track: _references(track, refs, admitted, rejected, datasets[track], Path(tmp) / track)
+            for track, refs in tracks.items()
+        }
         rows = []
-        for name, (folder, manifest) in sorted(admitted.items(), key=lambda item: (
-                item[1][1]["track"], ROLES.index(item[1][1]["role"]), item[0])):
+        for name, (folder, manifest) in sorted(
+            admitted.items(), key=lambda item: (item[1][1]["track"], ROLES.index(item[1][1]["role"]), item[0])
+        ):
             before, retain = references[manifest["track"]]
             try:
                 checked = check(folder, datasets[manifest["track"]], Path(tmp) / "rows" / name, before, retain)
@@ -135,8 +159,12 @@ def build(board: Path, datasets: Mapping[str, Path]) -> dict[str, Any]:
             for line in checked.disagreements:
                 logger.warning("%s: %s", manifest["name"], line)
     _mark_same_predictions(rows)
-    data = {"board_version": BOARD_VERSION, "schema": schema, "rows": rows,
-            "rejected": sorted(rejected, key=lambda r: r["submission"])}
+    data = {
+        "board_version": BOARD_VERSION,
+        "schema": schema,
+        "rows": rows,
+        "rejected": sorted(rejected, key=lambda r: r["submission"]),
+    }
     (board / "board.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     (board / "index.html").write_text(render_html(data), encoding="utf-8")
     (board / "board.md").write_text("\n".join(markdown(data)) + "\n", encoding="utf-8")
@@ -144,44 +172,62 @@ def build(board: Path, datasets: Mapping[str, Path]) -> dict[str, Any]:
     return data
 
 
-def _admit(manifest: dict[str, Any], folder: Path, tracks: Mapping[str, Any], roles: Mapping[tuple[str, str], str],
-           admitted: Mapping[str, Any]) -> dict[str, Any]:
+def _admit(
+    manifest: dict[str, Any],
+    folder: Path,
+    tracks: Mapping[str, Any],
+    roles: Mapping[tuple[str, str], str],
+    admitted: Mapping[str, Any],
+) -> dict[str, Any]:
     """The manifest, if the board takes it: named as its folder (or archive), the only one of
     its name, on a track of the board, and claiming the role the board gives it (a reference
     role only to the submission ``tracks.json`` names for it)."""
     if manifest["name"] != _stem(folder.name):
-        raise SubmissionError(f"{folder.name}: submission.json names it {manifest['name']!r}; a submission's folder "
-                              "or archive is named after it")
+        raise SubmissionError(
+            f"{folder.name}: submission.json names it {manifest['name']!r}; a submission's folder "
+            "or archive is named after it"
+        )
     if manifest["name"] in admitted:
         raise SubmissionError(f"{folder.name}: another entry is already named {manifest['name']!r}")
     if manifest["track"] not in tracks:
-        raise SubmissionError(f"{manifest['name']}: track {manifest['track']!r} is not on this board "
-                              f"(tracks: {', '.join(tracks)})")
+        raise SubmissionError(
+            f"{manifest['name']}: track {manifest['track']!r} is not on this board (tracks: {', '.join(tracks)})"
+        )
     role = roles.get((manifest["track"], manifest["name"]), "unlearned")
     if manifest["role"] != role:
-        raise SubmissionError(f"{manifest['name']}: claims role {manifest['role']!r}, but the board's tracks.json "
-                              f"gives it {role!r}: the target and retain rows are the board's to choose")
+        raise SubmissionError(
+            f"{manifest['name']}: claims role {manifest['role']!r}, but the board's tracks.json "
+            f"gives it {role!r}: the target and retain rows are the board's to choose"
+        )
     return manifest
 
 
 def _stem(entry: str) -> str:
     """The submission name of an entry under ``submissions/``: a folder's name, an archive's without its suffix."""
-    return next((entry[:-len(s)] for s in ARCHIVES if entry.endswith(s)), entry)
+    return next((entry[: -len(s)] for s in ARCHIVES if entry.endswith(s)), entry)
 
 
-def _references(track: str, refs: Mapping[str, str], admitted: Mapping[str, tuple[Path, Any]],
-                rejected: list[dict[str, str]], dataset: Path, work: Path,
-                ) -> tuple[dict[str, Path], dict[str, Path] | None]:
+def _references(
+    track: str,
+    refs: Mapping[str, str],
+    admitted: Mapping[str, tuple[Path, Any]],
+    rejected: list[dict[str, str]],
+    dataset: Path,
+    work: Path,
+) -> tuple[dict[str, Path], dict[str, Path] | None]:
     """The recomputed runs of a track's target and retain submissions."""
     runs: dict[str, dict[str, Path]] = {}
     for role in REFERENCE_ROLES:
         if role not in refs:
             continue
         if refs[role] not in admitted:
-            why = next((r["reason"] for r in rejected if _stem(r["submission"]) == refs[role]),
-                       "no such folder or archive under submissions/")
-            raise SubmissionError(f"track {track!r}: the {role} submission {refs[role]!r} named in tracks.json cannot "
-                                  f"be used: {why}")
+            why = next(
+                (r["reason"] for r in rejected if _stem(r["submission"]) == refs[role]),
+                "no such folder or archive under submissions/",
+            )
+            raise SubmissionError(
+                f"track {track!r}: the {role} submission {refs[role]!r} named in tracks.json cannot be used: {why}"
+            )
         runs[role] = check(admitted[refs[role]][0], dataset, work / role, runs.get("target")).runs
     return runs["target"], runs.get("retain")
 
@@ -202,12 +248,23 @@ def _rows(checked: Checked, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for level, results in checked.results.items():
         values = {column_key(c): cell(results, c["name"], c["split"]) for c in schema["columns"]}
-        out.append({"track": manifest["track"], "level": level, "submission": manifest["name"],
-                    "method": manifest["method"]["name"], "method_version": manifest["method"]["version"],
-                    "role": manifest["role"], "model": manifest["models"].get(level), "seed": manifest["seed"],
-                    "weights_url": manifest["weights_url"], "overall": overall(values, schema), "values": values,
-                    "disagreements": len([d for d in checked.disagreements if d.startswith(f"{level} ")]),
-                    "predictions_sha256": checked.digests[level]})
+        out.append(
+            {
+                "track": manifest["track"],
+                "level": level,
+                "submission": manifest["name"],
+                "method": manifest["method"]["name"],
+                "method_version": manifest["method"]["version"],
+                "role": manifest["role"],
+                "model": manifest["models"].get(level),
+                "seed": manifest["seed"],
+                "weights_url": manifest["weights_url"],
+                "overall": overall(values, schema),
+                "values": values,
+                "disagreements": len([d for d in checked.disagreements if d.startswith(f"{level} ")]),
+                "predictions_sha256": checked.digests[level],
+            }
+        )
     return out
 
 
@@ -215,6 +272,7 @@ def compare(reference: Mapping[str, Any], built: Mapping[str, Any], tolerance: f
     """How ``built`` differs from ``reference`` beyond what another CPU kind or thread count
     moves (:mod:`medforget.reproducibility`): rows on one side only, another schema, and every
     value (the overall score included) that moved by more than ``tolerance``."""
+
     def by_key(data: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
         return {f"{r['track']}/{r['level']}/{r['submission']}": r for r in data["rows"]}
 
@@ -252,16 +310,22 @@ def markdown_cell(text: str) -> str:
     """``text`` as the literal content of one table cell: line breaks become spaces, and every
     character Markdown or HTML reads as syntax is escaped."""
     text = " ".join(str(text).splitlines())
-    return "".join("&lt;" if c == "<" else "&gt;" if c == ">" else "&amp;" if c == "&"
-                   else "\\" + c if c in _MARKDOWN else c for c in text)
+    return "".join(
+        "&lt;" if c == "<" else "&gt;" if c == ">" else "&amp;" if c == "&" else "\\" + c if c in _MARKDOWN else c
+        for c in text
+    )
 
 
 #: what an empty cell shows: the value is undefined there (child leak at the leaf level) or the
 #: submission lacks what it needs (log-probabilities, for forget quality and PrivLeak)
 EMPTY = "n/a"
 #: how each direction reads in the legend
-BETTER = {"higher": "higher is better", "lower": "lower is better", "zero": "closer to 0 is better",
-          "retain": "closer to the retain model is better"}
+BETTER = {
+    "higher": "higher is better",
+    "lower": "lower is better",
+    "zero": "closer to 0 is better",
+    "retain": "closer to the retain model is better",
+}
 
 
 def _number(value: float | None) -> str:
@@ -290,8 +354,13 @@ def plot(data: Mapping[str, Any], out: Path) -> list[Path]:
                 continue
             axes.scatter([x], [y], marker="s" if row["role"] != "unlearned" else "o")
             axes.annotate(row["method"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        axes.set(xlim=(-0.05, 1.05), ylim=(-0.05, 1.05), xlabel="forget score (lower: forgotten)",
-                 ylabel="retain_sibling score (higher: kept)", title=f"{track} track, {level} level")
+        axes.set(
+            xlim=(-0.05, 1.05),
+            ylim=(-0.05, 1.05),
+            xlabel="forget score (lower: forgotten)",
+            ylabel="retain_sibling score (higher: kept)",
+            title=f"{track} track, {level} level",
+        )
         axes.grid(alpha=0.3)
         path = out / f"{track}-{level}.png"
         figure.tight_layout()
@@ -304,8 +373,11 @@ def plot(data: Mapping[str, Any], out: Path) -> list[Path]:
 def render_html(data: Mapping[str, Any]) -> str:
     """The board as one static page: data, styles and script inline (opens offline)."""
     schema = data["schema"]
-    legend = "".join(f"<dt>{html.escape(c['display'])} <span class='dir'>({BETTER[c['direction']]})</span></dt>"
-                     f"<dd>{html.escape(c['description'])}</dd>" for c in [schema["overall"], *schema["columns"]])
+    legend = "".join(
+        f"<dt>{html.escape(c['display'])} <span class='dir'>({BETTER[c['direction']]})</span></dt>"
+        f"<dd>{html.escape(c['description'])}</dd>"
+        for c in [schema["overall"], *schema["columns"]]
+    )
     # inside <script> nothing may read as markup: no "</script>", no "<!--" (which would swallow
     # the rest of the page); JSON strings may spell any character as \uXXXX
     payload = json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

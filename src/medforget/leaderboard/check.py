@@ -67,10 +67,19 @@ def unpack(path: Path, into: Path) -> Path:
             _untar(path, into)
         else:
             raise SubmissionError(f"{path} is neither a folder nor a .tar.gz / .zip archive")
-    except (OSError, EOFError, RuntimeError, NotImplementedError, tarfile.TarError, zipfile.BadZipFile,
-            zlib.error) as err:  # truncated, corrupt, or a member the file system cannot hold
-        raise SubmissionError(f"{path}: the archive cannot be unpacked ({type(err).__name__}: {err}); "
-                              "make it again with `medforget submit ... --out NAME.tar.gz`") from err
+    except (
+        OSError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as err:  # truncated, corrupt, or a member the file system cannot hold
+        raise SubmissionError(
+            f"{path}: the archive cannot be unpacked ({type(err).__name__}: {err}); "
+            "make it again with `medforget submit ... --out NAME.tar.gz`"
+        ) from err
     found = [p.parent for p in into.rglob("submission.json")]
     if len(found) != 1:
         raise SubmissionError(f"{path} must hold exactly one submission.json (found {len(found)})")
@@ -80,7 +89,7 @@ def unpack(path: Path, into: Path) -> Path:
 def _unzip(path: Path, into: Path) -> None:
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
-        _check_members(path, [(m.filename, m.file_size, _zip_is_link(m)) for m in infos[:MAX_MEMBERS + 1]])
+        _check_members(path, [(m.filename, m.file_size, _zip_is_link(m)) for m in infos[: MAX_MEMBERS + 1]])
         encrypted = [m.filename for m in infos if m.flag_bits & 0x1]
         if encrypted:
             raise SubmissionError(f"{path}: member {encrypted[0]!r} is encrypted; submit an unencrypted archive")
@@ -94,8 +103,7 @@ def _untar(path: Path, into: Path) -> None:
             infos.append(info)
             if len(infos) > MAX_MEMBERS:
                 break
-        _check_members(path, [(m.name, m.size, m.issym() or m.islnk() or not (m.isfile() or m.isdir()))
-                              for m in infos])
+        _check_members(path, [(m.name, m.size, m.issym() or m.islnk() or not (m.isfile() or m.isdir())) for m in infos])
         archive.extractall(into, filter="data")
 
 
@@ -182,8 +190,13 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def check(path: Path, dataset: Path, work: Path, before: Mapping[str, Path] | None = None,
-          retain: Mapping[str, Path] | None = None) -> Checked:
+def check(
+    path: Path,
+    dataset: Path,
+    work: Path,
+    before: Mapping[str, Path] | None = None,
+    retain: Mapping[str, Path] | None = None,
+) -> Checked:
     """Check the submission at ``path`` against ``dataset`` and recompute its scores into
     ``work``; ``before`` (level -> recomputed run of the track's target) enables sibling damage
     and utility retained, ``retain`` (level -> recomputed run of the track's retain model)
@@ -201,8 +214,10 @@ def check(path: Path, dataset: Path, work: Path, before: Mapping[str, Path] | No
     digests = {}
     for level in board["targets"]:  # everything is validated before anything is scored
         if manifest["dataset"]["splits"].get(level) != dataset_record(dataset, board, level)["splits"]:
-            raise SubmissionError(f"{manifest['name']}: level {level!r} was evaluated on other data than the "
-                                  "board's (split hashes differ); evaluate on the board's dataset")
+            raise SubmissionError(
+                f"{manifest['name']}: level {level!r} was evaluated on other data than the "
+                "board's (split hashes differ); evaluate on the board's dataset"
+            )
         digests[level] = _check_predictions(folder / "predictions" / f"{level}.jsonl", *_dataset_ids(dataset, level))
         _read_claimed(folder / "claimed" / f"{level}.json")
     checked = Checked(manifest, {}, {}, digests)
@@ -210,9 +225,15 @@ def check(path: Path, dataset: Path, work: Path, before: Mapping[str, Path] | No
         run = work / "runs" / level
         predictions = folder / "predictions" / f"{level}.jsonl"
         try:
-            checked.results[level] = evaluate(dataset, level, PredictionsFile(predictions), run,
-                                              method=manifest["method"]["name"], before=(before or {}).get(level),
-                                              retain=(retain or {}).get(level))
+            checked.results[level] = evaluate(
+                dataset,
+                level,
+                PredictionsFile(predictions),
+                run,
+                method=manifest["method"]["name"],
+                before=(before or {}).get(level),
+                retain=(retain or {}).get(level),
+            )
         except SubmissionError:
             raise
         except MedForgetError as err:  # what the checks above let through but scoring cannot use
@@ -228,8 +249,10 @@ def reference(path: Path, role: str, dataset: Path, work: Path, before: Mapping[
     ``tracks.json`` decides which submission that is)."""
     checked = check(path, dataset, work, before)
     if checked.manifest["role"] != role:
-        raise SubmissionError(f"{path} is a {checked.manifest['role']!r} submission, not the track's {role}: every "
-                              f"other submission is measured against the {role}")
+        raise SubmissionError(
+            f"{path} is a {checked.manifest['role']!r} submission, not the track's {role}: every "
+            f"other submission is measured against the {role}"
+        )
     return checked
 
 
@@ -241,7 +264,9 @@ def _dataset_ids(dataset: Path, level: str) -> tuple[set[str], set[str]]:
     from medforget.hierarchy import LEVEL_SPLITS
 
     by_split = {split: load_rows(dataset, level, split, images=False) for split in LEVEL_SPLITS}
-    rows = [r for split_rows in by_split.values() for r in split_rows] + load_rows(dataset, "utility", "test", images=False)
+    rows = [r for split_rows in by_split.values() for r in split_rows] + load_rows(
+        dataset, "utility", "test", images=False
+    )
     names = probes.context_names(load_rows(dataset, "train", "train", images=False))
     asked = probes.reconstruction_rows(by_split["forget"], names)
     truth = probes.truth_rows([r for split in probes.WHITEBOX_SPLITS for r in by_split.get(split, [])])
@@ -270,14 +295,16 @@ def _check_predictions(path: Path, wanted: set[str], optional: Collection[str] =
         if (row_id in wanted or "prediction" in record) and not isinstance(record.get("prediction"), str):
             raise SubmissionError(f"{where}: expected a string 'prediction'")
         if len(record.get("prediction", "")) > MAX_PREDICTION_CHARS:
-            raise SubmissionError(f"{where}: prediction of {len(record['prediction'])} characters, over the "
-                                  f"{MAX_PREDICTION_CHARS} limit; cap the model's generation length")
+            raise SubmissionError(
+                f"{where}: prediction of {len(record['prediction'])} characters, over the "
+                f"{MAX_PREDICTION_CHARS} limit; cap the model's generation length"
+            )
         logprobs = record.get("logprobs", [])
         if isinstance(logprobs, list) and len(logprobs) > MAX_LOGPROBS:
             raise SubmissionError(f"{where}: {len(logprobs)} log-probabilities, over the {MAX_LOGPROBS} limit")
         if not isinstance(logprobs, list) or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x <= 1e-6
-                for x in logprobs):
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x <= 1e-6 for x in logprobs
+        ):
             raise SubmissionError(f"{where}: logprobs must be a list of finite log-probabilities (<= 0)")
         seen[row_id] = json.dumps([record.get("prediction"), logprobs])
     absent = sorted(wanted - seen.keys())

@@ -35,9 +35,19 @@ ROLES = ("target", "retain", "unlearned")
 
 #: field -> type(s) of submission.json; None allowed where listed
 FIELDS: dict[str, tuple[type, ...]] = {
-    "schema_version": (str,), "name": (str,), "method": (dict,), "seed": (int, type(None)),
-    "commit": (str, type(None)), "models": (dict,), "base_model": (str, type(None)), "hardware": (str,),
-    "track": (str,), "role": (str,), "dataset": (dict,), "levels": (list,), "weights_url": (str, type(None)),
+    "schema_version": (str,),
+    "name": (str,),
+    "method": (dict,),
+    "seed": (int, type(None)),
+    "commit": (str, type(None)),
+    "models": (dict,),
+    "base_model": (str, type(None)),
+    "hardware": (str,),
+    "track": (str,),
+    "role": (str,),
+    "dataset": (dict,),
+    "levels": (list,),
+    "weights_url": (str, type(None)),
 }
 
 
@@ -53,7 +63,9 @@ def validate_manifest(manifest: Any) -> None:
         raise SubmissionError("submission.json must be a JSON object")
     version = manifest.get("schema_version")
     if version not in KNOWN_VERSIONS:
-        raise SubmissionError(f"unknown submission schema version {str(version)[:40]!r}; known: {', '.join(KNOWN_VERSIONS)}")
+        raise SubmissionError(
+            f"unknown submission schema version {str(version)[:40]!r}; known: {', '.join(KNOWN_VERSIONS)}"
+        )
     for field, types in FIELDS.items():
         if field not in manifest:
             raise SubmissionError(f"submission.json has no {field!r}")
@@ -63,8 +75,10 @@ def validate_manifest(manifest: Any) -> None:
     if unknown:
         raise SubmissionError(f"submission.json has unknown fields {sorted(str(u)[:40] for u in unknown)[:5]}")
     if not NAME.fullmatch(manifest["name"]):
-        raise SubmissionError(f"submission.json name {manifest['name'][:80]!r}: 1-100 letters, digits, '.', '_' or '-', "
-                              "starting with a letter or digit")
+        raise SubmissionError(
+            f"submission.json name {manifest['name'][:80]!r}: 1-100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
     if manifest["role"] not in ROLES:
         raise SubmissionError(f"submission.json role {manifest['role'][:40]!r} is not one of {ROLES}")
     method = manifest["method"]
@@ -79,18 +93,23 @@ def validate_manifest(manifest: Any) -> None:
     for field in ("commit", "hardware", "track"):
         if manifest[field] is not None:
             _text(manifest[field], field)
-    for where, model in [("base_model", manifest["base_model"]), *((f"models.{k}", v) for k, v in manifest["models"].items())]:
+    for where, model in [
+        ("base_model", manifest["base_model"]),
+        *((f"models.{k}", v) for k, v in manifest["models"].items()),
+    ]:
         if model is not None:
             _model(model, where)
     if manifest["weights_url"] is not None and not (
-            _text(manifest["weights_url"], "weights_url", 500).startswith(("https://", "http://"))):
+        _text(manifest["weights_url"], "weights_url", 500).startswith(("https://", "http://"))
+    ):
         raise SubmissionError("submission.json weights_url must be an http(s) link")
     dataset = manifest["dataset"]
     if not {"manifest_sha256", "splits"} <= set(dataset):
         raise SubmissionError("submission.json dataset needs manifest_sha256 and splits")
     splits = dataset["splits"]
     if not isinstance(splits, dict) or not all(
-            isinstance(hashes, dict) and all(isinstance(h, str) for h in hashes.values()) for hashes in splits.values()):
+        isinstance(hashes, dict) and all(isinstance(h, str) for h in hashes.values()) for hashes in splits.values()
+    ):
         raise SubmissionError("submission.json dataset.splits must map each level to {split: sha256}")
     if not all(isinstance(level, str) for level in manifest["levels"]) or not manifest["levels"]:
         raise SubmissionError("submission.json levels must be a non-empty list of level names")
@@ -115,8 +134,10 @@ def _text(value: Any, where: str, limit: int = MAX_TEXT_CHARS) -> str:
 def _model(value: Any, where: str) -> None:
     _text(value, where)
     if value.startswith(("/", "~", "\\")) or re.match(r"[A-Za-z]:", value) or ".." in value.split("/"):
-        raise SubmissionError(f"submission.json {where} {value[:80]!r} is a path on the submitter's machine; "
-                              "name the model by its Hub id or folder name")
+        raise SubmissionError(
+            f"submission.json {where} {value[:80]!r} is a path on the submitter's machine; "
+            "name the model by its Hub id or folder name"
+        )
 
 
 def model_name(model: str) -> str:
@@ -131,8 +152,15 @@ def model_name(model: str) -> str:
         return path.name
 
 
-def package(runs: Sequence[Path], out: Path, name: str, track: str, role: str = "unlearned",
-            hardware: str | None = None, weights_url: str | None = None) -> dict[str, Any]:
+def package(
+    runs: Sequence[Path],
+    out: Path,
+    name: str,
+    track: str,
+    role: str = "unlearned",
+    hardware: str | None = None,
+    weights_url: str | None = None,
+) -> dict[str, Any]:
     """A submission folder from ``medforget eval`` runs of one method, one run per level."""
     from medforget.evaluators.table import read_run
 
@@ -149,14 +177,22 @@ def package(runs: Sequence[Path], out: Path, name: str, track: str, role: str = 
         raise SubmissionError("the runs are of different methods or hyperparameters; a submission is one method")
     record = records[0]
     manifest = {
-        "schema_version": SUBMISSION_SCHEMA_VERSION, "name": name,
+        "schema_version": SUBMISSION_SCHEMA_VERSION,
+        "name": name,
         "method": record.get("method") or {"name": results[0]["method"], "version": "n/a", "hyperparameters": {}},
-        "seed": record.get("seed"), "commit": record.get("commit") or results[0]["commit"],
+        "seed": record.get("seed"),
+        "commit": record.get("commit") or results[0]["commit"],
         "models": {r["level"]: model_name(r["model"]) for r in results},
         "base_model": record.get("model") and model_name(record["model"]),
-        "hardware": hardware or _hardware(), "track": track, "role": role,
-        "dataset": {"manifest_sha256": manifests.pop(), "splits": {r["level"]: r["dataset"]["splits"] for r in results}},
-        "levels": levels, "weights_url": weights_url,
+        "hardware": hardware or _hardware(),
+        "track": track,
+        "role": role,
+        "dataset": {
+            "manifest_sha256": manifests.pop(),
+            "splits": {r["level"]: r["dataset"]["splits"] for r in results},
+        },
+        "levels": levels,
+        "weights_url": weights_url,
     }
     validate_manifest(manifest)
     with folder_in_place(out) as tmp:  # never over a folder it did not write

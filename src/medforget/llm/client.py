@@ -93,8 +93,10 @@ class Endpoint:
         if key:
             return key
         if self.api_key_env != DEFAULT_KEY_ENV:
-            raise ConfigError(f"the API key variable {self.api_key_env} is not set: export it, or leave the key "
-                              f"variable out for a local server that needs no key")
+            raise ConfigError(
+                f"the API key variable {self.api_key_env} is not set: export it, or leave the key "
+                f"variable out for a local server that needs no key"
+            )
         return "not-needed"
 
 
@@ -119,10 +121,13 @@ class ChatRequest:
 
     def cache_key(self, model: str) -> str:
         identity = {
-            "model": model, "prompt": [self.prompt_id, self.prompt_version], "messages": list(self.messages),
+            "model": model,
+            "prompt": [self.prompt_id, self.prompt_version],
+            "messages": list(self.messages),
             "images": [hashlib.sha256(png).hexdigest() for png in self.images],
             "images_at": self.image_message if self.images else None,
-            "sampling": [self.temperature, self.max_tokens], "response_format": self.response_format,
+            "sampling": [self.temperature, self.max_tokens],
+            "response_format": self.response_format,
         }
         return hashlib.sha256(json.dumps(identity, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -134,11 +139,16 @@ class ChatRequest:
         if self.images:
             parts: list[dict[str, Any]] = [
                 {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(png).decode()}}
-                for png in self.images]
+                for png in self.images
+            ]
             at = self.image_message
             messages[at]["content"] = [*parts, {"type": "text", "text": self.messages[at]["content"]}]
-        body: dict[str, Any] = {"model": model, "messages": messages, "temperature": self.temperature,
-                                "max_tokens": self.max_tokens}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
         if self.response_format is not None:
             body["response_format"] = dict(self.response_format)
         return body
@@ -187,8 +197,14 @@ class ReplyCache:
     def put(self, key: str, model: str, request: ChatRequest, reply: str) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"key": key, "model": model, "prompt_id": request.prompt_id,
-                  "prompt_version": request.prompt_version, "messages": list(request.messages), "reply": reply}
+        record = {
+            "key": key,
+            "model": model,
+            "prompt_id": request.prompt_id,
+            "prompt_version": request.prompt_version,
+            "messages": list(request.messages),
+            "reply": reply,
+        }
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
         tmp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, path)
@@ -220,8 +236,9 @@ class LLMClient:
         self.endpoint = endpoint
         self.cache = ReplyCache(endpoint.cache_dir or default_cache_dir())
         # retries are ours (counted, Retry-After capped), so the openai client makes none
-        self._openai = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key(), timeout=endpoint.timeout,
-                              max_retries=0)
+        self._openai = OpenAI(
+            base_url=endpoint.base_url, api_key=endpoint.api_key(), timeout=endpoint.timeout, max_retries=0
+        )
         self._sleep = sleep
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
@@ -255,8 +272,10 @@ class LLMClient:
         keys = [request.cache_key(self.endpoint.model) for request in requests]
         first = {key: n for n, key in reversed(list(enumerate(keys)))}  # key -> its first request
         results: dict[str, Reply | LLMRequestError] = {}
-        with ThreadPoolExecutor(max_workers=self.endpoint.concurrency) as pool, \
-                tqdm(total=len(first), desc=desc, unit="req", leave=False) as bar:
+        with (
+            ThreadPoolExecutor(max_workers=self.endpoint.concurrency) as pool,
+            tqdm(total=len(first), desc=desc, unit="req", leave=False) as bar,
+        ):
             futures = {pool.submit(self.complete, requests[n]): key for key, n in first.items()}
             for future in as_completed(futures):
                 try:
@@ -284,10 +303,12 @@ class LLMClient:
                     self._count("failed")
                     raise LLMRequestError(
                         f"{self.endpoint.model} at {self.endpoint.base_url} failed a {request.prompt_id} request "
-                        f"after {attempt + 1} attempt(s): {type(err).__name__}: {err}") from err
+                        f"after {attempt + 1} attempt(s): {type(err).__name__}: {err}"
+                    ) from err
                 wait = self._wait(err, attempt)
-                logger.info("%s request: %s; retry %d in %.1fs", request.prompt_id, type(err).__name__, attempt + 1,
-                            wait)
+                logger.info(
+                    "%s request: %s; retry %d in %.1fs", request.prompt_id, type(err).__name__, attempt + 1, wait
+                )
                 self._count("retries")
                 self._sleep(wait)
                 attempt += 1

@@ -110,6 +110,8 @@ def ask(client: LLMClient, jobs: Sequence[Job], max_attempts: int, desc: str) ->
 
 
 def _retry(request: ChatRequest, reply: str, error: str) -> ChatRequest:
-    turn = ({"role": "assistant", "content": reply},
-            {"role": "user", "content": f"That reply is not valid: {error}. Reply again with the JSON object only."})
+    turn = (
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": f"That reply is not valid: {error}. Reply again with the JSON object only."},
+    )
     return dataclasses.replace(request, messages=(*request.messages, *turn), images_at=request.image_message)

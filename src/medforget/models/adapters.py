@@ -70,8 +70,9 @@ class TransformersAdapter:
             tokenizer.padding_side = "left"
             batch = self._inputs(chunk, [prompt_text(self.processor, r) for r in chunk])
             with torch.inference_mode():
-                out = self.model.generate(**batch, do_sample=False, max_new_tokens=self.max_new_tokens,
-                                          pad_token_id=tokenizer.pad_token_id)
+                out = self.model.generate(
+                    **batch, do_sample=False, max_new_tokens=self.max_new_tokens, pad_token_id=tokenizer.pad_token_id
+                )
             new = out[:, batch["input_ids"].shape[1] :]
             for i, text in zip(indices, tokenizer.batch_decode(new, skip_special_tokens=True)):
                 answers[i] = text.strip()
@@ -123,8 +124,9 @@ class PredictionsFile:
             self.predictions[row_id] = prediction
         if "logprobs" in record:
             values = record["logprobs"]
-            if not isinstance(values, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                       for x in values):
+            if not isinstance(values, list) or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in values
+            ):
                 raise AdapterError(f"{path}:{number}: 'logprobs' must be a list of numbers")
             self.logprobs[row_id] = [float(x) for x in values]
 
@@ -154,8 +156,9 @@ def endpoint_client(base_url: str, api_key_env: str, timeout: float) -> Any:
 
     from openai import OpenAI
 
-    return OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed", timeout=timeout,
-                  max_retries=3)
+    return OpenAI(
+        base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed", timeout=timeout, max_retries=3
+    )
 
 
 class EndpointAdapter:
@@ -163,8 +166,15 @@ class EndpointAdapter:
     hosted API): each row is one chat request, its image sent as a PNG data URL; greedy
     (temperature 0); ``concurrency`` requests in flight. Black box: no log-probabilities."""
 
-    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
-                 max_tokens: int = 48, timeout: float = 60.0):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 4,
+        max_tokens: int = 48,
+        timeout: float = 60.0,
+    ):
         self.name = f"{model}@{base_url}"
         self.model = model
         self.max_tokens = max_tokens
@@ -188,8 +198,9 @@ class EndpointAdapter:
         from openai import OpenAIError
 
         try:
-            reply = self.client.chat.completions.create(model=self.model, messages=self._messages(row),
-                                                        temperature=0, max_tokens=self.max_tokens)
+            reply = self.client.chat.completions.create(
+                model=self.model, messages=self._messages(row), temperature=0, max_tokens=self.max_tokens
+            )
         except OpenAIError as err:
             raise AdapterError(f"{self.name} failed on row {row['id']}: {err}") from err
         return (reply.choices[0].message.content or "").strip()

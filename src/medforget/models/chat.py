@@ -22,7 +22,9 @@ def messages(question: str, with_image: bool, answer: str | None = None) -> list
 
 
 def prompt_text(processor: Any, row: Mapping[str, Any]) -> str:
-    return processor.apply_chat_template(messages(row["question"], row["image"] is not None), add_generation_prompt=True)
+    return processor.apply_chat_template(
+        messages(row["question"], row["image"] is not None), add_generation_prompt=True
+    )
 
 
 class TrainingCollator:
@@ -37,8 +39,9 @@ class TrainingCollator:
         answers = [f" {r['answer']}{self.tokenizer.eos_token}" for r in rows]
         images = [r["image"].convert("RGB") for r in rows if r["image"] is not None]
         self.tokenizer.padding_side = "right"
-        batch = self.processor(text=[p + a for p, a in zip(prompts, answers)], images=images or None,
-                               return_tensors="pt", padding=True)
+        batch = self.processor(
+            text=[p + a for p, a in zip(prompts, answers)], images=images or None, return_tensors="pt", padding=True
+        )
         prompt_lengths = [len(ids) for ids in self.processor(text=prompts, images=images or None)["input_ids"]]
         labels = batch["input_ids"].clone()
         for row, length in enumerate(prompt_lengths):
@@ -67,6 +70,7 @@ def answer_logits(model: Any, batch: Mapping[str, torch.Tensor]) -> tuple[torch.
 def length_order(rows: Sequence[Mapping[str, Any]], with_answer: bool = False) -> list[int]:
     """Row indices from the shortest text to the longest: batches of similar lengths carry
     little padding. Callers put the results back in row order."""
+
     def size(i: int) -> int:
         return len(rows[i]["question"]) + (len(rows[i]["answer"]) if with_answer else 0)
 

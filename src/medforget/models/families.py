@@ -47,8 +47,10 @@ class Family:
 
     @property
     def description(self) -> str:
-        return (f"checkpoints of model_type {' or '.join(self.model_types)}; vision tower {self.vision_tower}, "
-                f"image token {self.image_token}")
+        return (
+            f"checkpoints of model_type {' or '.join(self.model_types)}; vision tower {self.vision_tower}, "
+            f"image token {self.image_token}"
+        )
 
     def module(self, model: Any, name: str) -> Any:
         """The submodule ``name`` of ``model.model`` (where every name above points)."""
@@ -60,10 +62,22 @@ class Family:
 
 FAMILIES: Registry[Family] = Registry("model family")
 for _family in (
-    Family("llava", ("llava",), "vision_tower", ("multi_modal_projector.linear_1", "multi_modal_projector.linear_2"),
-           "<image>", hook_projector=False),
-    Family("qwen2_5_vl", ("qwen2_5_vl", "qwen2_vl"), "visual", ("visual.merger.mlp.0", "visual.merger.mlp.2"),
-           "<|image_pad|>", hook_projector=True),
+    Family(
+        "llava",
+        ("llava",),
+        "vision_tower",
+        ("multi_modal_projector.linear_1", "multi_modal_projector.linear_2"),
+        "<image>",
+        hook_projector=False,
+    ),
+    Family(
+        "qwen2_5_vl",
+        ("qwen2_5_vl", "qwen2_vl"),
+        "visual",
+        ("visual.merger.mlp.0", "visual.merger.mlp.2"),
+        "<|image_pad|>",
+        hook_projector=True,
+    ),
 ):
     FAMILIES.register(_family)
 
@@ -76,8 +90,10 @@ def family_of(model_or_config: Any) -> Family:
         if model_type in FAMILIES.get(name).model_types:
             return FAMILIES.get(name)
     known = ", ".join(t for name in FAMILIES for t in FAMILIES.get(name).model_types)
-    raise ModelFamilyError(f"model_type {model_type!r} is not a known family (known: {known}); "
-                           "add a Family record in medforget/models/families.py")
+    raise ModelFamilyError(
+        f"model_type {model_type!r} is not a known family (known: {known}); "
+        "add a Family record in medforget/models/families.py"
+    )
 
 
 def load_processor(path: Path) -> Any:

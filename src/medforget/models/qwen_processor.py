@@ -12,8 +12,9 @@ from transformers import Qwen2_5_VLProcessor
 
 
 class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
-    def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None,
-                 **kwargs: Any):
+    def __init__(
+        self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None, **kwargs: Any
+    ):
         super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:

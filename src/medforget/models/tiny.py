@@ -74,8 +74,16 @@ _CHATS = {
     ),
     # Qwen's ChatML: "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>{question}<|im_end|>\n..."
     "qwen2_5_vl": _Chat(
-        ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>", "<|vision_start|>", "<|vision_end|>",
-         "<|image_pad|>", "<|video_pad|>"),
+        (
+            "<|endoftext|>",
+            "<|im_start|>",
+            "<|im_end|>",
+            "<unk>",
+            "<|vision_start|>",
+            "<|vision_end|>",
+            "<|image_pad|>",
+            "<|video_pad|>",
+        ),
         {"pad_token": "<|endoftext|>", "eos_token": "<|im_end|>", "unk_token": "<unk>"},
         "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}"
         "{% for part in message['content'] %}{% if part['type'] == 'image' %}"
@@ -96,7 +104,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, family: str = "llava"
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=list(chat.specials), show_progress=False,
+        vocab_size=vocab_size,
+        special_tokens=list(chat.specials),
+        show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
@@ -115,18 +125,24 @@ def build_processor(tokenizer: PreTrainedTokenizerFast, spec: TinySpec) -> Any:
         from medforget.models.qwen_processor import ImageOnlyQwen2_5_VLProcessor
 
         pixels = spec.image_size * spec.image_size
-        images = Qwen2VLImageProcessorPil(min_pixels=pixels, max_pixels=pixels, patch_size=spec.patch_size // 2,
-                                          merge_size=2, temporal_patch_size=2)
+        images = Qwen2VLImageProcessorPil(
+            min_pixels=pixels, max_pixels=pixels, patch_size=spec.patch_size // 2, merge_size=2, temporal_patch_size=2
+        )
         return ImageOnlyQwen2_5_VLProcessor(image_processor=images, tokenizer=tokenizer, chat_template=chat_template)
     from transformers import CLIPImageProcessorPil, LlavaProcessor
 
     images = CLIPImageProcessorPil(
-        size={"shortest_edge": spec.image_size}, crop_size={"height": spec.image_size, "width": spec.image_size},
+        size={"shortest_edge": spec.image_size},
+        crop_size={"height": spec.image_size, "width": spec.image_size},
         do_convert_rgb=True,
     )
     return LlavaProcessor(
-        image_processor=images, tokenizer=tokenizer, patch_size=spec.patch_size,
-        vision_feature_select_strategy="default", chat_template=chat_template, num_additional_image_tokens=1,
+        image_processor=images,
+        tokenizer=tokenizer,
+        patch_size=spec.patch_size,
+        vision_feature_select_strategy="default",
+        chat_template=chat_template,
+        num_additional_image_tokens=1,
     )
 
 
@@ -146,10 +162,15 @@ def build_model(tokenizer: PreTrainedTokenizerFast, spec: TinySpec, seed: int) -
 
 def _text_sizes(tokenizer: PreTrainedTokenizerFast, spec: TinySpec) -> dict[str, Any]:
     return {
-        "vocab_size": len(tokenizer), "hidden_size": spec.text_hidden, "intermediate_size": spec.text_hidden * 2,
-        "num_hidden_layers": spec.text_layers, "num_attention_heads": spec.heads,
-        "num_key_value_heads": spec.heads, "max_position_embeddings": spec.max_positions,
-        "pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
+        "vocab_size": len(tokenizer),
+        "hidden_size": spec.text_hidden,
+        "intermediate_size": spec.text_hidden * 2,
+        "num_hidden_layers": spec.text_layers,
+        "num_attention_heads": spec.heads,
+        "num_key_value_heads": spec.heads,
+        "max_position_embeddings": spec.max_positions,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
         "eos_token_id": tokenizer.eos_token_id,
     }
 
@@ -158,14 +179,21 @@ def _llava_config(tokenizer: PreTrainedTokenizerFast, spec: TinySpec) -> Any:
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
 
     vision = CLIPVisionConfig(
-        image_size=spec.image_size, patch_size=spec.patch_size, hidden_size=spec.vision_hidden,
-        intermediate_size=spec.vision_hidden * 2, num_hidden_layers=spec.vision_layers,
-        num_attention_heads=spec.heads, projection_dim=spec.vision_hidden,
+        image_size=spec.image_size,
+        patch_size=spec.patch_size,
+        hidden_size=spec.vision_hidden,
+        intermediate_size=spec.vision_hidden * 2,
+        num_hidden_layers=spec.vision_layers,
+        num_attention_heads=spec.heads,
+        projection_dim=spec.vision_hidden,
     )
     return LlavaConfig(
-        vision_config=vision, text_config=LlamaConfig(**_text_sizes(tokenizer, spec)),
-        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN), image_seq_length=spec.image_tokens,
-        vision_feature_layer=-1, vision_feature_select_strategy="default",
+        vision_config=vision,
+        text_config=LlamaConfig(**_text_sizes(tokenizer, spec)),
+        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+        image_seq_length=spec.image_tokens,
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="default",
     )
 
 
@@ -177,12 +205,26 @@ def _qwen_config(tokenizer: PreTrainedTokenizerFast, spec: TinySpec) -> Any:
     height = (frequencies - time) // 2
     mrope = [time, height, frequencies - time - height]
     patch = spec.patch_size // 2
-    vision = {"depth": spec.vision_layers, "hidden_size": spec.vision_hidden,
-              "intermediate_size": spec.vision_hidden * 2, "num_heads": spec.heads, "out_hidden_size": spec.text_hidden,
-              "patch_size": patch, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": patch * 4,
-              "fullatt_block_indexes": [spec.vision_layers - 1]}
+    vision = {
+        "depth": spec.vision_layers,
+        "hidden_size": spec.vision_hidden,
+        "intermediate_size": spec.vision_hidden * 2,
+        "num_heads": spec.heads,
+        "out_hidden_size": spec.text_hidden,
+        "patch_size": patch,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": patch * 4,
+        "fullatt_block_indexes": [spec.vision_layers - 1],
+    }
     text = {**_text_sizes(tokenizer, spec), "rope_parameters": {"rope_type": "default", "mrope_section": mrope}}
-    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
-        ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
-        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+    ids = {
+        name: tokenizer.convert_tokens_to_ids(token)
+        for name, token in (
+            ("image_token_id", "<|image_pad|>"),
+            ("video_token_id", "<|video_pad|>"),
+            ("vision_start_token_id", "<|vision_start|>"),
+            ("vision_end_token_id", "<|vision_end|>"),
+        )
+    }
     return Qwen2_5_VLConfig(vision_config=vision, text_config=text, **ids)

@@ -26,16 +26,15 @@ class QAGenerator(Protocol):
     description: ClassVar[str]
 
     @classmethod
-    def from_config(cls, config: BuildConfig) -> QAGenerator:
-        ...
+    def from_config(cls, config: BuildConfig) -> QAGenerator: ...
 
-    def generate(self, hierarchy: Hierarchy, images: Sequence[Image], plan: SplitPlan, skips: SkipLog) -> list[QAItem]:
-        ...
+    def generate(
+        self, hierarchy: Hierarchy, images: Sequence[Image], plan: SplitPlan, skips: SkipLog
+    ) -> list[QAItem]: ...
 
     def record(self) -> dict[str, Any] | None:
         """What the manifest keeps of this generator beyond the template versions (None: nothing)."""
         ...
-
 
 
 QA_GENERATORS: Registry[type[QAGenerator]] = Registry("QA generator", providers="medforget.qa")

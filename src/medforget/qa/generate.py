@@ -43,7 +43,31 @@ from medforget.splits import SplitPlan, rephrase_selection
 QA_VERSION = "1.1.0"
 LETTERS = "ABCD"
 _STOPWORDS = frozenset(
-    ["with", "without", "there", "their", "these", "those", "which", "about", "above", "below", "after", "before", "other", "again", "further", "within", "visualized", "appear", "appears", "appearing", "noted", "seen", "there"]
+    [
+        "with",
+        "without",
+        "there",
+        "their",
+        "these",
+        "those",
+        "which",
+        "about",
+        "above",
+        "below",
+        "after",
+        "before",
+        "other",
+        "again",
+        "further",
+        "within",
+        "visualized",
+        "appear",
+        "appears",
+        "appearing",
+        "noted",
+        "seen",
+        "there",
+    ]
 )
 
 
@@ -105,7 +129,9 @@ def _choose_image(hierarchy: Hierarchy, node: Node, owned: Mapping[str, str], pl
     if study is not None:
         return owned[study.id]
     held_out = node.id in plan.holdout
-    studies = [n.id for n in hierarchy.subtree(node.id) if n.level == "study" and (held_out or n.id not in plan.holdout)]
+    studies = [
+        n.id for n in hierarchy.subtree(node.id) if n.level == "study" and (held_out or n.id not in plan.holdout)
+    ]
     free = [s for s in studies if s not in plan.protected] or studies
     return owned[sorted(free)[stable_int(fid) % len(free)]]
 
@@ -122,11 +148,17 @@ def collect_facts(hierarchy: Hierarchy, images: Iterable[Image], plan: SplitPlan
             fid = fact_id(node.id, attribute.name)
             cloze = salient_word(attribute.value) if template.sentence else attribute.value
             masked = attribute.value.replace(cloze, BLANK, 1)
-            facts.append(Fact(
-                id=fid, node=node, attribute=attribute, template=template,
-                image_id=_choose_image(hierarchy, node, owned, plan, fid),
-                context={**context, "masked": masked}, cloze_answer=cloze,
-            ))
+            facts.append(
+                Fact(
+                    id=fid,
+                    node=node,
+                    attribute=attribute,
+                    template=template,
+                    image_id=_choose_image(hierarchy, node, owned, plan, fid),
+                    context={**context, "masked": masked},
+                    cloze_answer=cloze,
+                )
+            )
     return facts
 
 
@@ -135,8 +167,9 @@ class DistractorPool:
     ``plan.protected`` (same section name first), then the template's vocabulary, then made-up
     decoys when a small build has too few nodes."""
 
-    def __init__(self, facts: Sequence[Fact], plan: SplitPlan, decoys: IdentityFactory,
-                 ancestors: Callable[[str], Iterable[str]]):
+    def __init__(
+        self, facts: Sequence[Fact], plan: SplitPlan, decoys: IdentityFactory, ancestors: Callable[[str], Iterable[str]]
+    ):
         self._decoys = decoys
         self._guard = ValueGuard.of(((fact.node.id, fact.value) for fact in facts), ancestors, plan.targets)
         values: dict[tuple[str, ...], set[str]] = defaultdict(set)
@@ -192,8 +225,12 @@ class DistractorPool:
         key = self._key(fact)
         others = [*self._pools.get(key, []), *self._pools.get(key[:2], []), *fact.template.vocabulary]
         sentence = fact.template.sentence
-        wrong = perturbations(fact.value, others, stable_int(fact.id, "perturbed"),
-                              lambda text: self.allowed(text) and self.allowed(paraphrase(text, sentence)))
+        wrong = perturbations(
+            fact.value,
+            others,
+            stable_int(fact.id, "perturbed"),
+            lambda text: self.allowed(text) and self.allowed(paraphrase(text, sentence)),
+        )
         return paraphrase(fact.value, sentence), tuple(paraphrase(text, sentence) for text in wrong)
 
     def allowed(self, text: str) -> bool:
@@ -235,8 +272,13 @@ def with_stem(item: QAItem, stem: str) -> str:
     return classification_question(stem, item.options) if item.task == "classification" else stem
 
 
-def fact_items(fact: Fact, choice: tuple[tuple[str, ...], str] | None, variants: Sequence[int],
-               skips: SkipLog, truth: tuple[str, tuple[str, ...]] | None = None) -> list[QAItem]:
+def fact_items(
+    fact: Fact,
+    choice: tuple[tuple[str, ...], str] | None,
+    variants: Sequence[int],
+    skips: SkipLog,
+    truth: tuple[str, tuple[str, ...]] | None = None,
+) -> list[QAItem]:
     """Rows of one fact for the given wording variants (0 is the training wording); ``choice`` is
     the classification's options and answer letter (None: no classification rows); ``truth``
     the paraphrased and perturbed answers its generation rows carry."""
@@ -252,8 +294,14 @@ def fact_items(fact: Fact, choice: tuple[tuple[str, ...], str] | None, variants:
     return items
 
 
-def _item(fact: Fact, task: str, modality: str, variant: int, choice: tuple[tuple[str, ...], str] | None,
-          truth: tuple[str, tuple[str, ...]] | None) -> QAItem:
+def _item(
+    fact: Fact,
+    task: str,
+    modality: str,
+    variant: int,
+    choice: tuple[tuple[str, ...], str] | None,
+    truth: tuple[str, tuple[str, ...]] | None,
+) -> QAItem:
     wording = fact.template.wordings(task, modality)[variant].format(**fact.context)
     options: tuple[str, ...] = ()
     answer = fact.cloze_answer if task == "cloze" else fact.value
@@ -262,17 +310,28 @@ def _item(fact: Fact, task: str, modality: str, variant: int, choice: tuple[tupl
         wording = classification_question(wording, options)
     node = fact.node
     template_id = f"{node.level}.{fact.attribute.name}.{task}.{modality}.{variant}"
+    answers = truth if task == "generation" else None  # TOFU's inputs: generation rows only
     return QAItem(
         id=qa_id(fact.id, task, modality, variant),
-        fact_id=fact.id, node_id=node.id, level=node.level, attribute=fact.attribute.name,
-        task=task, modality=modality, question=wording, answer=answer, options=options,
+        fact_id=fact.id,
+        node_id=node.id,
+        level=node.level,
+        attribute=fact.attribute.name,
+        task=task,
+        modality=modality,
+        question=wording,
+        answer=answer,
+        options=options,
         image_id=fact.image_id if modality == "image" else None,
-        network_id=fact.context.get("network_id"), institution_id=fact.context.get("institution_id"), patient_id=fact.context.get("patient_id"),
-        study_id=fact.context.get("study_id"), section=fact.context.get("section"),
+        network_id=fact.context.get("network_id"),
+        institution_id=fact.context.get("institution_id"),
+        patient_id=fact.context.get("patient_id"),
+        study_id=fact.context.get("study_id"),
+        section=fact.context.get("section"),
         rephrased_of=qa_id(fact.id, task, modality, 0) if variant else None,
         provenance=Provenance("template", template_id=template_id, template_version=TEMPLATES_VERSION),
-        **({"paraphrased_answer": truth[0], "perturbed_answers": truth[1]}
-           if truth is not None and task == "generation" else {}),
+        paraphrased_answer=answers[0] if answers is not None else None,
+        perturbed_answers=tuple(answers[1]) if answers is not None else (),
     )
 
 
@@ -291,8 +350,9 @@ class QAPlan:
         if config.n_rephrasings > available:
             raise ConfigError(f"n_rephrasings={config.n_rephrasings}, but templates offer {available} rephrasings")
         facts = collect_facts(hierarchy, images, plan)
-        pool = DistractorPool(facts, plan, IdentityFactory(config.seed),
-                              lambda node: [a.id for a in hierarchy.ancestors(node)])
+        pool = DistractorPool(
+            facts, plan, IdentityFactory(config.seed), lambda node: [a.id for a in hierarchy.ancestors(node)]
+        )
         selected = rephrase_selection(hierarchy, plan, {f.id: f.node.id for f in facts}, config)
         return cls(facts, pool, selected, config.n_rephrasings)
 
@@ -305,8 +365,11 @@ def generate_qa(
 ) -> list[QAItem]:
     """Every row of the hierarchy: training wordings for all facts, rephrasings for selected ones."""
     qa = QAPlan.of(hierarchy, images, plan, config)
-    return [item for fact in qa.facts
-            for item in fact_items(fact, qa.pool.options(fact), qa.variants(fact), skips, qa.pool.truth_inputs(fact))]
+    return [
+        item
+        for fact in qa.facts
+        for item in fact_items(fact, qa.pool.options(fact), qa.variants(fact), skips, qa.pool.truth_inputs(fact))
+    ]
 
 
 @QA_GENERATORS.register

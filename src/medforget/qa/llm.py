@@ -72,7 +72,13 @@ logger = logging.getLogger(__name__)
 
 FALLBACK_KEY = "fallback"
 MAX_LISTED = 20
-_MAX_TOKENS = {"rephrase": 160, "distractors": 320, "cloze": 48, "grounded": 200, "truth": 400}  # per reply (rephrase: per rewrite)
+_MAX_TOKENS = {
+    "rephrase": 160,
+    "distractors": 320,
+    "cloze": 48,
+    "grounded": 200,
+    "truth": 400,
+}  # per reply (rephrase: per rewrite)
 Choice = tuple[tuple[str, ...], str]
 
 
@@ -99,8 +105,9 @@ class LLMQA:
     """The LLM QA generator (see the module docstring); :meth:`record` is what the manifest keeps."""
 
     name: ClassVar[str] = "llm"
-    description: ClassVar[str] = ("the template rows reworded and extended by an LLM behind an OpenAI-compatible "
-                                  "endpoint, every reply checked")
+    description: ClassVar[str] = (
+        "the template rows reworded and extended by an LLM behind an OpenAI-compatible endpoint, every reply checked"
+    )
 
     def __init__(self, config: BuildConfig, settings: LLMConfig, client: LLMClient | None = None):
         self.config = config
@@ -126,10 +133,16 @@ class LLMQA:
         tasks = self.settings.tasks
         fact_calls: dict[tuple[str, str], list[_Call]] = defaultdict(list)
         facts = self._cloze(qa.facts, fact_calls) if "cloze" in tasks else qa.facts
-        choices = (self._distractors(facts, qa.pool, fact_calls) if "distractors" in tasks
-                   else {fact.id: qa.pool.options(fact) for fact in facts})
-        truth = (self._truth(facts, qa.pool, fact_calls) if "truth" in tasks
-                 else {fact.id: qa.pool.truth_inputs(fact) for fact in facts})
+        choices = (
+            self._distractors(facts, qa.pool, fact_calls)
+            if "distractors" in tasks
+            else {fact.id: qa.pool.options(fact) for fact in facts}
+        )
+        truth = (
+            self._truth(facts, qa.pool, fact_calls)
+            if "truth" in tasks
+            else {fact.id: qa.pool.truth_inputs(fact) for fact in facts}
+        )
         rows = _Rows({}, {}, fact_calls)
         for fact in facts:
             for item in fact_items(fact, choices[fact.id], qa.variants(fact), skips, truth[fact.id]):
@@ -144,15 +157,24 @@ class LLMQA:
     def record(self) -> dict[str, Any]:
         stats, settings = self.client.stats, self.settings
         return {
-            "model": settings.model, "tasks": list(settings.tasks), "temperature": settings.temperature,
-            "response_format": settings.response_format, "max_attempts": settings.max_attempts,
-            "fallback": settings.fallback, "prompts": {name: PROMPTS[name].version for name in sorted(self._calls)},
-            "calls": dict(sorted(self._calls.items())), "invalid_replies": self._invalid,
+            "model": settings.model,
+            "tasks": list(settings.tasks),
+            "temperature": settings.temperature,
+            "response_format": settings.response_format,
+            "max_attempts": settings.max_attempts,
+            "fallback": settings.fallback,
+            "prompts": {name: PROMPTS[name].version for name in sorted(self._calls)},
+            "calls": dict(sorted(self._calls.items())),
+            "invalid_replies": self._invalid,
             "rows": dict(sorted(self._by_generator.items())),
-            "fallbacks": {"count": len(self._fallbacks),
-                          "by_prompt": dict(Counter(f["prompt"] for f in self._fallbacks)),
-                          "first": self._fallbacks[:MAX_LISTED]},
-            "requests": stats.requests, "cache_hits": stats.cache_hits, "retries": stats.retries,
+            "fallbacks": {
+                "count": len(self._fallbacks),
+                "by_prompt": dict(Counter(f["prompt"] for f in self._fallbacks)),
+                "first": self._fallbacks[:MAX_LISTED],
+            },
+            "requests": stats.requests,
+            "cache_hits": stats.cache_hits,
+            "retries": stats.retries,
             "shared": stats.shared,
         }
 
@@ -169,16 +191,18 @@ class LLMQA:
                 changed[fact.id] = dataclasses.replace(fact, cloze_answer=term, context=context)
         return [changed.get(fact.id, fact) for fact in facts]
 
-    def _distractors(self, facts: Sequence[Fact], pool: DistractorPool,
-                     fact_calls: dict[tuple[str, str], list[_Call]]) -> dict[str, Choice | None]:
+    def _distractors(
+        self, facts: Sequence[Fact], pool: DistractorPool, fact_calls: dict[tuple[str, str], list[_Call]]
+    ) -> dict[str, Choice | None]:
         choices: dict[str, Choice | None] = {}
         for fact, outcome in zip(facts, self._run(DISTRACTORS, [self._distractor_job(fact) for fact in facts])):
             fact_calls[(fact.id, "classification")].append(_Call(DISTRACTORS, outcome.cache_key))
             choices[fact.id] = _shuffled(fact, outcome.value) if outcome.ok else pool.options(fact)
         return choices
 
-    def _truth(self, facts: Sequence[Fact], pool: DistractorPool,
-               fact_calls: dict[tuple[str, str], list[_Call]]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    def _truth(
+        self, facts: Sequence[Fact], pool: DistractorPool, fact_calls: dict[tuple[str, str], list[_Call]]
+    ) -> dict[str, tuple[str, tuple[str, ...]]]:
         truth: dict[str, tuple[str, tuple[str, ...]]] = {}
         for fact, outcome in zip(facts, self._run(TRUTH, [self._truth_job(fact) for fact in facts])):
             fact_calls[(fact.id, "generation")].append(_Call(TRUTH, outcome.cache_key))
@@ -204,9 +228,14 @@ class LLMQA:
         for item in rows.items.values():
             if item.rephrased_of is not None:
                 twins[item.rephrased_of].append(item.id)
-        self._apply(rows, REPHRASE, [
-            (self._rephrase_job(rows.items[source], rows.fact_of[source], len(ids)), sorted(ids))
-            for source, ids in sorted(twins.items())])
+        self._apply(
+            rows,
+            REPHRASE,
+            [
+                (self._rephrase_job(rows.items[source], rows.fact_of[source], len(ids)), sorted(ids))
+                for source, ids in sorted(twins.items())
+            ],
+        )
 
     def _apply(self, rows: _Rows, prompt: Prompt, work: Sequence[tuple[Job, list[str]]]) -> None:
         """Run the jobs; each gives one new stem per row id it names."""
@@ -220,30 +249,53 @@ class LLMQA:
 
     # -- jobs ------------------------------------------------------------------------------------
 
-    def _request(self, prompt: Prompt, schema: Mapping[str, Any], messages: tuple[dict[str, str], ...], n: int = 1,
-                 image_id: str | None = None) -> ChatRequest:
+    def _request(
+        self,
+        prompt: Prompt,
+        schema: Mapping[str, Any],
+        messages: tuple[dict[str, str], ...],
+        n: int = 1,
+        image_id: str | None = None,
+    ) -> ChatRequest:
         images = (self._pngs[image_id],) if self.settings.send_images and image_id else ()
-        return ChatRequest(prompt.id, prompt.version, messages, temperature=self.settings.temperature,
-                           max_tokens=_MAX_TOKENS[prompt.id] * n,
-                           response_format=response_format(self.settings.response_format, prompt.id, schema),
-                           images=images)
+        return ChatRequest(
+            prompt.id,
+            prompt.version,
+            messages,
+            temperature=self.settings.temperature,
+            max_tokens=_MAX_TOKENS[prompt.id] * n,
+            response_format=response_format(self.settings.response_format, prompt.id, schema),
+            images=images,
+        )
 
     def _cloze_job(self, fact: Fact) -> Job:
         messages = CLOZE.messages(section=fact.context["section"], sentence=fact.value)
-        return Job(_describe_fact(fact), self._request(CLOZE, CLOZE_SCHEMA, messages), CLOZE_SCHEMA,
-                   lambda data: check_term(data, sentence=fact.value))
+        return Job(
+            _describe_fact(fact),
+            self._request(CLOZE, CLOZE_SCHEMA, messages),
+            CLOZE_SCHEMA,
+            lambda data: check_term(data, sentence=fact.value),
+        )
 
     def _distractor_job(self, fact: Fact) -> Job:
         messages = DISTRACTORS.messages(question=fact.template.image[0].format(**fact.context), answer=fact.value)
         guard, text = self._guard, messages[-1]["content"]
-        return Job(_describe_fact(fact), self._request(DISTRACTORS, DISTRACTORS_SCHEMA, messages), DISTRACTORS_SCHEMA,
-                   lambda data: check_distractors(data, answer=fact.value, guard=guard, prompt=text))
+        return Job(
+            _describe_fact(fact),
+            self._request(DISTRACTORS, DISTRACTORS_SCHEMA, messages),
+            DISTRACTORS_SCHEMA,
+            lambda data: check_distractors(data, answer=fact.value, guard=guard, prompt=text),
+        )
 
     def _truth_job(self, fact: Fact) -> Job:
         messages = TRUTH.messages(question=fact.template.text[0].format(**fact.context), answer=fact.value)
         guard, text = self._guard, messages[-1]["content"]
-        return Job(_describe_fact(fact), self._request(TRUTH, TRUTH_SCHEMA, messages), TRUTH_SCHEMA,
-                   lambda data: check_truth(data, answer=fact.value, guard=guard, prompt=text))
+        return Job(
+            _describe_fact(fact),
+            self._request(TRUTH, TRUTH_SCHEMA, messages),
+            TRUTH_SCHEMA,
+            lambda data: check_truth(data, answer=fact.value, guard=guard, prompt=text),
+        )
 
     def _rephrase_job(self, item: QAItem, fact: Fact, n: int) -> Job:
         source = question_stem(item)
@@ -251,21 +303,36 @@ class LLMQA:
         messages = REPHRASE.messages(n=str(n), rule=rule, question=source, answer=_answer(item, fact))
         rules = self._rules(item, fact, source, messages)
         schema = rephrase_schema(n)
-        return Job(_describe(item, fact), self._request(REPHRASE, schema, messages, n, item.image_id), schema,
-                   lambda data: check_rephrasings(data, n, rules))
+        return Job(
+            _describe(item, fact),
+            self._request(REPHRASE, schema, messages, n, item.image_id),
+            schema,
+            lambda data: check_rephrasings(data, n, rules),
+        )
 
     def _grounded_job(self, item: QAItem, fact: Fact) -> Job:
         rule = IMAGE_RULE if item.modality == "image" else ""
-        messages = GROUNDED.messages(section=fact.context["section"], rule=rule, question=item.question,
-                                     sentence=fact.value)
+        messages = GROUNDED.messages(
+            section=fact.context["section"], rule=rule, question=item.question, sentence=fact.value
+        )
         rules = self._rules(item, fact, item.question, messages)
-        return Job(_describe(item, fact), self._request(GROUNDED, GROUNDED_SCHEMA, messages, 1, item.image_id),
-                   GROUNDED_SCHEMA, lambda data: [check_grounded(data, rules)])
+        return Job(
+            _describe(item, fact),
+            self._request(GROUNDED, GROUNDED_SCHEMA, messages, 1, item.image_id),
+            GROUNDED_SCHEMA,
+            lambda data: [check_grounded(data, rules)],
+        )
 
     def _rules(self, item: QAItem, fact: Fact, source: str, messages: tuple[dict[str, str], ...]) -> QuestionRules:
         cloze = item.task == "cloze"
-        return QuestionRules(source=source, answer=_answer(item, fact), cloze=cloze, keep=anchors(fact, source, cloze),
-                             guard=self._guard, prompt=messages[-1]["content"])
+        return QuestionRules(
+            source=source,
+            answer=_answer(item, fact),
+            cloze=cloze,
+            keep=anchors(fact, source, cloze),
+            guard=self._guard,
+            prompt=messages[-1]["content"],
+        )
 
     # -- outcomes and provenance -----------------------------------------------------------------
 
@@ -277,23 +344,28 @@ class LLMQA:
         self._invalid += sum(outcome.invalid for outcome in outcomes)
         broken = [outcome for outcome in outcomes if outcome.request_failed]
         if broken:
-            raise LLMRequestError(f"{len(broken)} of {len(jobs)} {prompt.id} requests failed for good; nothing was "
-                                  f"written (replies so far are cached: a rerun resumes). First: {broken[0].error}")
+            raise LLMRequestError(
+                f"{len(broken)} of {len(jobs)} {prompt.id} requests failed for good; nothing was "
+                f"written (replies so far are cached: a rerun resumes). First: {broken[0].error}"
+            )
         failed = [(job, outcome) for job, outcome in zip(jobs, outcomes) if not outcome.ok]
         if failed and not self.settings.fallback:
             raise LLMOutputError(self._failure_message(prompt, len(jobs), failed))
-        self._fallbacks += [{"subject": job.subject, "prompt": prompt.id, "error": str(outcome.error)}
-                            for job, outcome in failed]
+        self._fallbacks += [
+            {"subject": job.subject, "prompt": prompt.id, "error": str(outcome.error)} for job, outcome in failed
+        ]
         logger.info("llm %s: %d calls, %d fell back to templates", prompt.id, len(jobs), len(failed))
         return outcomes
 
     def _failure_message(self, prompt: Prompt, total: int, failed: Sequence[tuple[Job, Outcome]]) -> str:
         listed = "\n".join(f"  {job.subject}: {outcome.error}" for job, outcome in failed[:MAX_LISTED])
         more = f"\n  ... and {len(failed) - MAX_LISTED} more" if len(failed) > MAX_LISTED else ""
-        return (f"{len(failed)} of {total} {prompt.id} replies from {self.settings.model} stayed invalid after "
-                f"{self.settings.max_attempts} attempts; nothing was written:\n{listed}{more}\n"
-                "Pass --llm-fallback to keep the template wording of these items (marked llm-fallback in "
-                "provenance), raise llm.max_attempts, or use a stronger model.")
+        return (
+            f"{len(failed)} of {total} {prompt.id} replies from {self.settings.model} stayed invalid after "
+            f"{self.settings.max_attempts} attempts; nothing was written:\n{listed}{more}\n"
+            "Pass --llm-fallback to keep the template wording of these items (marked llm-fallback in "
+            "provenance), raise llm.max_attempts, or use a stronger model."
+        )
 
     def _marked(self, item: QAItem, rows: _Rows) -> QAItem:
         calls = rows.fact_calls.get((item.fact_id, item.task), []) + rows.calls.get(item.id, [])
@@ -301,10 +373,13 @@ class LLMQA:
             return item
         fell_back = any(call.cache_key is None for call in calls)
         provenance = dataclasses.replace(
-            item.provenance, generator="llm-fallback" if fell_back else "llm", model=self.settings.model,
+            item.provenance,
+            generator="llm-fallback" if fell_back else "llm",
+            model=self.settings.model,
             temperature=self.settings.temperature,
             prompt_version="+".join(f"{call.prompt.id}@{call.prompt.version}" for call in calls),
-            cache_key="+".join(call.cache_key or FALLBACK_KEY for call in calls))
+            cache_key="+".join(call.cache_key or FALLBACK_KEY for call in calls),
+        )
         return dataclasses.replace(item, provenance=provenance)
 
 

@@ -33,8 +33,10 @@ def mentions(text: str, value: str) -> bool:
 
 def same_answer(given: str, expected: str) -> bool:
     """Equal up to case, spacing, surrounding quotes and a final full stop."""
+
     def norm(text: str) -> str:
         return " ".join(text.casefold().split()).strip(" \"'").removesuffix(".").strip()
+
     return norm(given) == norm(expected)
 
 
@@ -72,8 +74,11 @@ def _identifying(value: str) -> bool:
 def anchors(fact: Fact, question: str, cloze: bool) -> tuple[str, ...]:
     """The context values ``question`` holds (names, numbers, dates, the section, a cloze's masked
     sentence): a rewording must keep each of them verbatim (up to case)."""
-    keep = [v for k, v in sorted(fact.context.items())
-            if v and not k.endswith("_id") and (k != "masked" or cloze) and v in question]
+    keep = [
+        v
+        for k, v in sorted(fact.context.items())
+        if v and not k.endswith("_id") and (k != "masked" or cloze) and v in question
+    ]
     return tuple(sorted(set(keep), key=lambda v: (-len(v), v)))
 
 

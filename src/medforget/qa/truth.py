@@ -35,11 +35,26 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _UNITS = {"cm": "centimeters", "mm": "millimeters", "ml": "milliliters", "kg": "kilograms"}
 _UNIT = re.compile(r"\b(\d+(?:\.\d+)?)\s?(cm|mm|ml|kg)\b", re.IGNORECASE)
 #: word -> its opposite, both ways
-_OPPOSITES = dict(pair for a, b in (
-    ("left", "right"), ("small", "large"), ("mild", "severe"), ("increased", "decreased"), ("normal", "abnormal"),
-    ("new", "old"), ("upper", "lower"), ("acute", "chronic"), ("stable", "worsening"), ("present", "absent"),
-    ("improved", "worsened"), ("male", "female"), ("anterior", "posterior"), ("unchanged", "changed"),
-) for pair in ((a, b), (b, a)))
+_OPPOSITES = dict(
+    pair
+    for a, b in (
+        ("left", "right"),
+        ("small", "large"),
+        ("mild", "severe"),
+        ("increased", "decreased"),
+        ("normal", "abnormal"),
+        ("new", "old"),
+        ("upper", "lower"),
+        ("acute", "chronic"),
+        ("stable", "worsening"),
+        ("present", "absent"),
+        ("improved", "worsened"),
+        ("male", "female"),
+        ("anterior", "posterior"),
+        ("unchanged", "changed"),
+    )
+    for pair in ((a, b), (b, a))
+)
 #: a word worth replacing, and worth replacing it with: four letters or more
 _CONTENT = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
 _NEGATION = re.compile(r"^(no|without)\s+", re.IGNORECASE)
@@ -59,8 +74,9 @@ def paraphrase(value: str, sentence: bool) -> str:
     return f"It is recorded as {value}."
 
 
-def perturbations(value: str, others: Sequence[str], seed: int, allowed: Callable[[str], bool],
-                  n: int = N_PERTURBED) -> list[str]:
+def perturbations(
+    value: str, others: Sequence[str], seed: int, allowed: Callable[[str], bool], n: int = N_PERTURBED
+) -> list[str]:
     """Up to ``n`` wrong answers made from ``value`` (``others``: other values of its attribute,
     not protected); each passes ``allowed`` and differs from the value and the others chosen."""
     rng = random.Random(seed)
@@ -85,16 +101,17 @@ def _candidates(value: str, others: Sequence[str], rng: random.Random) -> Iterab
     if date:
         day = dt.date(*(int(part) for part in date.groups()))
         for moved in (day + dt.timedelta(days=7), _shift_year(day, 1), _shift_month(day)):
-            yield value[: date.start()] + moved.isoformat() + value[date.end():]
+            yield value[: date.start()] + moved.isoformat() + value[date.end() :]
     for match in _NUMBER.finditer(value):
         for changed in _numbers(match.group()):
-            yield value[: match.start()] + changed + value[match.end():]
+            yield value[: match.start()] + changed + value[match.end() :]
     words = value.split()
     for i, word in enumerate(words):
         stripped = word.strip(".,;:").lower()
         if stripped in _OPPOSITES:
-            yield " ".join([*words[:i], _match_case(word.replace(word.strip(".,;:"), _OPPOSITES[stripped]), word),
-                            *words[i + 1:]])
+            yield " ".join(
+                [*words[:i], _match_case(word.replace(word.strip(".,;:"), _OPPOSITES[stripped]), word), *words[i + 1 :]]
+            )
     if _NEGATION.match(value):
         rest = _NEGATION.sub("", value)
         yield f"There is {rest[:1].lower()}{rest[1:]}"
@@ -106,9 +123,14 @@ def _candidates(value: str, others: Sequence[str], rng: random.Random) -> Iterab
             position = rng.choice(content)
             replacement = other.split()[position].rstrip(".,;:") if len(other.split()) > position else ""
             if _CONTENT.fullmatch(replacement) and replacement.lower() != words[position].rstrip(".,;:").lower():
-                ending = words[position][len(words[position].rstrip(".,;:")):]
-                yield " ".join([*words[:position], _match_case(replacement.lower(), words[position]) + ending,
-                                *words[position + 1:]])
+                ending = words[position][len(words[position].rstrip(".,;:")) :]
+                yield " ".join(
+                    [
+                        *words[:position],
+                        _match_case(replacement.lower(), words[position]) + ending,
+                        *words[position + 1 :],
+                    ]
+                )
     yield from pool
 
 

@@ -19,8 +19,11 @@ CLOZE = "This chest X-ray shows [blank]."
 PROBE = "Does this chest X-ray show {phrase}? Answer yes or no."
 
 
-def utility_items(profiles: Sequence[tuple[str, tuple[str, ...]]], images: Sequence[Image],
-                  allowed: Callable[[str], bool] = lambda text: True) -> list[QAItem]:
+def utility_items(
+    profiles: Sequence[tuple[str, tuple[str, ...]]],
+    images: Sequence[Image],
+    allowed: Callable[[str], bool] = lambda text: True,
+) -> list[QAItem]:
     """Per image: the findings as generation, classification and cloze, and two yes/no probes.
 
     The rows sit outside the hierarchy, so they must not show a value only a forget node has
@@ -47,8 +50,14 @@ def utility_items(profiles: Sequence[tuple[str, tuple[str, ...]]], images: Seque
         rng.shuffle(options)
         items += [
             _item(image, "findings", "generation", FINDINGS_QUESTION, answer),
-            _item(image, "findings", "classification", classification_question(FINDINGS_QUESTION, options),
-                  LETTERS[options.index(answer)], tuple(options)),
+            _item(
+                image,
+                "findings",
+                "classification",
+                classification_question(FINDINGS_QUESTION, options),
+                LETTERS[options.index(answer)],
+                tuple(options),
+            ),
             _item(image, "findings", "cloze", CLOZE, answer),
         ]
         absent = sorted(set(FINDING_PHRASES) - set(findings))
@@ -57,7 +66,9 @@ def utility_items(profiles: Sequence[tuple[str, tuple[str, ...]]], images: Seque
         for finding, said in probes:
             if finding is None:  # every phrase it could probe is a forget node's own
                 continue
-            items.append(_item(image, f"probe:{finding}", "generation", PROBE.format(phrase=FINDING_PHRASES[finding]), said))
+            items.append(
+                _item(image, f"probe:{finding}", "generation", PROBE.format(phrase=FINDING_PHRASES[finding]), said)
+            )
     return items
 
 
@@ -73,10 +84,26 @@ def _pick(rng: random.Random, findings: Sequence[str], safe: Callable[[str], boo
 def _item(image: Image, attribute: str, task: str, question: str, answer: str, options: tuple[str, ...] = ()) -> QAItem:
     fact = f"fct-{stable_digest(image.owner_id, attribute)}"
     return QAItem(
-        id=f"qa-{stable_digest(fact, task, 'image', '0')}", fact_id=fact, node_id=None, level=None,
-        attribute=attribute, task=task, modality="image", question=question, answer=answer,
-        options=options, image_id=image.id, network_id=None, institution_id=None, patient_id=None, study_id=None,
-        section=None, rephrased_of=None,
-        provenance=Provenance("template", template_id=f"utility.{attribute.split(':')[0]}.{task}.image.0",
-                              template_version=TEMPLATES_VERSION),
+        id=f"qa-{stable_digest(fact, task, 'image', '0')}",
+        fact_id=fact,
+        node_id=None,
+        level=None,
+        attribute=attribute,
+        task=task,
+        modality="image",
+        question=question,
+        answer=answer,
+        options=options,
+        image_id=image.id,
+        network_id=None,
+        institution_id=None,
+        patient_id=None,
+        study_id=None,
+        section=None,
+        rephrased_of=None,
+        provenance=Provenance(
+            "template",
+            template_id=f"utility.{attribute.split(':')[0]}.{task}.image.0",
+            template_version=TEMPLATES_VERSION,
+        ),
     )

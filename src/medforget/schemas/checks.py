@@ -72,8 +72,9 @@ class Check:
     def __call__(self, context: Context) -> CheckResult:
         start = time.perf_counter()
         figures, findings = self.run(context)
-        return CheckResult(self.name, self.title, not findings, figures, tuple(findings), self.fix,
-                           time.perf_counter() - start)
+        return CheckResult(
+            self.name, self.title, not findings, figures, tuple(findings), self.fix, time.perf_counter() - start
+        )
 
 
 CHECKS: Registry[Check] = Registry("check")
@@ -155,8 +156,11 @@ def _ids(table: pa.Table, mask: np.ndarray) -> list[str]:
 # 1 ---------------------------------------------------------------------------------------------
 
 
-@check("ids_unique", "ids unique within a config; every row in exactly one split",
-       "give every QA row its own id and assign it to one split only (see medforget.splits)")
+@check(
+    "ids_unique",
+    "ids unique within a config; every row in exactly one split",
+    "give every QA row its own id and assign it to one split only (see medforget.splits)",
+)
 def ids_unique(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     """Counted in Arrow per config; only repeated ids are looked at one by one."""
     findings, rows = [], 0
@@ -171,7 +175,8 @@ def ids_unique(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
 
 
 def _repeat_findings(config: str, splits: list[str], tables: list[pa.Table], repeated: set[str]) -> list[Finding]:
-    findings, first_split = [], {}
+    findings: list[Finding] = []
+    first_split: dict[str, str] = {}
     value_set = pa.array(sorted(repeated), pa.string())
     for split, table in zip(splits, tables):
         ids = table.column("id").filter(pc.is_in(table.column("id"), value_set=value_set)).to_pylist()
@@ -191,8 +196,11 @@ def _repeat_findings(config: str, splits: list[str], tables: list[pa.Table], rep
 # 2 ---------------------------------------------------------------------------------------------
 
 
-@check("subtree_closure", "forget holds every descendant fact of its targets, and nothing else",
-       "assign every row whose node lies under a target to forget (medforget.splits.LevelRoles)")
+@check(
+    "subtree_closure",
+    "forget holds every descendant fact of its targets, and nothing else",
+    "assign every row whose node lies under a target to forget (medforget.splits.LevelRoles)",
+)
 def subtree_closure(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     findings, expected_total = [], 0
     train = ctx.tables.table(*TRAIN)
@@ -234,12 +242,17 @@ def _duplicate_findings(
         if hit.any():
             exact = int(np.isin(arr[hit], exact_keys).sum())
             ids = _ids(ctx.tables.table(config, split), hit)
-            findings.append(Finding.of(config, split, ids, f"{detail} ({exact} exact copies, {len(ids) - exact} near-duplicates)"))
+            findings.append(
+                Finding.of(config, split, ids, f"{detail} ({exact} exact copies, {len(ids) - exact} near-duplicates)")
+            )
     return findings, len(distinct), len(dupes)
 
 
-@check("image_leak", "no forget image, exact or near-duplicate, in any other split",
-       "ask a fact with images of its own subtree only; rebuild rather than copy or re-encode images")
+@check(
+    "image_leak",
+    "no forget image, exact or near-duplicate, in any other split",
+    "ask a fact with images of its own subtree only; rebuild rather than copy or re-encode images",
+)
 def image_leak(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     index = ctx.tables.manifest.get("images", {}).get("index")
     if not index:
@@ -277,7 +290,7 @@ def ownership_sources(levels: list[str]) -> list[tuple[str, str]]:
     return [TRAIN, *((level, "holdout") for level in levels[:1])]
 
 
-def ownership_sha256(pairs: Iterable[tuple[str, str]]) -> str:
+def ownership_sha256(pairs: Iterable[tuple[str | None, str]]) -> str:
     """The digest of (node, answer) pairs, which the build records in its manifest from its own
     hierarchy: rows edited after the build, every copy alike, no longer match it."""
     canonical = sorted({(node, " ".join(value_words(answer))) for node, answer in pairs})
@@ -287,7 +300,7 @@ def ownership_sha256(pairs: Iterable[tuple[str, str]]) -> str:
 def _ownership_pairs(ctx: Context) -> list[tuple[str, str]]:
     """(node, answer) of the generation rows, in their training wording, of every trained and
     held-out node."""
-    out = []
+    out: list[tuple[str, str]] = []
     for table in (ctx.tables.table(*pair) for pair in ownership_sources(ctx.levels)):
         mask = pc.and_(pc.equal(table["task"], "generation"), pc.is_null(table["rephrased_of"]))
         pairs = table.select(["node_id", "answer"]).filter(mask).group_by(["node_id", "answer"]).aggregate([])
@@ -324,12 +337,18 @@ def _row_texts(table: pa.Table) -> pa.ChunkedArray:
     options = pc.binary_join(table.column("options"), " | ").fill_null("")
     perturbed = pc.binary_join(table.column("perturbed_answers"), " | ").fill_null("")
     paraphrased = table.column("paraphrased_answer").fill_null("")
-    return pc.utf8_lower(pc.binary_join_element_wise(table.column("question"), table.column("answer"), options,
-                                                     paraphrased, perturbed, " | "))
+    return pc.utf8_lower(
+        pc.binary_join_element_wise(
+            table.column("question"), table.column("answer"), options, paraphrased, perturbed, " | "
+        )
+    )
 
 
-@check("value_leak", "no value unique to a forget node in any retain, shared_ancestor or utility row",
-       "draw distractors and text-twin wordings only from nodes outside every forget subtree")
+@check(
+    "value_leak",
+    "no value unique to a forget node in any retain, shared_ancestor or utility row",
+    "draw distractors and text-twin wordings only from nodes outside every forget subtree",
+)
 def value_leak(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     """Values count as a forget node's own when no other node's value (nor a utility answer)
     contains them: "chest pain" is not one when a retain indication reads "chest pain and
@@ -337,11 +356,21 @@ def value_leak(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     longest word are compared word by word."""
     recorded = ctx.tables.manifest.get("ownership_sha256")
     if recorded != ownership_sha256(_ownership_pairs(ctx)):  # else who owns what is read from edited rows
-        return {}, [Finding.of(TRAIN[0], TRAIN[1], [], "the rows' facts are not those the build recorded "
-                               f"(manifest ownership_sha256 {str(recorded)[:12]}...): rows were edited after the build, "
-                               "so who owns which value cannot be read from them")]
-    guarded = guarded_values(_node_values(ctx), column_set(ctx.tables.table(*UTILITY), "answer"),
-                             {level: ctx.forget_nodes(level) for level in ctx.levels})
+        return {}, [
+            Finding.of(
+                TRAIN[0],
+                TRAIN[1],
+                [],
+                "the rows' facts are not those the build recorded "
+                f"(manifest ownership_sha256 {str(recorded)[:12]}...): rows were edited after the build, "
+                "so who owns which value cannot be read from them",
+            )
+        ]
+    guarded = guarded_values(
+        _node_values(ctx),
+        column_set(ctx.tables.table(*UTILITY), "answer"),
+        {level: ctx.forget_nodes(level) for level in ctx.levels},
+    )
     every = set().union(*guarded.values())
     versions = ctx.distinct
     mentioning = _distinct_texts_mentioning(_row_texts(versions).combine_chunks(), every) if every else {}
@@ -355,8 +384,9 @@ def value_leak(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     return {"levels": len(ctx.levels), "values_guarded": sum(map(len, guarded.values()))}, findings
 
 
-def guarded_values(values: Mapping[str, set[str]], utility_answers: Iterable[str],
-                   forget: Mapping[str, set[str]]) -> dict[str, set[str]]:
+def guarded_values(
+    values: Mapping[str, set[str]], utility_answers: Iterable[str], forget: Mapping[str, set[str]]
+) -> dict[str, set[str]]:
     """level -> the values (tokenised) only that level's forget nodes have, which no retain,
     shared-ancestor or utility row may show: identifying ones, not part of another node's value
     nor of a utility answer. ``values``: value -> the nodes that have it."""
@@ -366,9 +396,12 @@ def guarded_values(values: Mapping[str, set[str]], utility_answers: Iterable[str
     for level, forget_nodes in forget.items():
         candidates = {v for v, nodes in values.items() if nodes <= forget_nodes and _identifying(v)}
         guarded[level] = {
-            v for v in candidates
-            if all(values.get(known.texts[n].strip(), set()) <= forget_nodes and known.texts[n].strip() not in utility
-                   for n in known.containing(v))
+            v
+            for v in candidates
+            if all(
+                values.get(known.texts[n].strip(), set()) <= forget_nodes and known.texts[n].strip() not in utility
+                for n in known.containing(v)
+            )
         }
     return guarded
 
@@ -378,15 +411,21 @@ class ValueGuard:
     outside the hierarchy, as utility's) show ``text``? Not when it holds a value guarded at a
     level where that row sits on the retain side (its node outside the level's forget subtrees)."""
 
-    def __init__(self, values: Mapping[str, set[str]], forget: Mapping[str, set[str]],
-                 utility_answers: Iterable[str] = ()):
+    def __init__(
+        self, values: Mapping[str, set[str]], forget: Mapping[str, set[str]], utility_answers: Iterable[str] = ()
+    ):
         self._guarded = guarded_values(values, utility_answers, forget)
         self._forget = forget
         self._by_levels: dict[tuple[str, ...], set[str]] = {}
 
     @classmethod
-    def of(cls, owned: Iterable[tuple[str, str]], ancestors: Callable[[str], Iterable[str]],
-           targets: Mapping[str, Iterable[str]], utility_answers: Iterable[str] = ()) -> ValueGuard:
+    def of(
+        cls,
+        owned: Iterable[tuple[str, str]],
+        ancestors: Callable[[str], Iterable[str]],
+        targets: Mapping[str, Iterable[str]],
+        utility_answers: Iterable[str] = (),
+    ) -> ValueGuard:
         """From (node, value) pairs, each node's ancestors and the targets per level."""
         values: dict[str, set[str]] = defaultdict(set)
         for node, value in owned:
@@ -452,8 +491,11 @@ def _distinct_texts_mentioning(texts: pa.Array, values: set[str]) -> dict[int, s
 # 5 ---------------------------------------------------------------------------------------------
 
 
-@check("holdout_isolation", "no holdout node and no holdout image in train",
-       "choose holdout patients before the QA step and keep their facts and images out of train")
+@check(
+    "holdout_isolation",
+    "no holdout node and no holdout image in train",
+    "choose holdout patients before the QA step and keep their facts and images out of train",
+)
 def holdout_isolation(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     holdout = ctx.tables.rows((level, "holdout") for level in ctx.levels)
     patients = column_set(holdout, "patient_id")
@@ -471,8 +513,11 @@ def holdout_isolation(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
 # 6 ---------------------------------------------------------------------------------------------
 
 
-@check("sibling_coverage", "every target has a sibling with rows in retain_sibling",
-       "choose targets whose parent has another trained child (medforget.splits.plan_splits)")
+@check(
+    "sibling_coverage",
+    "every target has a sibling with rows in retain_sibling",
+    "choose targets whose parent has another trained child (medforget.splits.plan_splits)",
+)
 def sibling_coverage(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     findings, covered = [], 0
     for level in ctx.levels:
@@ -482,27 +527,53 @@ def sibling_coverage(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
             if ctx.under(retain_sibling, ctx.siblings(target) - targets).any():
                 covered += 1
             else:
-                findings.append(Finding.of(level, "retain_sibling", [target], "target without a sibling in retain_sibling"))
+                findings.append(
+                    Finding.of(level, "retain_sibling", [target], "target without a sibling in retain_sibling")
+                )
     return {"targets": sum(len(ctx.targets(lv)) for lv in ctx.levels), "covered": covered}, findings
 
 
 # 7 ---------------------------------------------------------------------------------------------
 
 
-_GX_COLUMNS = ("id", "question", "answer", "options", "task", "modality", "level", "node_id", "fact_id",
-               "paraphrased_answer", "perturbed_answers")
+_GX_COLUMNS = (
+    "id",
+    "question",
+    "answer",
+    "options",
+    "task",
+    "modality",
+    "level",
+    "node_id",
+    "fact_id",
+    "paraphrased_answer",
+    "perturbed_answers",
+)
 _LISTS = ("options", "perturbed_answers")
 #: Arrow types every split must have; the list columns are checked here rather than value by value
-_ARROW_TYPES = {**{c: pa.list_(pa.string()) for c in _LISTS}, "image_key": pa.int64(),
-                **{c: pa.string() for c in ("id", "question", "answer", "task", "modality", "level", "node_id", "fact_id",
-                                            "paraphrased_answer")}}
+_ARROW_TYPES = {
+    **{c: pa.list_(pa.string()) for c in _LISTS},
+    "image_key": pa.int64(),
+    **{
+        c: pa.string()
+        for c in ("id", "question", "answer", "task", "modality", "level", "node_id", "fact_id", "paraphrased_answer")
+    },
+}
 
 
 def _rules(hierarchy: bool, levels: tuple[str, ...]) -> Any:
     from medforget.schemas.expectations import ColumnRules
 
     return ColumnRules(
-        not_null=("id", "question", "answer", "task", "modality", "fact_id", *(("level", "node_id") if hierarchy else ())),
+        not_null=(
+            "id",
+            "question",
+            "answer",
+            "task",
+            "modality",
+            "fact_id",
+            *(("level", "node_id") if hierarchy else ()),
+        ),
         value_sets={"task": TASKS, "modality": MODALITIES, **({"level": levels} if hierarchy else {})},
         types={"id": "string", "question": "string", "answer": "string"},
         unique=("id",),
@@ -530,8 +601,11 @@ def distinct_rows(tables: DatasetTables) -> pa.Table:
     return rows.take(np.sort(unique["row_min"].to_numpy()))
 
 
-@check("manifest_agreement", "counts, shard hashes and column expectations agree with the manifest",
-       "rebuild the dataset; never edit shards or the manifest by hand")
+@check(
+    "manifest_agreement",
+    "counts, shard hashes and column expectations agree with the manifest",
+    "rebuild the dataset; never edit shards or the manifest by hand",
+)
 def manifest_agreement(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     """Counts and shard hashes against the manifest; column expectations (great-expectations)
     over the distinct rows, so a row copied into five configs is checked once."""
@@ -542,33 +616,51 @@ def manifest_agreement(ctx: Context) -> tuple[dict[str, Any], list[Finding]]:
     levels = tuple(manifest.get("hierarchy", {}).get("levels", ctx.levels))
     expectations = 0
     utility = pc.is_null(ctx.distinct["level"])
-    for kind, rows in (("hierarchy", ctx.distinct.filter(pc.invert(utility))), ("utility", ctx.distinct.filter(utility))):
+    for kind, rows in (
+        ("hierarchy", ctx.distinct.filter(pc.invert(utility))),
+        ("utility", ctx.distinct.filter(utility)),
+    ):
         if not rows.num_rows:
             continue
         for outcome in check_table(rows, _rules(kind == "hierarchy", levels), f"{kind} rows"):
             expectations += 1
             if not outcome.success:
                 ids = outcome.unexpected_examples[:MAX_IDS]
-                findings.append(Finding(", ".join(_places(tables, ids)) or "*", "", ids, outcome.unexpected_count,
-                                        f"expectation failed: {outcome.expectation}"))
+                findings.append(
+                    Finding(
+                        ", ".join(_places(tables, ids)) or "*",
+                        "",
+                        ids,
+                        outcome.unexpected_count,
+                        f"expectation failed: {outcome.expectation}",
+                    )
+                )
     return {"shards": len(manifest.get("shards", [])), "expectations": expectations}, findings
 
 
 def _places(tables: DatasetTables, ids: Iterable[str]) -> list[str]:
     """The "config/split" places holding any of ``ids``."""
     value_set = pa.array(sorted(set(ids)), pa.string())
-    return [f"{config}/{split}" for (config, split), table in tables.splits.items()
-            if pc.any(pc.is_in(table.column("id"), value_set=value_set)).as_py()]
+    return [
+        f"{config}/{split}"
+        for (config, split), table in tables.splits.items()
+        if pc.any(pc.is_in(table.column("id"), value_set=value_set)).as_py()
+    ]
 
 
 def _type_findings(tables: DatasetTables) -> list[Finding]:
     findings = []
     for (config, split), table in tables.splits.items():
-        wrong = [f"{c}: {table.schema.field(c).type}, expected {t}" for c, t in _ARROW_TYPES.items()
-                 if c in table.schema.names and table.schema.field(c).type != t]
+        wrong = [
+            f"{c}: {table.schema.field(c).type}, expected {t}"
+            for c, t in _ARROW_TYPES.items()
+            if c in table.schema.names and table.schema.field(c).type != t
+        ]
         if wrong:
             findings.append(Finding(config, split, (), table.num_rows, "column types: " + "; ".join(wrong)))
-    findings += [Finding(path, "", (), 1, f"shard schema: {problem}") for path, problem in tables.schema_problems.items()]
+    findings += [
+        Finding(path, "", (), 1, f"shard schema: {problem}") for path, problem in tables.schema_problems.items()
+    ]
     return findings
 
 
@@ -578,7 +670,7 @@ def _count_findings(tables: DatasetTables, manifest: dict[str, Any]) -> list[Fin
     for pair in sorted(set(expected) | set(tables.splits)):
         actual = tables.splits[pair].num_rows if pair in tables.splits else None
         if expected.get(pair) != actual:
-            findings.append(Finding(*pair, (), 0, f"{actual} rows, the manifest says {expected.get(pair)}"))
+            findings.append(Finding(pair[0], pair[1], (), 0, f"{actual} rows, the manifest says {expected.get(pair)}"))
     return findings
 
 

@@ -50,21 +50,28 @@ class ValidationReport:
     def to_html(self) -> str:
         rows = "\n".join(_html_row(r) for r in self.results)
         verdict = "All checks pass" if self.passed else "Some checks fail"
-        return _PAGE.format(dataset=html.escape(self.dataset), verdict=verdict, rows=rows,
-                            data=html.escape(json.dumps(self.to_json(), indent=1)))
+        return _PAGE.format(
+            dataset=html.escape(self.dataset),
+            verdict=verdict,
+            rows=rows,
+            data=html.escape(json.dumps(self.to_json(), indent=1)),
+        )
 
 
 def _html_row(result: CheckResult) -> str:
     figures = "<br>".join(f"{html.escape(k)}: {html.escape(str(v))}" for k, v in result.figures.items())
     findings = "".join(
         f"<li><b>{html.escape(f.where)}</b>: {html.escape(f.detail)}"
-        + (f" ({f.total}): <code>{html.escape(', '.join(f.ids))}</code>" if f.ids else "") + "</li>"
+        + (f" ({f.total}): <code>{html.escape(', '.join(f.ids))}</code>" if f.ids else "")
+        + "</li>"
         for f in result.findings
     )
     detail = f"<ul>{findings}</ul><p>Fix: {html.escape(result.fix)}</p>" if findings else ""
     status = "pass" if result.passed else "fail"
-    return (f'<tr class="{status}"><td>{status.upper()}</td><td><code>{result.name}</code><br>{html.escape(result.title)}'
-            f"{detail}</td><td>{figures}</td><td>{result.seconds:.2f}s</td></tr>")
+    return (
+        f'<tr class="{status}"><td>{status.upper()}</td><td><code>{result.name}</code><br>{html.escape(result.title)}'
+        f"{detail}</td><td>{figures}</td><td>{result.seconds:.2f}s</td></tr>"
+    )
 
 
 _PAGE = """<!doctype html>

@@ -24,9 +24,25 @@ import pyarrow.parquet as pq
 from medforget.errors import MedForgetError
 
 TEXT_COLUMNS = (
-    "id", "image_id", "question", "answer", "options", "task", "modality", "level", "node_id",
-    "network_id", "institution_id", "patient_id", "study_id", "section", "fact_id", "attribute", "rephrased_of",
-    "paraphrased_answer", "perturbed_answers",
+    "id",
+    "image_id",
+    "question",
+    "answer",
+    "options",
+    "task",
+    "modality",
+    "level",
+    "node_id",
+    "network_id",
+    "institution_id",
+    "patient_id",
+    "study_id",
+    "section",
+    "fact_id",
+    "attribute",
+    "rephrased_of",
+    "paraphrased_answer",
+    "perturbed_answers",
 )
 LIST_COLUMNS = ("options", "perturbed_answers")
 LINEAGE_COLUMNS = ("network_id", "institution_id", "patient_id", "study_id", "node_id")
@@ -46,7 +62,7 @@ class ImageRegistry:
         self.sha256: list[str] = []
         self._key_of: dict[str, int] = {}
         self._data: list[tuple[pa.Array, int] | None] = []
-        self._phash: dict[int, str] = {}
+        self._phash: dict[int, str | None] = {}
 
     def __len__(self) -> int:
         return len(self.sha256)
@@ -178,10 +194,14 @@ def load_folder(folder: Path) -> DatasetTables:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise ValidationInputError(f"{manifest_path} is missing or not JSON ({err}); is {folder} a MedForget build?") from err
+        raise ValidationInputError(
+            f"{manifest_path} is missing or not JSON ({err}); is {folder} a MedForget build?"
+        ) from err
     images = manifest.get("images") if isinstance(manifest, dict) else None
     if not isinstance(images, dict):
-        raise ValidationInputError(f"{manifest_path} has no image index; rebuild {folder} with this version of medforget")
+        raise ValidationInputError(
+            f"{manifest_path} has no image index; rebuild {folder} with this version of medforget"
+        )
     index = images.get("index", [])
     registry = ImageRegistry({entry["sha256"]: entry["phash"] for entry in index})
     by_split: dict[tuple[str, str], list[Path]] = {}
@@ -189,9 +209,15 @@ def load_folder(folder: Path) -> DatasetTables:
         split = path.name.split("-")[0]
         by_split.setdefault((path.parent.name, split), []).append(path)
     files = {str(p.relative_to(folder)): _file_digest(p) for paths in by_split.values() for p in paths}
-    problems = {str(p.relative_to(folder)): problem for paths in by_split.values() for p in paths
-                if (problem := _schema_problem(p))}
-    readable = {key: [p for p in paths if str(p.relative_to(folder)) not in problems] for key, paths in by_split.items()}
+    problems = {
+        str(p.relative_to(folder)): problem
+        for paths in by_split.values()
+        for p in paths
+        if (problem := _schema_problem(p))
+    }
+    readable = {
+        key: [p for p in paths if str(p.relative_to(folder)) not in problems] for key, paths in by_split.items()
+    }
     splits = {key: read_split(paths, registry) for key, paths in readable.items()}
     return DatasetTables(manifest, splits, registry, files, problems)
 
@@ -208,8 +234,11 @@ def _schema_problem(path: Path) -> str | None:
     if actual.equals(expected, check_metadata=False):
         return None
     missing = sorted(set(expected.names) - set(actual.names))
-    changed = [f"{f.name}: {actual.field(f.name).type}" for f in expected if f.name in actual.names
-               and actual.field(f.name).type != f.type]
+    changed = [
+        f"{f.name}: {actual.field(f.name).type}"
+        for f in expected
+        if f.name in actual.names and actual.field(f.name).type != f.type
+    ]
     return f"missing {missing}, changed {changed}, extra {sorted(set(actual.names) - set(expected.names))}"
 
 

@@ -10,8 +10,9 @@ from typing import Any
 from medforget.dataset import load_rows
 
 
-def training_rows(rows: list[dict[str, Any]], dataset: Path, without: tuple[str, str] | None,
-                  max_rows: int | None, seed: int) -> list[dict[str, Any]]:
+def training_rows(
+    rows: list[dict[str, Any]], dataset: Path, without: tuple[str, str] | None, max_rows: int | None, seed: int
+) -> list[dict[str, Any]]:
     """``rows`` less those of the ``without`` split, then at most ``max_rows`` of them."""
     if without is not None:
         excluded = {r["id"] for r in load_rows(dataset, *without, images=False)}

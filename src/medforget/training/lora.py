@@ -44,7 +44,9 @@ def language_linear_modules(model: Any) -> list[str]:
     if language is None:
         raise MedForgetError(f"{type(model).__name__} has no model.language_model; add its layout to lora.py")
     prefix = next(name for name, module in model.named_modules() if module is language)
-    return sorted(f"{prefix}.{name}" for name, module in language.named_modules() if isinstance(module, torch.nn.Linear))
+    return sorted(
+        f"{prefix}.{name}" for name, module in language.named_modules() if isinstance(module, torch.nn.Linear)
+    )
 
 
 def freeze_vision(model: Any) -> int:
@@ -60,8 +62,9 @@ def freeze_vision(model: Any) -> int:
     return frozen
 
 
-def finetune_lora(base: Path, dataset: Path, out: Path, recipe: LoraRecipe,
-                  without: tuple[str, str] | None = None) -> dict[str, Any]:
+def finetune_lora(
+    base: Path, dataset: Path, out: Path, recipe: LoraRecipe, without: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """Fine-tune a LoRA adapter on ``dataset``'s train config (less ``without``) into ``out``."""
     import torch
     from accelerate import Accelerator
@@ -76,19 +79,28 @@ def finetune_lora(base: Path, dataset: Path, out: Path, recipe: LoraRecipe,
 
     start = time.perf_counter()
     use_bf16 = recipe.bf16 and torch.cuda.is_available()
-    accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no",
-                              gradient_accumulation_steps=recipe.gradient_accumulation)
+    accelerator = Accelerator(
+        mixed_precision="bf16" if use_bf16 else "no", gradient_accumulation_steps=recipe.gradient_accumulation
+    )
     torch.manual_seed(recipe.seed)
     processor = load_processor(base)
     model = AutoModelForImageTextToText.from_pretrained(base)
     freeze_vision(model)
-    config = LoraConfig(r=recipe.rank, lora_alpha=recipe.alpha, lora_dropout=recipe.dropout,
-                        target_modules=language_linear_modules(model))
+    config = LoraConfig(
+        r=recipe.rank,
+        lora_alpha=recipe.alpha,
+        lora_dropout=recipe.dropout,
+        target_modules=language_linear_modules(model),
+    )
     model = get_peft_model(model, config)
     rows = training_rows(load_rows(dataset, "train", "train"), dataset, without, recipe.max_rows, recipe.seed)
-    loader = torch.utils.data.DataLoader(rows, batch_size=recipe.batch_size, shuffle=True,
-                                         collate_fn=TrainingCollator(processor),
-                                         generator=torch.Generator().manual_seed(recipe.seed))
+    loader = torch.utils.data.DataLoader(
+        rows,
+        batch_size=recipe.batch_size,
+        shuffle=True,
+        collate_fn=TrainingCollator(processor),
+        generator=torch.Generator().manual_seed(recipe.seed),
+    )
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.learning_rate)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     model.train()
@@ -102,10 +114,17 @@ def finetune_lora(base: Path, dataset: Path, out: Path, recipe: LoraRecipe,
                 optimizer.zero_grad()
             losses.append(loss.item())
     accelerator.wait_for_everyone()
-    record = {"lora_version": LORA_VERSION, "base_model": str(base), "without": list(without) if without else None,
-              "recipe": asdict(recipe), "rows": len(rows), "steps": len(losses),
-              "final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])), "seconds": round(time.perf_counter() - start, 1),
-              "machine": machine()}
+    record = {
+        "lora_version": LORA_VERSION,
+        "base_model": str(base),
+        "without": list(without) if without else None,
+        "recipe": asdict(recipe),
+        "rows": len(rows),
+        "steps": len(losses),
+        "final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])),
+        "seconds": round(time.perf_counter() - start, 1),
+        "machine": machine(),
+    }
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).save_pretrained(out)
         processor.save_pretrained(out)

@@ -137,7 +137,9 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _write_record(out: Path, dataset: Path, config: TrainConfig, without: tuple[str, str] | None, result: TrainResult) -> None:
+def _write_record(
+    out: Path, dataset: Path, config: TrainConfig, without: tuple[str, str] | None, result: TrainResult
+) -> None:
     """``medforget_training.json``, and the model card (README.md) rendered from it."""
     from medforget.card import model_card
     from medforget.export import sha256_file
@@ -148,8 +150,11 @@ def _write_record(out: Path, dataset: Path, config: TrainConfig, without: tuple[
         "dataset_manifest_sha256": sha256_file(dataset / "manifest.json"),
         "without": list(without) if without else None,
         "config": asdict(config),
-        "rows": result.rows, "steps": result.steps, "final_loss": result.final_loss,
-        "seconds": round(result.seconds, 1), "machine": machine(),
+        "rows": result.rows,
+        "steps": result.steps,
+        "final_loss": result.final_loss,
+        "seconds": round(result.seconds, 1),
+        "machine": machine(),
     }
     (out / "medforget_training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     manifest = json.loads((dataset / "manifest.json").read_text(encoding="utf-8"))

@@ -68,9 +68,16 @@ class Hooked:
     capture: str = "output"
 
 
-def collect(model: Any, processor: Any, rows: Sequence[Mapping[str, Any]], groups: Sequence[Sequence[str]],
-            modules: Sequence[Hooked], alpha: float | None, include_padding: bool = False,
-            batch_size: int = 8) -> dict[str, dict[str, Sums]]:
+def collect(
+    model: Any,
+    processor: Any,
+    rows: Sequence[Mapping[str, Any]],
+    groups: Sequence[Sequence[str]],
+    modules: Sequence[Hooked],
+    alpha: float | None,
+    include_padding: bool = False,
+    batch_size: int = 8,
+) -> dict[str, dict[str, Sums]]:
     """``{group: {module: Sums}}`` over ``rows``, row ``i`` adding into each of ``groups[i]``.
     Activations are pooled inside the hooks, on the model's device; only the sums are kept."""
     import torch
@@ -100,13 +107,16 @@ def collect(model: Any, processor: Any, rows: Sequence[Mapping[str, Any]], group
             for module, (values, absolute, counts) in pooled.items():  # a projector sees no text-only batch
                 totals, absolutes, numbers = membership @ values, membership @ absolute, membership @ counts
                 for index, group in enumerate(names):
-                    _sums(sums[group], module, values.shape[1], device).add(totals[index], absolutes[index],
-                                                                            int(numbers[index]))
+                    _sums(sums[group], module, values.shape[1], device).add(
+                        totals[index], absolutes[index], int(numbers[index])
+                    )
     finally:
         for handle in handles:
             handle.remove()
-    return {group: {m: Sums(s.total.cpu(), s.absolute.cpu(), s.count) for m, s in by_module.items()}
-            for group, by_module in sums.items()}
+    return {
+        group: {m: Sums(s.total.cpu(), s.absolute.cpu(), s.count) for m, s in by_module.items()}
+        for group, by_module in sums.items()
+    }
 
 
 def _membership(groups: Sequence[Sequence[str]], device: Any) -> tuple[list[str], torch.Tensor]:
@@ -150,8 +160,9 @@ def _position_weights(vision: torch.Tensor, valid: torch.Tensor, alpha: float | 
     return (alpha * vision_weight + (1 - alpha) * other_weight) * has_image + other_weight * ~has_image
 
 
-def _pool(activations: torch.Tensor, kind: str, weights: torch.Tensor,
-          tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _pool(
+    activations: torch.Tensor, kind: str, weights: torch.Tensor, tokens: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per batch row: the sum of its activation rows, of their absolute values, and their count."""
     import torch
 

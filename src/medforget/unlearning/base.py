@@ -51,6 +51,8 @@ class Method(Protocol):
     #: hyperparameters of the tiny track (``--track tiny``) over the defaults, which are for 7B
     #: checkpoints on GPUs
     tiny_track: ClassVar[Mapping[str, Any]]
+    #: a frozen dataclass (its fields are the hyperparameters)
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
     def run(self, model: Any, processor: Any, data: Any, seed: int) -> Outcome: ...
 
@@ -58,7 +60,7 @@ class Method(Protocol):
 METHODS: Registry[type[Method]] = Registry("unlearning method", providers="medforget.unlearning")
 
 
-def configure(cls: type, params: Mapping[str, str | Any]) -> Any:
+def configure(cls: type[Method], params: Mapping[str, str | Any]) -> Method:
     """``cls`` with ``params`` (CLI strings or typed values) over its defaults; an unknown name
     is an error that suggests the closest field."""
     fields = {f.name: f for f in dataclasses.fields(cls)}

@@ -57,7 +57,9 @@ class Chip:
     """
 
     name: ClassVar[str] = "chip"
-    description: ClassVar[str] = "CHIP: project sibling-differential directions out of forget-specific units, training-free"
+    description: ClassVar[str] = (
+        "CHIP: project sibling-differential directions out of forget-specific units, training-free"
+    )
     tiny_track: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     version: ClassVar[str] = CHIP_VERSION
     trains: ClassVar[bool] = False
@@ -73,8 +75,9 @@ class Chip:
 
     def run(self, model: Any, processor: Any, data: UnlearnData, seed: int) -> Outcome:
         found = chip(model, processor, data, self, seed)
-        tensors = {f"{kind}/{name}": value for kind in ("units", "directions", "bases")
-                   for name, value in found[kind].items()}
+        tensors = {
+            f"{kind}/{name}": value for kind in ("units", "directions", "bases") for name, value in found[kind].items()
+        }
         return Outcome(model, tensors=tensors, summary=found["summary"])
 
 
@@ -96,18 +99,26 @@ def contrasts(tree: RowTree, level: str, below: str | None) -> list[tuple[str, l
         children = [c for c in tree.children(target) if c in tree.forget]
         if below is not None and children:
             parent = tree.parent[target]
-            cousins = [c for s in (tree.children(parent) if parent else []) for c in tree.children(s)
-                       if c in tree.retain and tree.level[c] == below]
+            cousins = [
+                c
+                for s in (tree.children(parent) if parent else [])
+                for c in tree.children(s)
+                if c in tree.retain and tree.level[c] == below
+            ]
             pairs += [(child, cousins or tree.at_level(below, tree.retain)) for child in children]
         else:
-            siblings = [s for s in tree.children(tree.parent[target]) if s in tree.retain and s != target] \
-                if tree.parent[target] else []
+            siblings = (
+                [s for s in tree.children(tree.parent[target]) if s in tree.retain and s != target]
+                if tree.parent[target]
+                else []
+            )
             pairs.append((target, siblings or tree.at_level(level, tree.retain)))
     return [(node, others) for node, others in pairs if others]
 
 
-def sample_nodes(tree: RowTree, levels: Sequence[str], cap: int, seed: int,
-                 sizes: tuple[int, int]) -> tuple[list[list[str]], list[list[str]]]:
+def sample_nodes(
+    tree: RowTree, levels: Sequence[str], cap: int, seed: int, sizes: tuple[int, int]
+) -> tuple[list[list[str]], list[list[str]]]:
     """For each of the ``sizes`` forget and retain rows, the groups it adds into:
     ``"<side>:<node>"`` for each node at ``levels`` that sampled it (at most ``cap`` rows per
     node, seeded by the node id), then ``"<side>"`` (all sampled rows of the side, for unit
@@ -130,8 +141,11 @@ def hooked_modules(model: Any, config: Chip) -> list[Hooked]:
 
     family = family_of(model)
     layers = family.layer_count(model)
-    names = [f"model.{family.decoder_layers}.{i}.{m}" for i in range(max(0, layers - config.last_layers), layers)
-             for m in family.mlp]
+    names = [
+        f"model.{family.decoder_layers}.{i}.{m}"
+        for i in range(max(0, layers - config.last_layers), layers)
+        for m in family.mlp
+    ]
     modules = [Hooked(name) for name in names]
     hook_projector = family.hook_projector if config.hook_projector is None else config.hook_projector
     return modules + ([Hooked(f"model.{name}", "projector") for name in family.projector] if hook_projector else [])
@@ -139,12 +153,16 @@ def hooked_modules(model: Any, config: Chip) -> list[Hooked]:
 
 def select_units(sums: Mapping[str, Mapping[str, Sums]], top_k_percent: float) -> dict[str, torch.Tensor]:
     """Per module, the top k % units by ``mean|F| - mean|R|`` (ascending indices)."""
-    return {name: top_units(mean_absolute([sums[FORGET][name]]) - mean_absolute([sums[RETAIN][name]]), top_k_percent)
-            for name in sums[FORGET] if name in sums[RETAIN]}
+    return {
+        name: top_units(mean_absolute([sums[FORGET][name]]) - mean_absolute([sums[RETAIN][name]]), top_k_percent)
+        for name in sums[FORGET]
+        if name in sums[RETAIN]
+    }
 
 
-def differences(sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[str, list[str]]],
-                units: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def differences(
+    sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[str, list[str]]], units: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
     """Per module, ``mean(node) - mean(others)`` restricted to the selected units, one row per
     pair whose two sides were both measured at that module."""
     import torch
@@ -162,8 +180,9 @@ def differences(sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[st
     return out
 
 
-def directions(sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[str, list[str]]],
-               units: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def directions(
+    sums: Mapping[str, Mapping[str, Sums]], pairs: Sequence[tuple[str, list[str]]], units: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
     """Per module, the :func:`differences` scaled to unit norm; those of norm below 1e-8 are dropped."""
     out = {}
     for name, stacked in differences(sums, pairs, units).items():
@@ -200,19 +219,29 @@ def project(weight: torch.Tensor, units: torch.Tensor, q: torch.Tensor) -> None:
         weight.data[units] = edited.to(weight.dtype)
 
 
-def activation_sums(model: Any, processor: Any, data: UnlearnData, tree: RowTree, config: Chip,
-                    seed: int = 0) -> tuple[dict[str, dict[str, Sums]], int]:
+def activation_sums(
+    model: Any, processor: Any, data: UnlearnData, tree: RowTree, config: Chip, seed: int = 0
+) -> tuple[dict[str, dict[str, Sums]], int]:
     """Step 1: the pooled activations of the hooked modules, summed per node of the target
     level and the level below (a seeded sample of each subtree's rows, ``tree`` being
     ``data``'s) and per side; and how many rows were forwarded."""
     below = child_level(data.levels, data.level)
     levels = [data.level] + ([below] if below else [])
-    forget_groups, retain_groups = sample_nodes(tree, levels, config.max_per_node, seed,
-                                                 (len(data.forget), len(data.retain)))
+    forget_groups, retain_groups = sample_nodes(
+        tree, levels, config.max_per_node, seed, (len(data.forget), len(data.retain))
+    )
     rows = [r for r, g in zip(data.forget, forget_groups) if g] + [r for r, g in zip(data.retain, retain_groups) if g]
     groups = [g for g in forget_groups if g] + [g for g in retain_groups if g]
-    sums = collect(model, processor, rows, groups, hooked_modules(model, config), config.alpha,
-                   config.include_padding, config.batch_size)
+    sums = collect(
+        model,
+        processor,
+        rows,
+        groups,
+        hooked_modules(model, config),
+        config.alpha,
+        config.include_padding,
+        config.batch_size,
+    )
     if FORGET not in sums or RETAIN not in sums:
         raise UnlearningError(f"CHIP at level {data.level!r} needs forget and retain rows at {levels}")
     return sums, len(rows)
@@ -229,6 +258,15 @@ def chip(model: Any, processor: Any, data: UnlearnData, config: Chip, seed: int 
     for name, q in bases.items():
         project(model.get_submodule(name).weight, units[name], q)
         logger.info("%s: %d units, %d directions -> rank %d", name, len(units[name]), len(found[name]), q.shape[1])
-    return {"units": units, "directions": found, "bases": bases,
-            "summary": {"rows_forwarded": forwarded, "pairs": len(pairs), "modules": len(hooked_modules(model, config)),
-                        "modules_projected": len(bases), "ranks": {n: int(q.shape[1]) for n, q in bases.items()}}}
+    return {
+        "units": units,
+        "directions": found,
+        "bases": bases,
+        "summary": {
+            "rows_forwarded": forwarded,
+            "pairs": len(pairs),
+            "modules": len(hooked_modules(model, config)),
+            "modules_projected": len(bases),
+            "ranks": {n: int(q.shape[1]) for n, q in bases.items()},
+        },
+    }

@@ -41,8 +41,9 @@ def load_unlearn_data(dataset: Path, level: str) -> UnlearnData:
     manifest = read_manifest(dataset)
     record = dataset_record(dataset, manifest, level)  # names the dataset's levels when ``level`` is not one
     retain = [row for split in RETAIN_SPLITS for row in load_rows(dataset, level, split)]
-    return UnlearnData(level, tuple(manifest["hierarchy"]["levels"]), load_rows(dataset, level, "forget"), retain,
-                       record)
+    return UnlearnData(
+        level, tuple(manifest["hierarchy"]["levels"]), load_rows(dataset, level, "forget"), retain, record
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class RowTree:
     forget: dict[str, list[int]]
     retain: dict[str, list[int]]
 
-    def children(self, node: str) -> list[str]:
+    def children(self, node: str | None) -> list[str]:
         return sorted(n for n, p in self.parent.items() if p == node)
 
     def at_level(self, level: str, side: Mapping[str, list[int]]) -> list[str]:
@@ -76,8 +77,9 @@ def row_path(row: Mapping[str, Any], levels: Sequence[str]) -> list[tuple[str, s
     return [*path, (row["level"], row["node_id"])]
 
 
-def row_tree(forget: Sequence[Mapping[str, Any]], retain: Sequence[Mapping[str, Any]],
-             levels: Sequence[str]) -> RowTree:
+def row_tree(
+    forget: Sequence[Mapping[str, Any]], retain: Sequence[Mapping[str, Any]], levels: Sequence[str]
+) -> RowTree:
     """The :class:`RowTree` of ``forget`` and ``retain`` rows (utility rows, outside the
     hierarchy, are not given here)."""
     parent: dict[str, str | None] = {}

@@ -41,7 +41,8 @@ class GradientMethod:
     trains: ClassVar[bool] = True
     #: tiny models train all their weights (no LoRA), in fp32, 8 rows a batch
     tiny_track: ClassVar[Mapping[str, Any]] = MappingProxyType(
-        {"lora": False, "learning_rate": 1e-5, "epochs": 5, "batch_size": 8, "bf16": False})
+        {"lora": False, "learning_rate": 1e-5, "epochs": 5, "batch_size": 8, "bf16": False}
+    )
     uses_retain: ClassVar[bool] = False
     uses_reference: ClassVar[bool] = False
 
@@ -100,8 +101,9 @@ class KLMinimisation(GradientAscent):
         logits = model(**_inputs(retain)).logits[:, :-1]
         original = reference(retain).logits[:, :-1]
         answer = retain["labels"][:, 1:] != -100
-        per_token = F.kl_div(F.log_softmax(logits.float(), -1), F.log_softmax(original.float(), -1),
-                             log_target=True, reduction="none").sum(-1)
+        per_token = F.kl_div(
+            F.log_softmax(logits.float(), -1), F.log_softmax(original.float(), -1), log_target=True, reduction="none"
+        ).sum(-1)
         kl = (per_token * answer).sum() / answer.sum().clamp(min=1)
         return super().loss(model, forget, retain, reference) + self.retain_weight * kl
 
@@ -117,8 +119,9 @@ class NPO(GradientMethod):
     def loss(self, model, forget, retain, reference):
         import torch.nn.functional as F
 
-        ratio = answer_logprob(model(**_inputs(forget)).logits, forget["labels"]) \
-            - answer_logprob(reference(forget).logits, forget["labels"])
+        ratio = answer_logprob(model(**_inputs(forget)).logits, forget["labels"]) - answer_logprob(
+            reference(forget).logits, forget["labels"]
+        )
         return -(2 / self.beta) * F.logsigmoid(-self.beta * ratio).mean()
 
 
@@ -160,20 +163,35 @@ def train(method: GradientMethod, model: Any, processor: Any, data: Any, seed: i
     from medforget.models.chat import TrainingCollator
     from medforget.training.lora import freeze_vision, language_linear_modules
 
-    accelerator = Accelerator(mixed_precision="bf16" if method.bf16 and torch.cuda.is_available() else "no",
-                              gradient_accumulation_steps=method.gradient_accumulation)
+    accelerator = Accelerator(
+        mixed_precision="bf16" if method.bf16 and torch.cuda.is_available() else "no",
+        gradient_accumulation_steps=method.gradient_accumulation,
+    )
     torch.manual_seed(seed)
     freeze_vision(model)
     if method.lora:
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(r=method.lora_rank, lora_alpha=method.lora_alpha,
-                                                 lora_dropout=method.lora_dropout,
-                                                 target_modules=language_linear_modules(model)))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=method.lora_rank,
+                lora_alpha=method.lora_alpha,
+                lora_dropout=method.lora_dropout,
+                target_modules=language_linear_modules(model),
+            ),
+        )
     collate = TrainingCollator(processor)
-    loaders = [torch.utils.data.DataLoader(rows, batch_size=method.batch_size, shuffle=True, collate_fn=collate,
-                                           generator=torch.Generator().manual_seed(seed + offset))
-               for offset, rows in enumerate([data.forget] + ([data.retain] if method.uses_retain else []))]
+    loaders = [
+        torch.utils.data.DataLoader(
+            rows,
+            batch_size=method.batch_size,
+            shuffle=True,
+            collate_fn=collate,
+            generator=torch.Generator().manual_seed(seed + offset),
+        )
+        for offset, rows in enumerate([data.forget] + ([data.retain] if method.uses_retain else []))
+    ]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=method.learning_rate)
     model, optimizer, *loaders = accelerator.prepare(model, optimizer, *loaders)
     reference = _Reference(accelerator.unwrap_model(model), method.lora) if method.uses_reference else None
@@ -182,8 +200,12 @@ def train(method: GradientMethod, model: Any, processor: Any, data: Any, seed: i
     losses: list[float] = []
     for number in range(method.epochs):
         epoch = []
-        for forget in tqdm(loaders[0], desc=f"{method.name} epoch {number + 1}/{method.epochs}", leave=False,
-                           disable=not accelerator.is_main_process):
+        for forget in tqdm(
+            loaders[0],
+            desc=f"{method.name} epoch {number + 1}/{method.epochs}",
+            leave=False,
+            disable=not accelerator.is_main_process,
+        ):
             with accelerator.accumulate(model):
                 loss = method.loss(model, forget, next(retain), reference)
                 accelerator.backward(loss)
@@ -195,7 +217,13 @@ def train(method: GradientMethod, model: Any, processor: Any, data: Any, seed: i
         losses.append(sum(epoch) / max(1, len(epoch)))
     model.eval()
     accelerator.wait_for_everyone()
-    return Outcome(accelerator.unwrap_model(model), adapter=method.lora,
-                   summary={"batches": method.epochs * len(loaders[0]), "epoch_losses": [round(x, 4) for x in losses],
-                            "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-                            "selection": "last step"})
+    return Outcome(
+        accelerator.unwrap_model(model),
+        adapter=method.lora,
+        summary={
+            "batches": method.epochs * len(loaders[0]),
+            "epoch_losses": [round(x, 4) for x in losses],
+            "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "selection": "last step",
+        },
+    )

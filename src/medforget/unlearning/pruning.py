@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Pruning:
     name: ClassVar[str] = "prune"
-    description: ClassVar[str] = "MANU-style pruning: zero the MLP units that fire most on forget relative to retain, training-free"
+    description: ClassVar[str] = (
+        "MANU-style pruning: zero the MLP units that fire most on forget relative to retain, training-free"
+    )
     tiny_track: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     version: ClassVar[str] = "1.0.0"
     trains: ClassVar[bool] = False
@@ -43,15 +45,24 @@ class Pruning:
         modules = pruned_modules(model, self.last_layers)
         forget = _sample(data.forget, self.max_rows, seed)
         retain = _sample(data.retain, self.max_rows, seed)
-        sums = collect(model, processor, forget + retain, [["forget"]] * len(forget) + [["retain"]] * len(retain),
-                       modules, alpha=None, batch_size=self.batch_size)
+        sums = collect(
+            model,
+            processor,
+            forget + retain,
+            [["forget"]] * len(forget) + [["retain"]] * len(retain),
+            modules,
+            alpha=None,
+            batch_size=self.batch_size,
+        )
         pruned = select_units(sums, self.top_k_percent)
         with torch.no_grad():
             for name, units in pruned.items():
                 model.get_submodule(name).weight[:, units] = 0
-        return Outcome(model, tensors={f"units/{name}": units for name, units in pruned.items()},
-                       summary={"rows_forwarded": len(forget) + len(retain),
-                                "units_pruned": sum(len(u) for u in pruned.values())})
+        return Outcome(
+            model,
+            tensors={f"units/{name}": units for name, units in pruned.items()},
+            summary={"rows_forwarded": len(forget) + len(retain), "units_pruned": sum(len(u) for u in pruned.values())},
+        )
 
 
 def pruned_modules(model: Any, last_layers: int | None) -> list[Hooked]:
@@ -61,13 +72,17 @@ def pruned_modules(model: Any, last_layers: int | None) -> list[Hooked]:
     family = family_of(model)
     layers = family.layer_count(model)
     first = 0 if last_layers is None else max(0, layers - last_layers)
-    return [Hooked(f"model.{family.decoder_layers}.{i}.{family.mlp[-1]}", capture="input") for i in range(first, layers)]
+    return [
+        Hooked(f"model.{family.decoder_layers}.{i}.{family.mlp[-1]}", capture="input") for i in range(first, layers)
+    ]
 
 
 def select_units(sums: Mapping[str, Mapping[str, Sums]], top_k_percent: float) -> dict[str, torch.Tensor]:
     """Per module, the top k % units by ``mean|F| / (mean|R| + 1e-6)`` (ascending indices)."""
-    return {name: top_units(mean_absolute([forget]) / (mean_absolute([sums["retain"][name]]) + 1e-6), top_k_percent)
-            for name, forget in sums["forget"].items()}
+    return {
+        name: top_units(mean_absolute([forget]) / (mean_absolute([sums["retain"][name]]) + 1e-6), top_k_percent)
+        for name, forget in sums["forget"].items()
+    }
 
 
 def _sample(rows: list[dict[str, Any]], cap: int, seed: int) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from medforget.unlearning.base import METHODS, Outcome, configure
 
 UNLEARNING_VERSION = "1.0.0"
 
+
 def method_for(name: str, params: Mapping[str, Any], track: str = "model") -> Any:
     """The method ``name`` with the track's defaults (its ``tiny_track`` for ``tiny``), then
     ``params``, over its own."""
@@ -30,8 +31,9 @@ def method_for(name: str, params: Mapping[str, Any], track: str = "model") -> An
     return configure(cls, {**(cls.tiny_track if track == "tiny" else {}), **params})
 
 
-def unlearn(method: Any, level: str, model_path: Path, dataset: Path, out: Path, seed: int = 0,
-            threads: int | None = None) -> dict[str, Any]:
+def unlearn(
+    method: Any, level: str, model_path: Path, dataset: Path, out: Path, seed: int = 0, threads: int | None = None
+) -> dict[str, Any]:
     """Run ``method`` on ``model_path`` at ``level`` of ``dataset``; write the result to ``out``
     (replacing only a folder this command wrote there: checked before the work, not after)."""
     import torch
@@ -53,11 +55,19 @@ def unlearn(method: Any, level: str, model_path: Path, dataset: Path, out: Path,
     outcome = method.run(model, processor, data, seed)
     seconds = time.perf_counter() - start
     record = {
-        "unlearning_version": UNLEARNING_VERSION, "medforget_version": medforget.__version__, "commit": code_commit(),
+        "unlearning_version": UNLEARNING_VERSION,
+        "medforget_version": medforget.__version__,
+        "commit": code_commit(),
         "method": {"name": method.name, "version": method.version, "hyperparameters": dataclasses.asdict(method)},
-        "seed": seed, "level": level, "model": str(model_path), "output": "lora" if outcome.adapter else "checkpoint",
-        "dataset": data.record, "rows": {"forget": len(data.forget), "retain": len(data.retain)},
-        "seconds": round(seconds, 2), "machine": machine(), "summary": outcome.summary,
+        "seed": seed,
+        "level": level,
+        "model": str(model_path),
+        "output": "lora" if outcome.adapter else "checkpoint",
+        "dataset": data.record,
+        "rows": {"forget": len(data.forget), "retain": len(data.retain)},
+        "seconds": round(seconds, 2),
+        "machine": machine(),
+        "summary": outcome.summary,
     }
     from accelerate import PartialState
 

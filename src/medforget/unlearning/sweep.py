@@ -47,8 +47,10 @@ class Sweep:
 
     def __post_init__(self) -> None:
         if self.retain is not None and "{level}" not in self.retain:
-            raise ConfigError(f"--retain {self.retain!r}: a retain model is trained without one level's forget "
-                              "split; write the path with {level} in it (e.g. models/tiny/retain-{level})")
+            raise ConfigError(
+                f"--retain {self.retain!r}: a retain model is trained without one level's forget "
+                "split; write the path with {level} in it (e.g. models/tiny/retain-{level})"
+            )
 
 
 def sweep(plan: Sweep, say: Callable[[str], None] = print) -> list[Path]:
@@ -83,7 +85,9 @@ def sweep(plan: Sweep, say: Callable[[str], None] = print) -> list[Path]:
     for level in plan.levels:
         before = run(target, level, "target", None, None)
         written.append(before)
-        retain = run(model(Path(plan.retain.format(level=level))), level, "retain", before, None) if plan.retain else None
+        retain = (
+            run(model(Path(plan.retain.format(level=level))), level, "retain", before, None) if plan.retain else None
+        )
         written += [retain] if retain else []
         for name, method in methods.items():
             out = plan.models / f"{name}-{level}"
