@@ -22,8 +22,8 @@ def folder_bytes(root: Path) -> int:
 
 
 def build_with_medforget(preset: str, out: Path) -> tuple[float, dict[str, float]]:
+    from medforget.build.pipeline import build
     from medforget.config import preset as get_preset
-    from medforget.pipeline import build
 
     start = time.perf_counter()
     result = build(get_preset(preset), out)
@@ -36,9 +36,9 @@ def write_with_datasets(preset: str, out: Path) -> float:
 
     from datasets import Dataset
 
+    from medforget.build.pipeline import prepare
     from medforget.config import preset as get_preset
-    from medforget.export import features
-    from medforget.pipeline import prepare
+    from medforget.dataset import features
 
     prepared = prepare(get_preset(preset))
     feats = features()

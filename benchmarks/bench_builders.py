@@ -187,11 +187,11 @@ def bench_dicom(tmp: Path, patients: int) -> None:
 
 
 def bench_num_proc(name: str) -> None:
+    from medforget.build.pipeline import image_plans
+    from medforget.build.pipeline import ingest as source_ingest
     from medforget.builders import SkipLog
     from medforget.config import preset
     from medforget.images.make import make_images, utility_profiles
-    from medforget.pipeline import image_plans
-    from medforget.pipeline import ingest as source_ingest
 
     config = preset(name)
     builder, data = source_ingest(config, SkipLog("skip"), {})

@@ -32,11 +32,11 @@ def tiny_model(dataset: Path, out: Path) -> Path:
 def main() -> None:
     import torch
 
+    from medforget.build.pipeline import build
     from medforget.config import preset
     from medforget.dataset import load_rows
     from medforget.models.adapters import TransformersAdapter
     from medforget.models.chat import prompt_text
-    from medforget.pipeline import build
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=None, help="a checkpoint (default: an untrained tiny LLaVA)")

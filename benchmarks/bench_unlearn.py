@@ -21,9 +21,9 @@ def main() -> None:
     import torch
     from bench_eval import tiny_model
 
+    from medforget.build.pipeline import build
     from medforget.config import preset
     from medforget.models.families import load_checkpoint
-    from medforget.pipeline import build
     from medforget.unlearning import METHODS
     from medforget.unlearning.data import load_unlearn_data
     from medforget.unlearning.run import method_for

@@ -19,9 +19,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
+from medforget.build.pipeline import Prepared, export, prepare
 from medforget.config import BuildConfig, preset
 from medforget.models.families import FAMILIES
-from medforget.pipeline import Prepared, export, prepare
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from medforget import export as exporting
+from medforget import outputs
 from medforget.cli import main
-from medforget.export import WRITTEN, OutputError, folder_in_place
+from medforget.outputs import WRITTEN, OutputError, folder_in_place
 
 
 def write_once(out: Path, text: str = "a") -> None:
@@ -101,14 +101,14 @@ def test_a_killed_runs_leftovers_are_removed_but_not_lookalikes(tmp_path):
     os.waitpid(dead, 0)  # a process id that is gone
     leftover = tmp_path / f".out.tmp-{dead}"
     leftover.mkdir()
-    (leftover / exporting.PARTIAL).write_text(str(dead))
+    (leftover / outputs.PARTIAL).write_text(str(dead))
     (leftover / "shard.parquet").write_bytes(b"x" * 1000)
     lookalike = tmp_path / f".out.tmp-{dead + 1}"  # a user's folder of that name: no marker
     lookalike.mkdir()
     (lookalike / "keep.txt").write_text("mine")
     alive = tmp_path / f".out.tmp-{os.getppid()}"  # a run still going
     alive.mkdir()
-    (alive / exporting.PARTIAL).write_text(str(os.getppid()))
+    (alive / outputs.PARTIAL).write_text(str(os.getppid()))
     write_once(out)
     assert not leftover.exists()
     assert (lookalike / "keep.txt").read_text() == "mine" and alive.exists()

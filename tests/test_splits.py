@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from medforget.build.pipeline import Prepared
 from medforget.hierarchy import LEVEL_SPLITS
-from medforget.pipeline import Prepared
 from medforget.splits import RETAIN_SPLITS, LevelRoles
 
 LEVELS = ("institution", "patient", "study", "section")

@@ -1,13 +1,20 @@
-"""Reading a built dataset: its manifest and the rows of a split, for training, evaluation,
-unlearning, the leaderboard and publish alike (``load_dataset`` reads the same shards)."""
+"""A built dataset: the columns of its shards (:func:`features`), its manifest and the rows of
+a split, for the build, training, evaluation, unlearning, the leaderboard and publish alike
+(``load_dataset`` reads the same shards)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medforget.errors import MedForgetError
+
+if TYPE_CHECKING:
+    from datasets import Features
+
+#: the provenance fields of every row
+PROVENANCE = ("generator", "template_id", "template_version", "model", "prompt_version", "temperature", "cache_key")
 
 
 class DatasetError(MedForgetError):
@@ -55,3 +62,37 @@ def load_rows(dataset: Path, config: str, split: str, images: bool = True) -> li
                 if row[name] is not None:
                     row[name] = feature.decode_example(row[name])
     return rows
+
+
+def features() -> Features:
+    """The columns of every config, in order."""
+    from datasets import Features, List, Value
+    from datasets import Image as ImageFeature
+
+    string = Value("string")
+    provenance = {name: (Value("float32") if name == "temperature" else string) for name in PROVENANCE}
+    return Features(
+        {
+            "id": string,
+            "image": ImageFeature(),
+            "image_id": string,
+            "question": string,
+            "answer": string,
+            "options": List(string),
+            "task": string,
+            "modality": string,
+            "level": string,
+            "node_id": string,
+            "network_id": string,
+            "institution_id": string,
+            "patient_id": string,
+            "study_id": string,
+            "section": string,
+            "fact_id": string,
+            "attribute": string,
+            "rephrased_of": string,
+            "paraphrased_answer": string,
+            "perturbed_answers": List(string),
+            "provenance": provenance,
+        }
+    )

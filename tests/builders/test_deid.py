@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
+from medforget.build.pipeline import BuildResult, build
 from medforget.builders.deid import (
     ALLOWED_TAGS,
     KEY_ENV,
@@ -25,7 +26,6 @@ from medforget.builders.deid import (
     tag,
 )
 from medforget.errors import ConfigError
-from medforget.pipeline import BuildResult, build
 from tests.builders.dicom_fixtures import (
     KEY,
     PATIENTS,

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
+from medforget.build.pipeline import build
 from medforget.builders import BUILDERS, SkipLog
 from medforget.builders.deid import KEY_ENV
 from medforget.builders.dicom import DicomBuilder
@@ -19,7 +20,6 @@ from medforget.builders.dicom_pixels import DicomPixels, to_picture, windowed
 from medforget.errors import ConfigError, SourceError
 from medforget.hierarchy import ImageSource
 from medforget.images.make import load_real
-from medforget.pipeline import build
 from tests.builders.dicom_fixtures import (
     KEY,
     PATIENTS,
@@ -125,9 +125,9 @@ def test_fixture_builds_validates_loads_and_leaks_nothing(export: Export, tmp_pa
 
 
 def test_processes_and_shards_give_the_same_dataset(export: Export, tmp_path: Path):
-    from medforget.parts import build_part, merge_parts
+    from medforget.build.parts import build_part, merge_parts
     from medforget.workers import ShardSpec
-    from tests.test_parts import contents
+    from tests.build.test_parts import contents
 
     config = dicom_config(export.root)
     one = build(config, tmp_path / "one" / "medforget").out

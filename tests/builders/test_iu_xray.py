@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from medforget.build.pipeline import Prepared
 from medforget.builders import BUILDERS, SkipLog
 from medforget.builders.iu_xray import IUXrayBuilder, default_archive
+from medforget.builders.reports import sex_hint
 from medforget.config import BuildConfig, preset
 from medforget.errors import SourceError
-from medforget.pipeline import Prepared
-from medforget.reports import sex_hint
 from tests.conftest import make_archive
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from medforget.build.paper_layout import export_paper_layout
+from medforget.build.pipeline import build
 from medforget.builders import BUILDERS, SkipLog
 from medforget.builders.mimic import (
     CHEXPERT_CSV,
@@ -19,8 +21,6 @@ from medforget.builders.mimic import (
 )
 from medforget.config import BuildConfig, preset
 from medforget.errors import SourceError
-from medforget.paper_layout import export_paper_layout
-from medforget.pipeline import build
 from tests.builders.mimic_fixtures import METADATA_HEADER, MimicTree, make_mimic
 
 

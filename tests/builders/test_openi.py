@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
+from medforget.build.pipeline import build
 from medforget.builders import BUILDERS, SkipLog
 from medforget.builders.iu_xray import IUXrayBuilder
 from medforget.builders.openi import OpenIBuilder
 from medforget.config import BuildConfig, preset
 from medforget.errors import SourceError
-from medforget.pipeline import build
 from tests.builders.openi_fixtures import NO_SECTIONS, OpenITree, make_openi
 
 

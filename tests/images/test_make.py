@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from medforget.build.pipeline import prepare
 from medforget.config import BuildConfig
 from medforget.errors import SourceError
 from medforget.images.make import decode, load_real, utility_profiles
-from medforget.pipeline import prepare
 
 
 def test_real_images_replace_rendering_end_to_end(tmp_path: Path, small_config: BuildConfig):

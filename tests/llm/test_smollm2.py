@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from medforget.build.pipeline import build
 from medforget.config import LLMConfig, preset
 from medforget.llm.serve import DEFAULT_PORT, MODEL_NAME
-from medforget.pipeline import build
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 BASE_URL = os.environ.get("LLM_BASE_URL") or f"http://127.0.0.1:{os.environ.get('LLM_PORT') or DEFAULT_PORT}/v1"

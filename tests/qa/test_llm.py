@@ -14,11 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from medforget.build.pipeline import Prepared, build, prepare
 from medforget.cli import main
 from medforget.config import BuildConfig, LLMConfig
 from medforget.llm.client import LLMRequestError
 from medforget.llm.replies import LLMOutputError
-from medforget.pipeline import Prepared, build, prepare
 from tests.fake_openai import serve
 from tests.qa.scribe import scribe
 

@@ -103,7 +103,7 @@ class Builder(ABC):
         archive = getattr(self, "archive", None)
         if not callable(archive):
             return None
-        from medforget.export import sha256_file  # pyarrow: imported only when a manifest is written
+        from medforget.outputs import sha256_file  # pyarrow: imported only when a manifest is written
 
         return sha256_file(archive())
 

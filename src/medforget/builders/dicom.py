@@ -41,9 +41,9 @@ from medforget.builders.deid import (
     recheck,
 )
 from medforget.builders.dicom_pixels import HEADER_ERRORS, DicomPixels
+from medforget.builders.reports import FACT_SECTIONS, fact_sentence
 from medforget.errors import ConfigError, SourceError
 from medforget.hierarchy import Attribute, Hierarchy, Image, Node, StudyImagePlan, make_node_id
-from medforget.reports import FACT_SECTIONS, fact_sentence
 from medforget.workers import pmap
 
 logger = logging.getLogger(__name__)

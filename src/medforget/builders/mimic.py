@@ -20,7 +20,7 @@ carry a seeded fictitious name because questions name a patient to ask about its
 (MIMIC has none). The manifest's ``sources[].archive_sha256`` is the hash of the three CSVs.
 
 The CSVs are streamed row by row (``csv`` over ``gzip``); only the chosen patients' reports are
-read. CheXpert labels map onto :mod:`medforget.findings`: only 1.0 is positive; uncertain
+read. CheXpert labels map onto :mod:`medforget.builders.findings`: only 1.0 is positive; uncertain
 (-1.0), negative and blank labels count as not positive.
 """
 
@@ -40,12 +40,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from medforget.builders.base import BUILDERS, Builder, Licence, SourceData
+from medforget.builders.findings import describe
 from medforget.builders.identities import IdentityFactory
+from medforget.builders.reports import FACT_SECTIONS, fact_sentence
 from medforget.builders.sites import synthetic_sites
 from medforget.errors import SourceError
-from medforget.findings import describe
 from medforget.hierarchy import DEFAULT_LEVELS, Attribute, Hierarchy, Node, StudyImagePlan, make_node_id
-from medforget.reports import FACT_SECTIONS, fact_sentence
 
 METADATA_CSV = "mimic-cxr-2.0.0-metadata.csv.gz"
 SPLIT_CSV = "mimic-cxr-2.0.0-split.csv.gz"
@@ -180,7 +180,7 @@ def read_report_sections(text: str) -> dict[str, str]:
 
 def report_facts(text: str) -> tuple[tuple[str, str], ...]:
     """(section, fact sentence) of the usable sections. "___" spans become "XXXX", which
-    :func:`medforget.reports.fact_sentence` treats as redacted: a sentence holding one is not used."""
+    :func:`medforget.builders.reports.fact_sentence` treats as redacted: a sentence holding one is not used."""
     sections = read_report_sections(_REDACTION.sub("XXXX", _TITLE_BEFORE_REDACTION.sub(r"\1 ", text)))
     return tuple(
         (name, sentence)

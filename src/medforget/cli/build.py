@@ -124,8 +124,8 @@ def _sources() -> Registry[Any]:
 
 
 def _run_build(args: argparse.Namespace) -> int:
+    from medforget.build.pipeline import build
     from medforget.config import BuildConfig, read_yaml_mapping
-    from medforget.pipeline import build
     from medforget.workers import check_num_proc
 
     values = read_yaml_mapping(args.config) if args.config is not None else {}
@@ -153,7 +153,7 @@ def _run_build(args: argparse.Namespace) -> int:
     config = BuildConfig.from_mapping(values)
     start = time.perf_counter()
     if args.shard is not None:
-        from medforget.parts import build_part
+        from medforget.build.parts import build_part
         from medforget.workers import ShardSpec
 
         shard = ShardSpec.parse(args.shard)
@@ -171,7 +171,7 @@ def _run_build(args: argparse.Namespace) -> int:
 
 
 def _run_merge(args: argparse.Namespace) -> int:
-    from medforget.parts import merge_parts
+    from medforget.build.parts import merge_parts
     from medforget.workers import check_num_proc
 
     start = time.perf_counter()

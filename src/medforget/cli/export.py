@@ -13,7 +13,7 @@ def add(commands: argparse._SubParsersAction) -> None:
         description="Write a built dataset in the layout of the published MedForget code: per level, "
         "<level>_level/forget_set_all.parquet and retain_set_all.parquet (columns image, image_path, metadata, "
         "hierarchy_metadata, ID), plus rephrased sets; the authors' CHIP and eval.py read them. Mapping: "
-        "src/medforget/paper_layout.py.",
+        "src/medforget/build/paper_layout.py.",
     )
     export.add_argument("--format", required=True, choices=("medforget-paper",), help="the layout to write")
     export.add_argument(
@@ -24,7 +24,7 @@ def add(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from medforget.paper_layout import export_paper_layout
+    from medforget.build.paper_layout import export_paper_layout
 
     result = export_paper_layout(args.dataset, args.out)
     for level, files in result.record["levels"].items():

@@ -49,7 +49,7 @@ def add(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_publish(args: argparse.Namespace) -> int:
-    from medforget.publish import publish
+    from medforget.build.publish import publish
 
     result = publish(
         args.dataset,

@@ -34,9 +34,9 @@ from medforget.evaluators.results import (
     split_direction,
     validate_results,
 )
-from medforget.export import sha256_file
 from medforget.hierarchy import LEVEL_SPLITS
 from medforget.models.adapters import ModelAdapter, PredictionsFile
+from medforget.outputs import sha256_file
 from medforget.reproducibility import code_commit
 
 RETAIN = ("retain_sibling", "retain_other", "shared_ancestor")

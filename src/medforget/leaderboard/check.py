@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from medforget.errors import MedForgetError
-from medforget.export import MAX_NAME_BYTES, name_too_long
 from medforget.leaderboard.submission import SubmissionError, validate_manifest
+from medforget.outputs import MAX_NAME_BYTES, name_too_long
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_TOTAL_BYTES = 512 * 1024 * 1024

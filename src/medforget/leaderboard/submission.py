@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from medforget.errors import MedForgetError
-from medforget.export import WRITTEN, folder_in_place
+from medforget.outputs import WRITTEN, folder_in_place
 
 SUBMISSION_SCHEMA_VERSION = "1.0.0"
 KNOWN_VERSIONS = (SUBMISSION_SCHEMA_VERSION,)

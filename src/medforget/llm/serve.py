@@ -42,7 +42,7 @@ def checkpoint(cache: Path) -> Path:
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from medforget.export import folder_in_place
+    from medforget.outputs import folder_in_place
 
     gguf = gguf_file()
     with folder_in_place(target) as tmp:

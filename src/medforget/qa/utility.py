@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from medforget.findings import FINDING_PHRASES, describe
+from medforget.builders.findings import FINDING_PHRASES, describe
 from medforget.hierarchy import Image, Provenance, QAItem, stable_digest, stable_int
 from medforget.qa.generate import LETTERS, classification_question
 from medforget.qa.templates import TEMPLATES_VERSION

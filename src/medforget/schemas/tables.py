@@ -224,7 +224,7 @@ def load_folder(folder: Path) -> DatasetTables:
 
 def _schema_problem(path: Path) -> str | None:
     """How a shard's columns differ from the features every MedForget config has, if they do."""
-    from medforget.export import features
+    from medforget.dataset import features
 
     expected = features().arrow_schema
     try:
@@ -243,7 +243,7 @@ def _schema_problem(path: Path) -> str | None:
 
 
 def _file_digest(path: Path) -> tuple[str, int]:
-    from medforget.export import sha256_file
+    from medforget.outputs import sha256_file
 
     return sha256_file(path), path.stat().st_size
 

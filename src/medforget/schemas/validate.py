@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from medforget.errors import BuildError
-from medforget.export import sha256_file
+from medforget.outputs import sha256_file
 from medforget.schemas.checks import run_checks
 from medforget.schemas.report import ValidationReport
 from medforget.schemas.tables import DatasetTables, load_folder

@@ -141,8 +141,8 @@ def _write_record(
     out: Path, dataset: Path, config: TrainConfig, without: tuple[str, str] | None, result: TrainResult
 ) -> None:
     """``medforget_training.json``, and the model card (README.md) rendered from it."""
-    from medforget.card import model_card
-    from medforget.export import sha256_file
+    from medforget.build.card import model_card
+    from medforget.outputs import sha256_file
     from medforget.reproducibility import machine
 
     record = {

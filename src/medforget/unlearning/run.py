@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import medforget
-from medforget.export import check_replaceable, folder_in_place
+from medforget.outputs import check_replaceable, folder_in_place
 from medforget.unlearning.base import METHODS, Outcome, configure
 
 UNLEARNING_VERSION = "1.0.0"

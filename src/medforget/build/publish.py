@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import medforget
-from medforget.card import dataset_card
+from medforget.build.card import dataset_card
+from medforget.build.pipeline import MANIFEST_SCHEMA_VERSION
 from medforget.dataset import read_manifest
 from medforget.errors import MedForgetError
-from medforget.export import sha256_file
-from medforget.pipeline import MANIFEST_SCHEMA_VERSION
+from medforget.outputs import sha256_file
 from medforget.schemas.validate import JSON_REPORT
 
 if TYPE_CHECKING:

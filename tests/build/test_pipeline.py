@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import yaml
 
+from medforget.build.pipeline import Prepared, build, export, prepare
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.export import OutputError, sha256_file
-from medforget.pipeline import Prepared, build, export, prepare
+from medforget.outputs import OutputError, sha256_file
 
 REQUIRED_COLUMNS = [
     "id",
@@ -139,7 +139,7 @@ def test_failed_export_leaves_previous_build_untouched(tiny: Prepared, tmp_path:
     out = tmp_path / "medforget"
     export(tiny, out)
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
-    from medforget import pipeline
+    from medforget.build import pipeline
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
@@ -152,7 +152,7 @@ def test_failed_export_leaves_previous_build_untouched(tiny: Prepared, tmp_path:
 
 
 def test_failed_first_build_leaves_nothing(tiny: Prepared, tmp_path: Path, monkeypatch):
-    from medforget import pipeline
+    from medforget.build import pipeline
 
     monkeypatch.setattr(pipeline, "write_json", lambda *a: (_ for _ in ()).throw(OSError("boom")))
     with pytest.raises(OutputError, match="boom"):
@@ -169,7 +169,7 @@ def test_refuses_to_overwrite_a_foreign_folder(tiny_config: BuildConfig, tmp_pat
 
 def test_an_empty_split_is_refused_before_anything_is_written(tiny: Prepared):
 
-    from medforget.pipeline import _check_no_empty_split
+    from medforget.build.pipeline import _check_no_empty_split
 
     without = tuple(a for a in tiny.assignments if not (a.config == "study" and a.split == "shared_ancestor"))
     with pytest.raises(BuildError, match="study/shared_ancestor"):
@@ -178,7 +178,7 @@ def test_an_empty_split_is_refused_before_anything_is_written(tiny: Prepared):
 
 def test_a_leaking_build_fails_and_publishes_nothing(tiny_config: BuildConfig, tmp_path: Path, monkeypatch):
 
-    from medforget import pipeline
+    from medforget.build import pipeline
     from medforget.schemas.validate import LeakError
 
     original = pipeline.assign_splits

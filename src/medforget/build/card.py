@@ -2,7 +2,7 @@
 
 The dataset card comes from the manifest and the validation report; a reference model's card
 from its training record and its dataset's manifest. The Markdown lives in Jinja2 templates
-shipped in ``medforget/cards/``; this module only gathers what they show. Templates render with
+shipped in ``medforget/build/cards/``; this module only gathers what they show. Templates render with
 ``StrictUndefined``: a value the record lacks fails the render instead of leaving a gap.
 """
 
@@ -65,7 +65,7 @@ def dataset_front_matter(manifest: dict[str, Any]) -> str:
     from datasets.info import DatasetInfosDict
     from huggingface_hub import DatasetCardData
 
-    from medforget.export import features
+    from medforget.dataset import features
 
     by_config: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for shard in manifest["shards"]:
@@ -165,5 +165,5 @@ def _render(template: str, **context: Any) -> str:
         autoescape=False,  # Markdown, not HTML
     )
     environment.filters["thousands"] = lambda value: f"{value:,}" if isinstance(value, int) else value
-    source = resources.files("medforget").joinpath("cards", template).read_text(encoding="utf-8")
+    source = resources.files("medforget.build").joinpath("cards", template).read_text(encoding="utf-8")
     return environment.from_string(source).render(**context)

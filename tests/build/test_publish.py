@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from medforget.cli import main
-from medforget.publish import (
+from medforget.build.publish import (
     HubError,
     LicenceError,
     NotValidatedError,
@@ -29,6 +28,7 @@ from medforget.publish import (
     check_licences,
     publish,
 )
+from medforget.cli import main
 from tests.fake_hub import Blob, FakeHub, serve
 
 TOKEN = "hf_fake_publish_token"
@@ -310,7 +310,7 @@ def test_a_forged_folder_is_refused_before_the_hub_hears_of_it(case, hub: FakeHu
 
 
 def test_the_report_published_is_the_one_publish_wrote_not_the_folders(dataset: Path, tmp_path: Path):
-    from medforget.publish import publication_files, validate
+    from medforget.build.publish import publication_files, validate
 
     copy = forged(dataset, tmp_path, lambda m, c: None)
     (copy / "validation.json").write_text('{"passed": true, "note": "trust me"}')

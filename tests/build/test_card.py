@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from medforget.card import dataset_card, hub_licence, model_card, size_category
+from medforget.build.card import dataset_card, hub_licence, model_card, size_category
 
 #: task ids the Hub accepts for ``task_categories`` that a MedForget card may use
 HUB_TASKS = {"visual-question-answering", "question-answering", "multiple-choice", "image-text-to-text"}
@@ -94,7 +94,7 @@ def test_huggingface_hub_loads_the_card_and_its_data_validates(records, tiny_bui
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCard
 
-    from medforget.export import features
+    from medforget.dataset import features
 
     manifest = records[0]
     card = DatasetCard.load(tiny_build / "README.md")

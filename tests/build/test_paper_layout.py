@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from medforget.build.paper_layout import PAPER_FILES, RECORD_NAME, export_paper_layout
+from medforget.build.pipeline import Prepared
 from medforget.cli import main
 from medforget.errors import BuildError, SourceError
-from medforget.paper_layout import PAPER_FILES, RECORD_NAME, export_paper_layout
-from medforget.pipeline import Prepared
 
 COLUMNS = ["image", "image_path", "metadata", "hierarchy_metadata", "ID"]
 LEVELS = ("institution", "patient", "study", "section")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from medforget.build.parts import PartError, build_part, merge_parts, read_part
+from medforget.build.pipeline import build
 from medforget.cli import main
 from medforget.config import BuildConfig
 from medforget.errors import ConfigError
-from medforget.parts import PartError, build_part, merge_parts, read_part
-from medforget.pipeline import build
 from medforget.workers import ShardSpec, pmap
 
 

@@ -16,14 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from medforget.build.pipeline import BuildResult, build, image_plans, ingest
 from medforget.builders import BUILDERS
 from medforget.builders.base import SkipLog
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.export import check_replaceable, folder_in_place, write_json
 from medforget.hierarchy import Image
 from medforget.images.make import make_images, utility_profiles
-from medforget.pipeline import BuildResult, build, image_plans, ingest
+from medforget.outputs import check_replaceable, folder_in_place, write_json
 from medforget.workers import ShardSpec
 
 PART_FORMAT = "medforget-part"

@@ -1,7 +1,7 @@
 import pytest
 
-from medforget.findings import describe, findings_from_mesh
-from medforget.reports import age_hint, fact_sentence, sentences, sex_hint
+from medforget.builders.findings import describe, findings_from_mesh
+from medforget.builders.reports import age_hint, fact_sentence, sentences, sex_hint
 
 
 @pytest.mark.parametrize(

@@ -20,17 +20,18 @@ from typing import Any
 from tqdm import tqdm
 
 import medforget
+from medforget.build.card import CARD_VERSION, dataset_card
+from medforget.build.export import EXPORT_VERSION, Shard, ShardWriter
 from medforget.builders import BUILDERS, SkipLog
 from medforget.builders.base import Builder, SourceData
+from medforget.builders.findings import FINDINGS_VERSION, describe
 from medforget.builders.identities import IDENTITIES_VERSION
-from medforget.card import CARD_VERSION, dataset_card
 from medforget.config import BuildConfig
 from medforget.errors import BuildError
-from medforget.export import EXPORT_VERSION, Shard, ShardWriter, check_replaceable, folder_in_place, write_json
-from medforget.findings import FINDINGS_VERSION, describe
 from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment, StudyImagePlan
 from medforget.images.make import IMAGES_VERSION, make_images, utility_profiles
 from medforget.images.render import RENDER_VERSION
+from medforget.outputs import check_replaceable, folder_in_place, write_json
 from medforget.qa.base import qa_generator
 from medforget.qa.generate import QA_VERSION
 from medforget.qa.templates import TEMPLATES_VERSION

@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medforget.errors import BuildError, SourceError
-from medforget.export import check_replaceable, folder_in_place, sha256_file, write_json
+from medforget.outputs import check_replaceable, folder_in_place, sha256_file, write_json
 
 PAPER_FORMAT = "medforget-paper"
 PAPER_LAYOUT_VERSION = "1.0.0"
