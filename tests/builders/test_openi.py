@@ -17,7 +17,7 @@ def openi_config(tree: OpenITree, **overrides) -> BuildConfig:
     return dataclasses.replace(
         preset("tiny"),
         source="openi",
-        source_root=tree.root,
+        source_options={"root": tree.root},
         n_utility_images=4,
         image_size=64,
         targets_per_level={"institution": 1, "patient": 1, "study": 1, "section": 1},
@@ -86,7 +86,7 @@ def test_broken_files_are_counted_or_refused(tree: OpenITree):
 
 def test_missing_folders_are_typed_errors(tree: OpenITree):
     with pytest.raises(SourceError, match="needs its folder"):
-        load(dataclasses.replace(openi_config(tree), source_root=None))
+        load(dataclasses.replace(openi_config(tree), source_options={}))
     shutil.rmtree(tree.root / "NLMCXR_png")
     with pytest.raises(SourceError, match=r"NLMCXR_png is not a folder"):
         load(openi_config(tree))

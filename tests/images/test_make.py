@@ -1,4 +1,3 @@
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ def test_real_images_replace_rendering_end_to_end(tmp_path: Path, small_config: 
     folder.mkdir()
     for n in range(1, 61):
         Image.new("L", (400, 200), color=n * 4).save(folder / f"CXR{n}_IM-0001-1001.png")
-    prepared = prepare(dataclasses.replace(small_config, images_dir=folder))
+    prepared = prepare(small_config.with_options(images_dir=folder))
     studies = {n.id for n in prepared.hierarchy.at_level("study")}
     real = [i for i in prepared.images if i.owner_id in studies]
     assert real and all(i.origin == "iu-xray" and (i.width, i.height) == (256, 256) for i in real)

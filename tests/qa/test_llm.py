@@ -40,7 +40,7 @@ def test_build_with_every_task_validates_and_a_rebuild_sends_no_request(small_co
         yaml.safe_dump(
             {
                 "preset": "tiny",
-                "reports_archive": str(small_config.reports_archive),
+                "source_options": {"reports_archive": str(small_config.source_options["reports_archive"])},
                 "n_utility_images": 4,
                 "targets_per_level": dict(small_config.targets_per_level),
             }

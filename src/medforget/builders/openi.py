@@ -17,17 +17,26 @@ from __future__ import annotations
 
 import hashlib
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from medforget.builders.base import BUILDERS, SkipLog, SourceData
+from medforget.builders.base import BUILDERS, Patients, SkipLog, SourceOptions
 from medforget.builders.iu_xray import IUXrayBuilder, Report, parse_report
-from medforget.builders.mimic import image_problem
 from medforget.config import BuildConfig
 from medforget.errors import SourceError
+from medforget.images.readable import image_problem
 
 REPORTS_DIR = "ecgen-radiology"
 IMAGES_DIR = "NLMCXR_png"
+
+
+@dataclass(frozen=True)
+class OpenIOptions(SourceOptions):
+    #: the download's folder (``--root``), holding ecgen-radiology/ and NLMCXR_png/
+    root: Path | None = None
+    #: the PNGs, when not in ``root/NLMCXR_png``
+    images_dir: Path | None = None
 
 
 @BUILDERS.register
@@ -35,22 +44,20 @@ class OpenIBuilder(IUXrayBuilder):
     name = "openi"
     version = "1.0.0"
     description = "Open-i IU X-ray collection: real report text and real PNG images, fictitious people"
+    Options = OpenIOptions  # type: ignore[assignment]  # not the default source's options
+    options: OpenIOptions  # type: ignore[assignment]
 
     def __init__(self, config: BuildConfig, skips: SkipLog, num_proc: int = 1):
         super().__init__(config, skips, num_proc)
         self._images: dict[str, Path | None] = {}
 
-    def load(self) -> SourceData:
-        reports = [r for r in self._unique(self._read_reports()) if self._usable(r)]
-        groups = self._group_into_patients(reports)
-        used = {r.report_id for group in groups for r in group}
-        spare = tuple(r.findings for r in reports if r.report_id not in used)
-        return self._assemble(groups, spare)
+    def read(self) -> Patients[Sequence[Report]]:
+        return self._patients([r for r in self._unique(self._read_reports()) if self._usable(r)])
 
     # locations ---------------------------------------------------------------------------
 
     def _folder(self, name: str, given: Path | None = None) -> Path:
-        root = self.config.source_root
+        root = self.options.root
         if root is None:
             raise SourceError(
                 "the openi source needs its folder: --root DIR (holding ecgen-radiology/ and NLMCXR_png/)"
@@ -64,7 +71,7 @@ class OpenIBuilder(IUXrayBuilder):
         return self._folder(REPORTS_DIR)
 
     def images_dir(self) -> Path:
-        return self._folder(IMAGES_DIR, self.config.images_dir)
+        return self._folder(IMAGES_DIR, self.options.images_dir)
 
     def fingerprint(self) -> str:
         """sha256 over every report file (name and bytes) and every PNG's name and size."""

@@ -1,7 +1,10 @@
-"""Synthetic sites for sources whose patients come from no real institution or from one only
+"""The sites above a source's patients.
+
+Synthetic sites, for sources whose patients come from no real institution or from one only
 (IU X-ray, Open-i, MIMIC-CXR): patients dealt by the seed into ``n_institutions`` sites, sites
 into ``n_networks`` health networks, each with a seeded Faker identity. An institution target
 needs siblings and cousins, which one real hospital cannot give; the card says they are made.
+Real sites, for sources that name them (DICOM's InstitutionName): institutions at the top.
 """
 
 from __future__ import annotations
@@ -49,6 +52,33 @@ def synthetic_sites(
             nodes.append(institution)
             for patient in sorted(site, key=key):
                 nodes.extend(patient_nodes(patient, institution.id))
+    return nodes
+
+
+def real_sites(
+    source: str,
+    patients: Sequence[P],
+    site: Callable[[P], str | None],
+    institution: Callable[[str, Sequence[P]], tuple[Attribute, ...]],
+    patient_nodes: Callable[[P, str], list[Node]],
+) -> list[Node]:
+    """Institution nodes of the sites ``site(patient)`` names, in the order they first appear,
+    each with its patients (in the source's order) below it."""
+    by_site: dict[str, list[P]] = {}
+    for patient in patients:
+        by_site.setdefault(str(site(patient)), []).append(patient)
+    nodes: list[Node] = []
+    for key, members in by_site.items():
+        node = Node(
+            id=make_node_id("institution", source, key),
+            level="institution",
+            parent_id=None,
+            source_key=key,
+            attributes=institution(key, members),
+        )
+        nodes.append(node)
+        for patient in members:
+            nodes.extend(patient_nodes(patient, node.id))
     return nodes
 
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medforget.cli.args import Choices
+from medforget.cli.args import Choices, key_value
 from medforget.registry import Registry
 
 
@@ -28,14 +28,21 @@ def add(commands: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="the source's folder (a MIMIC-CXR-JPG tree, an Open-i download, a DICOM export)",
+        help="the source's folder (a MIMIC-CXR-JPG tree, an Open-i download, a DICOM export): its root option",
     )
     build.add_argument(
         "--images",
         type=Path,
         default=None,
         metavar="DIR",
-        help="folder of real Open-i PNGs (NLMCXR_png) to use instead of rendered images",
+        help="folder of real Open-i PNGs (NLMCXR_png) to use instead of rendered images: the images_dir option",
+    )
+    build.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a source option (repeatable; `medforget ls sources` lists each source's options)",
     )
     build.add_argument(
         "--config",
@@ -129,14 +136,13 @@ def _run_build(args: argparse.Namespace) -> int:
     from medforget.workers import check_num_proc
 
     values = read_yaml_mapping(args.config) if args.config is not None else {}
-    flags = {
-        "preset": args.preset,
-        "seed": args.seed,
-        "images_dir": args.images,
-        "source": args.source,
-        "source_root": args.root,
-    }
+    flags = {"preset": args.preset, "seed": args.seed, "source": args.source}
     values.update({key: value for key, value in flags.items() if value is not None})
+    options = dict(key_value(text, "--option", "KEY=VALUE") for text in args.option)
+    options.update({key: value for key, value in (("root", args.root), ("images_dir", args.images)) if value})
+    if options:  # on top of the config file's source_options: mapping (anything else there is refused below)
+        base = values.get("source_options") or {}
+        values["source_options"] = {**base, **options} if isinstance(base, dict) else base
     llm_flags = {
         "base_url": args.llm_base_url,
         "model": args.llm_model,

@@ -48,5 +48,16 @@ def _run_ls(args: argparse.Namespace) -> int:
         entries = registry(kind).describe()
         width = max(len(name) for name, _ in entries)
         print(f"{kind}:")
-        print("\n".join(f"  {name:<{width}}  {text}" for name, text in entries))
+        for name, text in entries:
+            print(f"  {name:<{width}}  {text}")
+            if options := _options(registry(kind).get(name)):
+                print(f"  {'':<{width}}  options: {options}")
     return 0
+
+
+def _options(entry: Any) -> str:
+    """A source's options (its ``Options`` dataclass), by name."""
+    import dataclasses
+
+    kind = getattr(entry, "Options", None)
+    return ", ".join(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else ""
