@@ -5,6 +5,7 @@ import pytest
 from medforget.cli import main
 from medforget.config import PRESETS, BuildConfig, LLMConfig, preset
 from medforget.errors import ConfigError, UnknownNameError
+from medforget.llm.client import Endpoint
 
 
 def test_presets_exist_and_are_ordered_by_size():
@@ -49,11 +50,9 @@ def test_llm_settings_from_yaml_are_checked_and_reduced_in_the_record(tmp_path: 
     )
     config = BuildConfig.from_yaml(path)
     assert config.llm == LLMConfig(
-        "http://127.0.0.1:8008/v1",
-        "smollm2-135m-instruct",
+        Endpoint("http://127.0.0.1:8008/v1", "smollm2-135m-instruct", cache_dir=Path("/tmp/llm-cache")),
         tasks=("rephrase", "distractors"),
         fallback=True,
-        cache_dir=Path("/tmp/llm-cache"),
     )
     record = config.to_record()["llm"]
     assert (record["base_url"], record["cache_dir"], record["tasks"]) == (
@@ -74,9 +73,9 @@ def test_llm_settings_refuse_unknown_keys_tasks_and_missing_fields():
     with pytest.raises(ConfigError, match="llm must be a mapping"):
         BuildConfig.from_mapping({"llm": "http://x/v1"})
     with pytest.raises(ConfigError, match="response_format"):
-        LLMConfig("http://x/v1", "m", response_format="xml")
+        LLMConfig(Endpoint("http://x/v1", "m"), response_format="xml")
     with pytest.raises(ConfigError, match="concurrency"):
-        LLMConfig("http://x/v1", "m", concurrency=0)
+        LLMConfig.from_mapping({"base_url": "http://x/v1", "model": "m", "concurrency": 0})
 
 
 def test_build_flags_without_a_model_are_refused_before_anything_runs(tmp_path: Path, capsys):

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from medforget.errors import ConfigError, UnknownNameError
-from medforget.llm.client import DEFAULT_KEY_ENV, Endpoint
+from medforget.llm.client import Endpoint
 
 #: what an LLM may do to template QA (``LLMConfig.tasks``)
 LLM_TASKS: dict[str, str] = {
@@ -30,12 +31,11 @@ RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 @dataclass(frozen=True)
 class LLMConfig:
     """LLM QA through any OpenAI-compatible endpoint (``medforget build --llm-base-url URL
-    --llm-model NAME``; in YAML, an ``llm:`` mapping of these fields)."""
+    --llm-model NAME``; in YAML, an ``llm:`` mapping of the endpoint's fields and these, flat)."""
 
-    base_url: str
-    model: str
-    #: environment variable holding the API key; local servers need none
-    api_key_env: str = DEFAULT_KEY_ENV
+    #: where to ask and the client's limits (base_url, model, api_key_env, concurrency, timeout,
+    #: max_retries, backoff, max_backoff, cache_dir)
+    endpoint: Endpoint
     #: what the LLM does, among LLM_TASKS
     tasks: tuple[str, ...] = ("rephrase",)
     temperature: float = 0.0
@@ -48,11 +48,6 @@ class LLMConfig:
     response_format: str = "json_schema"
     #: send the study image with image questions (vision endpoints)
     send_images: bool = False
-    concurrency: int = 4
-    timeout: float = 60.0
-    max_retries: int = 3
-    #: the reply cache; None: $MEDFORGET_LLM_CACHE or ~/.cache/medforget/llm
-    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.tasks if t not in LLM_TASKS]
@@ -67,37 +62,33 @@ class LLMConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"invalid build config: {message}")
-        self.endpoint()  # its own checks
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> LLMConfig:
-        fields = {f.name for f in dataclasses.fields(cls)}
+        """From the flat ``llm:`` mapping: the endpoint's fields and this class's, side by side."""
+        endpoint_fields = {f.name for f in dataclasses.fields(Endpoint)}
+        own_fields = {f.name for f in dataclasses.fields(cls)} - {"endpoint"}
         for key in values:
-            if key not in fields:
-                raise ConfigError(f"unknown llm config key {key!r}{suggest(key, fields)}")
+            if key not in endpoint_fields | own_fields:
+                raise ConfigError(f"unknown llm config key {key!r}{suggest(key, endpoint_fields | own_fields)}")
         missing = [key for key in ("base_url", "model") if not values.get(key)]
         if missing:
             raise ConfigError(
                 f"LLM QA needs {' and '.join(missing)} (--llm-base-url URL --llm-model NAME, or "
                 "base_url and model under llm: in the config file)"
             )
-        values = dict(values)
-        if isinstance(values.get("tasks"), str):
-            values["tasks"] = values["tasks"].split(",")
-        if isinstance(values.get("tasks"), list):
-            values["tasks"] = tuple(t.strip() if isinstance(t, str) else t for t in values["tasks"])
-        return cls(**check_types(cls, values, "llm."))
+        own = {k: v for k, v in values.items() if k in own_fields}
+        if isinstance(own.get("tasks"), str):
+            own["tasks"] = own["tasks"].split(",")
+        if isinstance(own.get("tasks"), list):
+            own["tasks"] = tuple(t.strip() if isinstance(t, str) else t for t in own["tasks"])
+        endpoint = Endpoint(**check_types(Endpoint, {k: v for k, v in values.items() if k in endpoint_fields}, "llm."))
+        return cls(endpoint, **check_types(cls, own, "llm."))
 
-    def endpoint(self) -> Endpoint:
-        return Endpoint(
-            self.base_url,
-            self.model,
-            api_key_env=self.api_key_env,
-            concurrency=self.concurrency,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            cache_dir=self.cache_dir,
-        )
+    def to_mapping(self) -> dict[str, Any]:
+        """The flat mapping :meth:`from_mapping` reads."""
+        record = dataclasses.asdict(self)
+        return {**record.pop("endpoint"), **record, "tasks": list(self.tasks)}
 
 
 @dataclass(frozen=True)
@@ -188,17 +179,22 @@ class BuildConfig:
     def from_yaml(cls, path: Path) -> BuildConfig:
         return cls.from_mapping(read_yaml_mapping(path))
 
+    def to_mapping(self) -> dict[str, Any]:
+        """The whole config as JSON, as :meth:`from_mapping` reads it back (paths as text)."""
+        record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        record["llm"] = None if self.llm is None else self.llm.to_mapping()
+        return json.loads(json.dumps(record, default=str))
+
     def to_record(self) -> dict[str, Any]:
         """JSON-ready form for the manifest; local paths and the LLM's URL are reduced to whether they were set."""
-        record = dataclasses.asdict(self)
+        record = self.to_mapping()
         record["source_options"] = {
             key: value if value is None or isinstance(value, (bool, int, float)) else _reduced(value)
             for key, value in sorted(self.source_options.items())
         }
         if record["llm"] is not None:
-            llm = record["llm"]
-            llm.update(
-                base_url=_reduced(llm["base_url"]), cache_dir=_reduced(llm["cache_dir"]), tasks=list(llm["tasks"])
+            record["llm"].update(
+                base_url=_reduced(record["llm"]["base_url"]), cache_dir=_reduced(record["llm"]["cache_dir"])
             )
         return record
 

@@ -17,6 +17,7 @@ import pytest
 
 from medforget.build.pipeline import build
 from medforget.config import LLMConfig, preset
+from medforget.llm.client import Endpoint
 from medforget.llm.serve import DEFAULT_PORT, MODEL_NAME
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
@@ -36,14 +37,10 @@ def server() -> str:
 
 def test_tiny_with_smollm2_rephrasings_validates_and_rebuilds_from_the_cache(server: str, tmp_path: Path):
     llm = LLMConfig(
-        server,
-        MODEL_NAME,
+        Endpoint(server, MODEL_NAME, concurrency=2, timeout=180, cache_dir=tmp_path / "cache"),
         tasks=("rephrase",),
         fallback=True,
         max_attempts=2,
-        concurrency=2,
-        timeout=180,
-        cache_dir=tmp_path / "cache",
     )  # two replies a question bound a CPU run's time
     config = dataclasses.replace(preset("tiny"), n_rephrasings=1, llm=llm)  # one twin a question: half the tokens
     start = time.perf_counter()

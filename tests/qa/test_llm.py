@@ -31,7 +31,10 @@ def template(small_config: BuildConfig) -> Prepared:
 
 
 def with_llm(config: BuildConfig, url: str, tmp_path: Path, **settings) -> BuildConfig:
-    return dataclasses.replace(config, llm=LLMConfig(url, "scribe", cache_dir=tmp_path / "cache", **settings))
+    return dataclasses.replace(
+        config,
+        llm=LLMConfig.from_mapping({"base_url": url, "model": "scribe", "cache_dir": tmp_path / "cache", **settings}),
+    )
 
 
 def test_build_with_every_task_validates_and_a_rebuild_sends_no_request(small_config, template, tmp_path, capsys):

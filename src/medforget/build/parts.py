@@ -10,7 +10,6 @@ A part folder holds ``part.json`` (the full config, the shard, the source's fing
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,11 +34,6 @@ class PartError(BuildError):
     """Parts that do not make one build: missing, repeated, from other configs or other data."""
 
 
-def config_record(config: BuildConfig) -> dict[str, Any]:
-    """The whole config as JSON (local paths kept: a part is a working file, never published)."""
-    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
-
-
 def build_part(config: BuildConfig, out: Path, shard: ShardSpec, policy: str = "skip", num_proc: int = 1) -> int:
     """Make the images of part ``shard`` into ``out``; returns how many."""
     import pyarrow as pa
@@ -59,7 +53,7 @@ def build_part(config: BuildConfig, out: Path, shard: ShardSpec, policy: str = "
                 "format": PART_FORMAT,
                 "version": PART_VERSION,
                 "shard": str(shard),
-                "config": config_record(config),
+                "config": config.to_mapping(),  # local paths kept: a part is a working file, never published
                 "policy": policy,
                 "source": builder.name,
                 "fingerprint": builder.fingerprint(),

@@ -12,8 +12,10 @@ from medforget.registry import Registry
 
 
 def add(commands: argparse._SubParsersAction) -> None:
+    from medforget.config import LLM_TASKS, PRESETS  # the standard library only
+
     build = commands.add_parser("build", help="build a MedForget dataset folder that load_dataset reads")
-    build.add_argument("--preset", default=None, help="tiny | default | full (default: default)")
+    build.add_argument("--preset", default=None, help=f"{' | '.join(PRESETS)} (default: default)")
     build.add_argument("--out", type=Path, default=Path("medforget"), help="output folder (default: ./medforget)")
     build.add_argument("--seed", type=int, default=None, help="seed of grouping, identities, targets")
     build.add_argument(
@@ -88,7 +90,7 @@ def add(commands: argparse._SubParsersAction) -> None:
         "--llm-tasks",
         metavar="LIST",
         default=None,
-        help="comma-separated: rephrase (default), wording, distractors, cloze, grounded",
+        help=f"comma-separated, of: {', '.join(LLM_TASKS)} (default: rephrase)",
     )
     llm.add_argument(
         "--llm-fallback",

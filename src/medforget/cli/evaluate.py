@@ -16,7 +16,9 @@ def add(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--endpoint", metavar="URL", help="an OpenAI-compatible base URL (key from OPENAI_API_KEY)")
     evaluate.add_argument("--endpoint-model", default=None, metavar="NAME", help="model name to ask the endpoint for")
     evaluate.add_argument("--dataset", type=Path, required=True, metavar="DIR")
-    evaluate.add_argument("--level", required=True, help="institution | patient | study | section | all")
+    evaluate.add_argument(
+        "--level", required=True, help="a target level of the dataset (its manifest's hierarchy.levels), or all"
+    )
     evaluate.add_argument(
         "--out", type=Path, required=True, metavar="RUN", help="folder for results.json, predictions.jsonl"
     )

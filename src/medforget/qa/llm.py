@@ -112,7 +112,7 @@ class LLMQA:
     def __init__(self, config: BuildConfig, settings: LLMConfig, client: LLMClient | None = None):
         self.config = config
         self.settings = settings
-        self.client = client or LLMClient(settings.endpoint())
+        self.client = client or LLMClient(settings.endpoint)
         self._calls: Counter[str] = Counter()
         self._invalid = 0
         self._fallbacks: list[dict[str, str]] = []
@@ -157,7 +157,7 @@ class LLMQA:
     def record(self) -> dict[str, Any]:
         stats, settings = self.client.stats, self.settings
         return {
-            "model": settings.model,
+            "model": settings.endpoint.model,
             "tasks": list(settings.tasks),
             "temperature": settings.temperature,
             "response_format": settings.response_format,
@@ -361,7 +361,7 @@ class LLMQA:
         listed = "\n".join(f"  {job.subject}: {outcome.error}" for job, outcome in failed[:MAX_LISTED])
         more = f"\n  ... and {len(failed) - MAX_LISTED} more" if len(failed) > MAX_LISTED else ""
         return (
-            f"{len(failed)} of {total} {prompt.id} replies from {self.settings.model} stayed invalid after "
+            f"{len(failed)} of {total} {prompt.id} replies from {self.settings.endpoint.model} stayed invalid after "
             f"{self.settings.max_attempts} attempts; nothing was written:\n{listed}{more}\n"
             "Pass --llm-fallback to keep the template wording of these items (marked llm-fallback in "
             "provenance), raise llm.max_attempts, or use a stronger model."
@@ -375,7 +375,7 @@ class LLMQA:
         provenance = dataclasses.replace(
             item.provenance,
             generator="llm-fallback" if fell_back else "llm",
-            model=self.settings.model,
+            model=self.settings.endpoint.model,
             temperature=self.settings.temperature,
             prompt_version="+".join(f"{call.prompt.id}@{call.prompt.version}" for call in calls),
             cache_key="+".join(call.cache_key or FALLBACK_KEY for call in calls),
