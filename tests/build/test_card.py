@@ -14,6 +14,8 @@ import pytest
 import yaml
 
 from medforget.build.card import dataset_card, hub_licence, model_card, size_category
+from medforget.dataset import DatasetError, Licence, Manifest, read_manifest
+from medforget.records import to_json
 
 #: task ids the Hub accepts for ``task_categories`` that a MedForget card may use
 HUB_TASKS = {"visual-question-answering", "question-answering", "multiple-choice", "image-text-to-text"}
@@ -62,8 +64,8 @@ def count(cell: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def records(tiny_build: Path) -> tuple[dict[str, Any], dict[str, Any], str]:
-    manifest = json.loads((tiny_build / "manifest.json").read_text())
+def records(tiny_build: Path) -> tuple[Manifest, dict[str, Any], str]:
+    manifest = read_manifest(tiny_build)
     validation = json.loads((tiny_build / "validation.json").read_text())
     return manifest, validation, (tiny_build / "README.md").read_text()
 
@@ -96,7 +98,7 @@ def test_huggingface_hub_loads_the_card_and_its_data_validates(records, tiny_bui
 
     from medforget.dataset import features
 
-    manifest = records[0]
+    manifest = to_json(records[0])  # the manifest as JSON: what the Hub's card data is compared with
     card = DatasetCard.load(tiny_build / "README.md")
     assert card.data.license == "cc-by-nc-nd-4.0" and card.data.language == ["en"]
     assert card.data.pretty_name == manifest["name"] and set(card.data.task_categories) <= HUB_TASKS
@@ -117,7 +119,8 @@ def test_huggingface_hub_loads_the_card_and_its_data_validates(records, tiny_bui
 
 
 def test_every_number_in_the_card_equals_the_records(records):
-    manifest, validation, card = records
+    typed, validation, card = records
+    manifest = to_json(typed)
     _, body = split_card(card)
     counts = manifest["counts"]
     assert [[r[0], r[1], *map(count, r[2:])] for r in table(body, "Configs and splits")] == [
@@ -158,19 +161,24 @@ def test_the_card_carries_every_licence_and_the_repository(records):
     card = dataset_card(manifest, validation, repo_id="org/medforget")
     rows = table(split_card(card)[1], "Sources and licences")
     assert [(r[0].strip("`"), r[2]) for r in rows] == [
-        (s["name"], f"[{s['licence']['spdx']}]({s['licence']['url']})") for s in manifest["sources"]
+        (s.name, f"[{s.licence.spdx}]({s.licence.url})") for s in manifest.sources
     ]
     assert 'load_dataset("org/medforget", "patient")' in card and "not allowed" in card
 
 
-def test_a_value_missing_from_the_records_fails_the_render(records):
+def test_a_value_missing_from_the_records_fails_the_read_or_the_render(records, tiny_build: Path, tmp_path: Path):
     import jinja2
 
     manifest, validation, _ = records
-    broken = copy.deepcopy(manifest)
-    del broken["images"]["count"]
-    with pytest.raises(jinja2.UndefinedError, match="count"):
-        dataset_card(broken, validation)
+    broken = copy.deepcopy(validation)
+    del broken["checks"][0]["title"]
+    with pytest.raises(jinja2.UndefinedError, match="title"):
+        dataset_card(manifest, broken)
+    data = json.loads((tiny_build / "manifest.json").read_text())
+    del data["images"]["count"]
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match=r"manifest.json.images has no 'count'"):
+        read_manifest(tmp_path)
 
 
 def test_size_categories_and_hub_licences():
@@ -181,10 +189,10 @@ def test_size_categories_and_hub_licences():
         "100K<n<1M",
         "1M<n<10M",
     ]
-    cc = {"spdx": "CC-BY-NC-ND-4.0", "url": "https://creativecommons.org/licenses/by-nc-nd/4.0/"}
-    dua = {"spdx": "PhysioNet-Credentialed-Health-Data-1.5.0", "url": "https://physionet.org/dua"}
+    cc = Licence("CC-BY-NC-ND-4.0", "https://creativecommons.org/licenses/by-nc-nd/4.0/", "", False)
+    dua = Licence("PhysioNet-Credentialed-Health-Data-1.5.0", "https://physionet.org/dua", "", False)
     assert hub_licence([cc, cc]) == {"license": "cc-by-nc-nd-4.0"}
-    assert hub_licence([dua]) == {"license": "other", "license_name": dua["spdx"], "license_link": dua["url"]}
+    assert hub_licence([dua]) == {"license": "other", "license_name": dua.spdx, "license_link": dua.url}
 
 
 @pytest.mark.parametrize(

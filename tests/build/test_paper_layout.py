@@ -10,6 +10,7 @@ from PIL import Image
 from medforget.build.paper_layout import PAPER_FILES, RECORD_NAME, export_paper_layout
 from medforget.build.pipeline import Prepared
 from medforget.cli import main
+from medforget.dataset import DatasetError
 from medforget.errors import BuildError, SourceError
 
 COLUMNS = ["image", "image_path", "metadata", "hierarchy_metadata", "ID"]
@@ -90,5 +91,5 @@ def test_a_tampered_shard_or_foreign_destination_is_refused(tiny_build: Path, tm
     (foreign / "notes.txt").write_text("mine")
     with pytest.raises(BuildError, match="not written by this MedForget"):
         export_paper_layout(tiny_build, foreign)
-    with pytest.raises(SourceError, match="manifest.json is missing"):
+    with pytest.raises(DatasetError, match="manifest.json is missing"):
         export_paper_layout(tmp_path / "nothing", tmp_path / "out")

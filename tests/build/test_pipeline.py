@@ -103,7 +103,7 @@ def test_questions_never_contain_their_answer(tiny: Prepared):
 def test_build_is_deterministic(tiny_config: BuildConfig, tiny_build: Path, tmp_path: Path):
     again = build(tiny_config, tmp_path / "again")
     first = json.loads((tiny_build / "manifest.json").read_text())
-    assert [s["sha256"] for s in again.manifest["shards"]] == [s["sha256"] for s in first["shards"]]
+    assert [s.sha256 for s in again.manifest.shards] == [s["sha256"] for s in first["shards"]]
     assert (tmp_path / "again" / "manifest.json").read_bytes() == (tiny_build / "manifest.json").read_bytes()
 
 

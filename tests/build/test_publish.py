@@ -29,6 +29,7 @@ from medforget.build.publish import (
     publish,
 )
 from medforget.cli import main
+from medforget.dataset import DatasetError, Licence, Source, read_manifest
 from tests.fake_hub import Blob, FakeHub, serve
 
 TOKEN = "hf_fake_publish_token"
@@ -203,14 +204,8 @@ def test_the_licence_gate_refuses_an_existing_public_repo(hub: FakeHub, dataset:
 
 
 def test_the_licence_gate_lets_an_open_source_through():
-    open_source = {
-        "name": "open",
-        "licence": {"spdx": "CC-BY-4.0", "url": "u", "redistribution": "any", "public_derivatives": True},
-    }
-    restricted = {
-        "name": "dua",
-        "licence": {"spdx": "DUA", "url": "u", "redistribution": "none", "public_derivatives": False},
-    }
+    open_source = Source("open", "", Licence("CC-BY-4.0", "u", "any", public_derivatives=True), "", None, None)
+    restricted = Source("dua", "", Licence("DUA", "u", "none", public_derivatives=False), "", None, None)
     assert check_licences([open_source], private=False, acknowledged=False) is False
     assert check_licences([open_source, restricted], private=True, acknowledged=True) is True
     with pytest.raises(LicenceError, match="dua: DUA"):
@@ -286,6 +281,11 @@ FORGERIES = {
     "an absolute shard path": (shard_at("/etc/hostname"), ShardMismatchError, "not a place the build writes"),
     "a shard path with ..": (shard_at("patient/../../secret.parquet"), ShardMismatchError, "not a place"),
     "a symlinked shard": (linked, ShardMismatchError, "symbolic link"),
+    "a shard's size that is not a number": (
+        lambda m, c: m["shards"][0].update(rows="many"),
+        DatasetError,
+        r"shards\[0\]\.rows must be an integer",
+    ),
     "a licence flag flipped": (
         lambda m, c: m["sources"][0]["licence"].update(public_derivatives=True),
         LicenceError,
@@ -315,10 +315,7 @@ def test_the_report_published_is_the_one_publish_wrote_not_the_folders(dataset: 
     copy = forged(dataset, tmp_path, lambda m, c: None)
     (copy / "validation.json").write_text('{"passed": true, "note": "trust me"}')
     report = validate(copy)
-    files = {
-        f.path_in_repo: f
-        for f in publication_files(copy, json.loads((copy / "manifest.json").read_text()), REPO, report)
-    }
+    files = {f.path_in_repo: f for f in publication_files(copy, read_manifest(copy), REPO, report)}
     uploaded = json.loads(files["validation.json"].content)
     assert uploaded["passed"] is True and "note" not in uploaded and uploaded["dataset"] == "medforget"
 
@@ -376,5 +373,5 @@ def test_a_repo_id_needs_its_namespace_and_a_build_this_version_made(dataset: Pa
     shutil.copytree(dataset, old)
     manifest = json.loads((old / "manifest.json").read_text())
     (old / "manifest.json").write_text(json.dumps({**manifest, "schema_version": 1}))
-    with pytest.raises(PublishError, match="manifest schema 1.*rebuild it"):
+    with pytest.raises(DatasetError, match="manifest schema 1.*rebuild it"):
         publish(old, REPO)

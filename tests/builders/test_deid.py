@@ -181,11 +181,11 @@ def reference_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_real_file_is_built_or_counted(real_build):
     result, files = real_build
     manifest = result.manifest
-    nodes = manifest["hierarchy"]["nodes"]
-    assert manifest["hierarchy"]["levels"] == ["institution", "patient", "study", "series"]
+    nodes = manifest.hierarchy.nodes
+    assert manifest.hierarchy.levels == ("institution", "patient", "study", "series")
     assert nodes["patient"] >= 20 and nodes["study"] >= 30 and nodes["institution"] >= 15
-    assert manifest["images"]["by_origin"]["dicom"] == nodes["study"]
-    reasons = {r["reason"]: r["count"] for r in manifest["skipped"]}
+    assert manifest.images.by_origin["dicom"] == nodes["study"]
+    reasons = {r.reason: r.count for r in manifest.skipped}
     assert reasons["burned-in annotation (BurnedInAnnotation YES)"] == 2  # deid-data's ultrasounds
     assert reasons["duplicate SOPInstanceUID"] > 0 and reasons["not a DICOM file"] > 0
     used = sum(n for level, n in nodes.items() if level == "study")

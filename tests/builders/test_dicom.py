@@ -113,9 +113,9 @@ def test_fixture_builds_validates_loads_and_leaks_nothing(export: Export, tmp_pa
 
     result = build(dicom_config(export.root), tmp_path / "out")
     manifest = result.manifest
-    assert manifest["hierarchy"]["levels"] == ["institution", "patient", "study", "series", "section"]
-    assert manifest["images"]["by_origin"]["dicom"] == 10
-    assert "keyed by $MEDFORGET_DEID_KEY" in manifest["sources"][0]["description"]
+    assert manifest.hierarchy.levels == ("institution", "patient", "study", "series", "section")
+    assert manifest.images.by_origin["dicom"] == 10
+    assert "keyed by $MEDFORGET_DEID_KEY" in manifest.sources[0].description
     for config in ("patient", "study", "series", "section"):
         loaded = load_dataset(str(result.out), config, cache_dir=str(tmp_path / f"hf-{config}"))
         assert set(loaded) >= {"forget", "retain_sibling", "retain_other", "shared_ancestor", "holdout"}
@@ -267,7 +267,7 @@ def test_a_broken_file_is_counted_under_skip_and_refused_under_raise(kind: str, 
     path, reason = _broken(kind, root)
     data, skips = load(root)
     assert [n for r, n in skips.reasons.items() if r.startswith(reason)] == [1]
-    example = next(r["examples"] for r in skips.to_record() if r["reason"].startswith(reason))
+    example = next(r.examples for r in skips.entries() if r.reason.startswith(reason))
     assert example[0].startswith("file-") and "Kent" not in example[0]  # no folder name reaches the manifest
     assert len(data.hierarchy.at_level("study")) == 10
     with pytest.raises(SourceError, match=str(path.name)):

@@ -10,6 +10,7 @@ from medforget.builders import BUILDERS, SkipLog
 from medforget.builders.iu_xray import IUXrayBuilder, default_archive
 from medforget.builders.reports import sex_hint
 from medforget.config import BuildConfig, preset
+from medforget.dataset import Skipped
 from medforget.errors import SourceError
 from tests.conftest import make_archive
 
@@ -91,13 +92,9 @@ def test_malformed_report_is_counted_or_raised_by_policy(tmp_path: Path, small_c
     archive = make_archive(tmp_path / "broken.tgz", 60, broken=2)
     config = small_config.with_options(reports_archive=archive)
     _, skips = load(config)
-    assert skips.to_record() == [
-        {
-            "reason": "unparseable report XML (ParseError)",
-            "count": 2,
-            "examples": ["ecgen-radiology/61.xml", "ecgen-radiology/62.xml"],
-        }
-    ]
+    assert skips.entries() == (
+        Skipped("unparseable report XML (ParseError)", 2, ("ecgen-radiology/61.xml", "ecgen-radiology/62.xml")),
+    )
     with pytest.raises(SourceError, match="61.xml: unparseable"):
         load(config, policy="raise")
 

@@ -83,12 +83,12 @@ def test_builds_validates_and_loads(tree: MimicTree, tmp_path: Path):
     from datasets import load_dataset
 
     result = build(mimic_config(tree), tmp_path / "out")
-    source = result.manifest["sources"][0]
+    source = result.manifest.sources[0]
     digest = hashlib.sha256()
     for name in (METADATA_CSV, SPLIT_CSV, CHEXPERT_CSV):
         digest.update(name.encode() + b"\0" + (tree.root / name).read_bytes())
-    assert source["archive_sha256"] == digest.hexdigest()
-    assert result.manifest["images"]["by_origin"] == {"mimic-cxr": 36, "rendered": 4}
+    assert source.archive_sha256 == digest.hexdigest()
+    assert result.manifest.images.by_origin == {"mimic-cxr": 36, "rendered": 4}
     card = (tmp_path / "out" / "README.md").read_text()
     assert "synthetic" in card.lower() and "rendered radiograph-like pictures" not in card
     study = load_dataset(str(tmp_path / "out"), "study", cache_dir=str(tmp_path / "cache"))

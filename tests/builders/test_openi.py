@@ -55,9 +55,9 @@ def test_builds_validates_and_loads(tree: OpenITree, tmp_path: Path):
     from datasets import load_dataset
 
     result = build(openi_config(tree), tmp_path / "out")
-    assert result.manifest["images"]["by_origin"] == {"openi": 27, "rendered": 4}
-    assert result.manifest["sources"][0]["name"] == "openi"
-    fingerprint = result.manifest["sources"][0]["archive_sha256"]
+    assert result.manifest.images.by_origin == {"openi": 27, "rendered": 4}
+    assert result.manifest.sources[0].name == "openi"
+    fingerprint = result.manifest.sources[0].archive_sha256
     assert fingerprint and fingerprint != IUXrayBuilder(preset("tiny"), SkipLog()).fingerprint()
     assert "real de-identified images" in (tmp_path / "out" / "README.md").read_text()
     patient = load_dataset(str(tmp_path / "out"), "patient", cache_dir=str(tmp_path / "cache"))

@@ -90,7 +90,7 @@ def eval_runs(
 ) -> list[Path]:
     runs = []
     out.mkdir(parents=True, exist_ok=True)
-    for level in read_manifest(dataset)["targets"]:
+    for level in read_manifest(dataset).targets:
         predictions = write_predictions(out / f"{level}.jsonl", dataset, level, answer, logprobs)
         extra = [
             *(["--before", str(before / level)] if before else []),

@@ -46,8 +46,8 @@ def test_tiny_with_smollm2_rephrasings_validates_and_rebuilds_from_the_cache(ser
     start = time.perf_counter()
     built = build(config, tmp_path / "first")  # raises unless every leak check passes
     seconds = time.perf_counter() - start
-    first = built.manifest["llm"]
-    again = build(config, tmp_path / "again").manifest["llm"]
+    first = built.manifest.llm
+    again = build(config, tmp_path / "again").manifest.llm
     assert first["requests"] > 0 and first["rows"].get("llm", 0) > 0
     replies = first["requests"] - first["retries"] + first["cache_hits"]  # every reply the build used
     assert again["requests"] == 0 and again["cache_hits"] == replies

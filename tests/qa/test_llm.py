@@ -166,7 +166,7 @@ def test_a_pasted_forget_name_never_reaches_another_row(small_config, template, 
             prepare(with_llm(small_config, server.url, tmp_path))
         # the build runs the leak checks: they pass
         result = build(with_llm(small_config, server.url, tmp_path, fallback=True), tmp_path / "out")
-    assert result.manifest["llm"]["fallbacks"]["count"] > 0
+    assert result.manifest.llm["fallbacks"]["count"] > 0
     rows = pq.read_table(tmp_path / "out" / "patient" / "retain_rephrased-00000-of-00001.parquet").to_pylist()
     assert rows and not any(name in row["question"] for row in rows)
 

@@ -10,28 +10,18 @@ a time.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from medforget.dataset import features
+from medforget.dataset import Shard, features
 from medforget.hierarchy import Image, QAItem
 from medforget.outputs import sha256_file
 
 EXPORT_VERSION = "1.1.0"
 ROW_GROUP_SIZE = 1_000
-
-
-@dataclass(frozen=True)
-class Shard:
-    config: str
-    split: str
-    path: str  # relative to the dataset folder
-    rows: int
-    bytes: int
-    sha256: str
 
 
 class ShardWriter:

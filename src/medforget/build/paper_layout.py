@@ -42,6 +42,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from medforget.dataset import Manifest, read_manifest
 from medforget.errors import BuildError, SourceError
 from medforget.outputs import check_replaceable, folder_in_place, sha256_file, write_json
 
@@ -99,10 +100,10 @@ class Lineage:
 
 def export_paper_layout(dataset: Path, out: Path) -> PaperExport:
     """Write the paper layout of the build in ``dataset`` to ``out`` (replacing an earlier export)."""
-    manifest = _read_manifest(dataset)
+    manifest = read_manifest(dataset)
     check_replaceable(out)
     with folder_in_place(out) as tmp:
-        levels = [lv for lv in manifest["hierarchy"]["levels"] if lv in manifest["targets"] and lv in PAPER_LEVELS]
+        levels = [lv for lv in manifest.hierarchy.levels if lv in manifest.targets and lv in PAPER_LEVELS]
         counts = {level: _export_level(dataset, manifest, level, tmp / f"{level}_level") for level in levels}
         record = _record(dataset, manifest, counts)
         write_json(tmp / RECORD_NAME, record)
@@ -112,24 +113,13 @@ def export_paper_layout(dataset: Path, out: Path) -> PaperExport:
 # reading the build -----------------------------------------------------------------------
 
 
-def _read_manifest(dataset: Path) -> dict[str, Any]:
-    path = dataset / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise SourceError(f"{path} is missing or not JSON ({err}); pass a folder written by `medforget build`") from err
-    if not all(key in manifest for key in ("shards", "targets", "hierarchy", "images")):
-        raise SourceError(f"{path} is not a MedForget build manifest (no shards, targets, hierarchy or images)")
-    return manifest
-
-
-def _shards(dataset: Path, manifest: Mapping[str, Any], config: str, split: str) -> list[Path]:
+def _shards(dataset: Path, manifest: Manifest, config: str, split: str) -> list[Path]:
     """Shards of one split, each checked against the manifest's sha256 first: an export must come
     from exactly the data the manifest (and its validation) describes."""
     paths = []
-    for shard in (s for s in manifest["shards"] if s["config"] == config and s["split"] == split):
-        path = dataset / shard["path"]
-        if not path.is_file() or sha256_file(path) != shard["sha256"]:
+    for shard in (s for s in manifest.shards if s.config == config and s.split == split):
+        path = dataset / shard.path
+        if not path.is_file() or sha256_file(path) != shard.sha256:
             raise SourceError(f"shard {path} is missing or differs from its manifest sha256; rebuild {dataset}")
         paths.append(path)
     return paths
@@ -166,11 +156,11 @@ def _lineages(rows: Iterable[dict[str, Any]], owners: Mapping[str, str]) -> dict
 # writing ---------------------------------------------------------------------------------
 
 
-def _export_level(dataset: Path, manifest: Mapping[str, Any], level: str, folder: Path) -> dict[str, Any]:
+def _export_level(dataset: Path, manifest: Manifest, level: str, folder: Path) -> dict[str, Any]:
     splits = sorted({split for names in PAPER_FILES.values() for split in names} | {"holdout"})
     paths = {split: _shards(dataset, manifest, level, split) for split in splits}
     rows = {split: _rows(paths[split]) for split in splits}
-    owners = {entry["id"]: entry["owner"] for entry in manifest["images"]["index"]}
+    owners = {entry.id: entry.owner for entry in manifest.images.index}
     lineage = _lineages((r for table in rows.values() for r in table), owners)
     wanted = {r["image_id"] for table in rows.values() for r in table if _left_out(r) is None}
     images = _image_bytes((p for split in splits for p in paths[split]), wanted)
@@ -238,14 +228,14 @@ def _paper_row(
     }
 
 
-def _record(dataset: Path, manifest: Mapping[str, Any], counts: Mapping[str, Any]) -> dict[str, Any]:
+def _record(dataset: Path, manifest: Manifest, counts: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "format": PAPER_FORMAT,
         "version": PAPER_LAYOUT_VERSION,
         "dataset": {
-            "name": manifest.get("name"),
-            "preset": manifest.get("preset"),
-            "seed": manifest.get("seed"),
+            "name": manifest.name,
+            "preset": manifest.preset,
+            "seed": manifest.seed,
             "manifest_sha256": sha256_file(dataset / "manifest.json"),
         },
         "files": {name: list(splits) for name, splits in PAPER_FILES.items()},

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,22 @@ from tqdm import tqdm
 
 import medforget
 from medforget.build.card import CARD_VERSION, dataset_card
-from medforget.build.export import EXPORT_VERSION, Shard, ShardWriter
+from medforget.build.export import EXPORT_VERSION, ShardWriter
 from medforget.builders import BUILDERS, SkipLog
 from medforget.builders.base import Builder, SourceData
 from medforget.builders.findings import FINDINGS_VERSION, describe
 from medforget.builders.identities import IDENTITIES_VERSION
 from medforget.config import BuildConfig
+from medforget.dataset import (
+    MANIFEST_SCHEMA_VERSION,
+    HierarchySummary,
+    ImageEntry,
+    ImagesSummary,
+    Manifest,
+    Shard,
+    Source,
+    SplitCounts,
+)
 from medforget.errors import BuildError
 from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment, StudyImagePlan
 from medforget.images.make import IMAGES_VERSION, make_images, utility_profiles
@@ -37,6 +47,7 @@ from medforget.qa.generate import QA_VERSION
 from medforget.qa.templates import TEMPLATES_VERSION
 from medforget.qa.truth import TRUTH_VERSION
 from medforget.qa.utility import utility_items
+from medforget.records import to_json
 from medforget.schemas.checks import ValueGuard, ownership_sha256, ownership_sources
 from medforget.schemas.validate import LeakError, validate_folder
 from medforget.splits import (
@@ -50,17 +61,13 @@ from medforget.splits import (
 
 logger = logging.getLogger(__name__)
 
-#: 2: sources carry citation and licence.public_derivatives; steps the card. 3: ownership_sha256.
-#: 4: config.source_options (each source's own settings) replaces images_dir, reports_archive,
-#: source_root and reports_root
-MANIFEST_SCHEMA_VERSION = 4
 DATASET_NAME = "MedForget"
 
 
 @dataclass
 class BuildResult:
     out: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -176,7 +183,7 @@ def build(
     return BuildResult(out=out, manifest=manifest, timings=timings)
 
 
-def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = None) -> dict[str, Any]:
+def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = None) -> Manifest:
     """Write shards and manifest to a temporary folder, run the leak checks on it, write the card
     from the manifest and the checks' report, and move the folder into place only when every
     check passes."""
@@ -191,7 +198,7 @@ def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = Non
                 for shard in writer.write(name, split, ids)
             ]
             manifest = _manifest(prepared, shards)
-            write_json(tmp / "manifest.json", manifest)
+            write_json(tmp / "manifest.json", to_json(manifest))
         with _timed(timings, "validate"):
             report = validate_folder(tmp, name=str(out))
         if not report.passed:
@@ -234,27 +241,27 @@ def _check_no_empty_split(prepared: Prepared) -> None:
         raise BuildError(f"these splits came out empty: {', '.join(empty)}; build a larger preset or raise the targets")
 
 
-def _counts(items: dict[str, QAItem], ids: Sequence[str]) -> dict[str, Any]:
+def _counts(items: dict[str, QAItem], ids: Sequence[str]) -> SplitCounts:
     rows = [items[i] for i in ids]
-    return {
-        "rows": len(rows),
-        "by_task": dict(sorted(Counter(r.task for r in rows).items())),
-        "by_modality": dict(sorted(Counter(r.modality for r in rows).items())),
-        "by_level": dict(sorted(Counter(r.level or "none" for r in rows).items())),
-    }
+    return SplitCounts(
+        rows=len(rows),
+        by_task=dict(sorted(Counter(r.task for r in rows).items())),
+        by_modality=dict(sorted(Counter(r.modality for r in rows).items())),
+        by_level=dict(sorted(Counter(r.level or "none" for r in rows).items())),
+    )
 
 
-def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
+def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> Manifest:
     config, builder, hierarchy, plan = prepared.config, prepared.builder, prepared.hierarchy, prepared.plan
     by_id = {item.id: item for item in prepared.items}
-    return {
-        "schema_version": MANIFEST_SCHEMA_VERSION,
-        "name": DATASET_NAME,
-        "medforget_version": medforget.__version__,
-        "preset": config.preset,
-        "seed": config.seed,
-        "config": config.to_record(),
-        "steps": {
+    return Manifest(
+        schema_version=MANIFEST_SCHEMA_VERSION,
+        name=DATASET_NAME,
+        medforget_version=medforget.__version__,
+        preset=config.preset,
+        seed=config.seed,
+        config=config.to_record(),
+        steps={
             "ingest": {"source": builder.name, "version": builder.version},
             "identities": IDENTITIES_VERSION,
             "findings": FINDINGS_VERSION,
@@ -267,41 +274,39 @@ def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> dict[str, Any]:
             "export": EXPORT_VERSION,
             "card": CARD_VERSION,
         },
-        "software": {
+        software={
             "python": platform.python_version(),
             **{name: package_version(name) for name in ("datasets", "pyarrow", "pillow", "numpy", "faker")},
         },
-        "sources": [
-            {
-                "name": builder.name,
-                "description": builder.description,
-                "licence": asdict(builder.licence),
-                "citation": builder.citation,
-                "archive_sha256": builder.fingerprint(),
-                "provenance": None if builder.provenance is None else dict(builder.provenance),
-            }
-        ],
-        "hierarchy": {
-            "levels": list(hierarchy.levels),
-            "nodes": {level: len(hierarchy.at_level(level)) for level in hierarchy.levels},
-        },
-        "targets": {level: list(ids) for level, ids in plan.targets.items()},
-        "ownership_sha256": _ownership(prepared, list(plan.targets)),
-        "holdout_patients": sorted(n for n in plan.holdout if hierarchy.nodes[n].level == HOLDOUT_LEVEL),
-        "images": {
-            "count": len(prepared.images),
-            "by_origin": dict(sorted(Counter(i.origin for i in prepared.images).items())),
-            "index": [
-                {"id": i.id, "owner": i.owner_id, "sha256": i.sha256, "phash": i.phash}
-                for i in sorted(prepared.images, key=lambda i: i.id)
-            ],
-        },
-        "total_qa_rows": len(prepared.items),
-        "counts": {
+        sources=(
+            Source(
+                name=builder.name,
+                description=builder.description,
+                licence=builder.licence,
+                citation=builder.citation,
+                archive_sha256=builder.fingerprint(),
+                provenance=None if builder.provenance is None else dict(builder.provenance),
+            ),
+        ),
+        hierarchy=HierarchySummary(
+            levels=hierarchy.levels, nodes={level: len(hierarchy.at_level(level)) for level in hierarchy.levels}
+        ),
+        targets={level: tuple(ids) for level, ids in plan.targets.items()},
+        ownership_sha256=_ownership(prepared, list(plan.targets)),
+        holdout_patients=tuple(sorted(n for n in plan.holdout if hierarchy.nodes[n].level == HOLDOUT_LEVEL)),
+        images=ImagesSummary(
+            count=len(prepared.images),
+            by_origin=dict(sorted(Counter(i.origin for i in prepared.images).items())),
+            index=tuple(
+                ImageEntry(i.id, i.owner_id, i.sha256, i.phash) for i in sorted(prepared.images, key=lambda i: i.id)
+            ),
+        ),
+        total_qa_rows=len(prepared.items),
+        counts={
             name: {split: _counts(by_id, ids) for split, ids in splits.items()}
             for name, splits in prepared.configs.items()
         },
-        "shards": [asdict(shard) for shard in shards],
-        "skipped": prepared.skips.to_record(),
-        "llm": prepared.llm,
-    }
+        shards=tuple(shards),
+        skipped=prepared.skips.entries(),
+        llm=prepared.llm,
+    )

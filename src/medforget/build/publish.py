@@ -18,14 +18,14 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import medforget
 from medforget.build.card import dataset_card
-from medforget.build.pipeline import MANIFEST_SCHEMA_VERSION
-from medforget.dataset import read_manifest
+from medforget.dataset import Manifest, Source, read_manifest
 from medforget.errors import MedForgetError
 from medforget.outputs import sha256_file
 from medforget.schemas.validate import JSON_REPORT
@@ -133,54 +133,50 @@ def check_no_links(dataset: Path) -> None:
         )
 
 
-def check_files(dataset: Path, manifest: dict[str, Any]) -> None:
+def check_files(dataset: Path, manifest: Manifest) -> None:
     """Everything published comes from inside the folder: every shard path the manifest lists
     is one the build writes (no absolute path, no ``..``), a regular file."""
-    shards = manifest.get("shards")
-    if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
-        raise ShardMismatchError(f"{dataset / 'manifest.json'} has no list of shards; rebuild the dataset")
     root = dataset.resolve()
-    for shard in shards:
-        path = shard.get("path")
-        if not isinstance(path, str) or not SHARD_PATH.fullmatch(path) or root not in (root / path).resolve().parents:
+    for shard in manifest.shards:
+        if not SHARD_PATH.fullmatch(shard.path) or root not in (root / shard.path).resolve().parents:
             raise ShardMismatchError(
-                f"{dataset / 'manifest.json'} lists a shard at {str(path)[:200]!r}, not a place the "
+                f"{dataset / 'manifest.json'} lists a shard at {shard.path[:200]!r}, not a place the "
                 "build writes (CONFIG/SPLIT-NNNNN-of-NNNNN.parquet inside the folder); rebuild it"
             )
-        if (dataset / path).exists() and not (dataset / path).is_file():
-            raise ShardMismatchError(f"{dataset / path} is not a regular file")
+        if (dataset / shard.path).exists() and not (dataset / shard.path).is_file():
+            raise ShardMismatchError(f"{dataset / shard.path} is not a regular file")
 
 
-def source_licences(sources: Any) -> list[dict[str, Any]]:
+def source_licences(sources: Sequence[Source]) -> tuple[Source, ...]:
     """The manifest's sources with the licence the source registry gives each (a manifest
     may say anything about its own licence)."""
     from medforget.builders import BUILDERS
     from medforget.errors import UnknownNameError
 
-    if not isinstance(sources, list) or not sources or not all(isinstance(s, dict) for s in sources):
+    if not sources:
         raise LicenceError("the manifest names no sources, so their licences are unknown; rebuild the dataset")
     out = []
     for source in sources:
         try:
-            licence = BUILDERS.get(str(source.get("name")))
+            builder = BUILDERS.get(source.name)
         except UnknownNameError as err:
             raise LicenceError(
-                f"the manifest's source {str(source.get('name'))[:80]!r} is not one this medforget "
+                f"the manifest's source {source.name[:80]!r} is not one this medforget "
                 f"knows ({err}), so its licence is unknown: nothing is published"
             ) from err
-        out.append({**source, "licence": asdict(licence.licence)})
-    return out
+        out.append(replace(source, licence=builder.licence))
+    return tuple(out)
 
 
-def check_shards(dataset: Path, manifest: dict[str, Any]) -> None:
+def check_shards(dataset: Path, manifest: Manifest) -> None:
     """Every shard the manifest lists exists with the recorded sha256."""
     bad = []
-    for shard in manifest["shards"]:
-        path = dataset / shard["path"]
+    for shard in manifest.shards:
+        path = dataset / shard.path
         if not path.is_file():
-            bad.append(f"{shard['path']} (missing)")
-        elif sha256_file(path) != shard["sha256"]:
-            bad.append(f"{shard['path']} (sha256 {sha256_file(path)[:12]}..., manifest {shard['sha256'][:12]}...)")
+            bad.append(f"{shard.path} (missing)")
+        elif (digest := sha256_file(path)) != shard.sha256:
+            bad.append(f"{shard.path} (sha256 {digest[:12]}..., manifest {shard.sha256[:12]}...)")
     if bad:
         raise ShardMismatchError(
             f"{len(bad)} shard(s) of {dataset} differ from its manifest: {'; '.join(bad[:5])}. "
@@ -188,17 +184,16 @@ def check_shards(dataset: Path, manifest: dict[str, Any]) -> None:
         )
 
 
-def check_licences(sources: list[dict[str, Any]], private: bool, acknowledged: bool) -> bool:
+def check_licences(sources: Sequence[Source], private: bool, acknowledged: bool) -> bool:
     """Refuse a publication the sources' licences forbid; True when the repository must be private.
 
     A source whose licence forbids publishing derived data openly (``public_derivatives`` false)
     is published only to a private repository, and only when the user acknowledges the licence."""
-    restricted = [s for s in sources if not s["licence"]["public_derivatives"]]
+    restricted = [s for s in sources if not s.licence.public_derivatives]
     missing = [flag for flag, given in (("--private", private), ("--acknowledge-licence", acknowledged)) if not given]
     if restricted and missing:
         terms = "; ".join(
-            f"{s['name']}: {s['licence']['spdx']} ({s['licence']['url']}), {s['licence']['redistribution']}"
-            for s in restricted
+            f"{s.name}: {s.licence.spdx} ({s.licence.url}), {s.licence.redistribution}" for s in restricted
         )
         raise LicenceError(
             f"refusing to publish: the dataset is derived from sources whose licence forbids publishing derived data "
@@ -208,12 +203,10 @@ def check_licences(sources: list[dict[str, Any]], private: bool, acknowledged: b
     return bool(restricted)
 
 
-def publication_files(
-    dataset: Path, manifest: dict[str, Any], repo_id: str, validation: dict[str, Any]
-) -> list[Upload]:
+def publication_files(dataset: Path, manifest: Manifest, repo_id: str, validation: dict[str, Any]) -> list[Upload]:
     """What a publication consists of: the shards, manifest.json, the report of the leak checks
     publish ran, and the card rendered for ``repo_id``."""
-    files = [Upload(s["path"], dataset / s["path"], s["sha256"], s["bytes"]) for s in manifest["shards"]]
+    files = [Upload(s.path, dataset / s.path, s.sha256, s.bytes) for s in manifest.shards]
     files.append(Upload.of_bytes("manifest.json", (dataset / "manifest.json").read_bytes()))
     files.append(Upload.of_bytes(JSON_REPORT, (json.dumps(validation, indent=2) + "\n").encode("utf-8")))
     card = dataset_card(manifest, validation, repo_id).encode("utf-8")
@@ -249,17 +242,12 @@ def publish(
             "each, not starting or ending with '-' or '.', without '--' or '..'"
         )
     check_no_links(dataset)  # before anything is read from it
-    manifest = read_manifest(dataset)
-    if manifest.get("schema_version") != MANIFEST_SCHEMA_VERSION:
-        raise PublishError(
-            f"{dataset} was built by another medforget (manifest schema {manifest.get('schema_version')}, "
-            f"this one writes {MANIFEST_SCHEMA_VERSION}): rebuild it with `medforget build`"
-        )
+    manifest = read_manifest(dataset)  # refuses another schema version and any field of the wrong type
     check_files(dataset, manifest)
     check_shards(dataset, manifest)
     validation = validate(dataset)
-    manifest = {**manifest, "sources": source_licences(manifest["sources"])}  # what the card says, too
-    must_be_private = check_licences(manifest["sources"], private, acknowledge_licence)
+    manifest = replace(manifest, sources=source_licences(manifest.sources))  # what the card says, too
+    must_be_private = check_licences(manifest.sources, private, acknowledge_licence)
     files = publication_files(dataset, manifest, repo_id, validation)
     api = api or HfApi()
     _check_can_connect(api)
@@ -323,8 +311,8 @@ def _differences(api: HfApi, repo_id: str, commit: str, files: list[Upload]) -> 
     return [f for f in files if not f.matches(remote.get(f.path_in_repo))], stale
 
 
-def _message(manifest: dict[str, Any]) -> str:
+def _message(manifest: Manifest) -> str:
     return (
-        f"MedForget {manifest['preset']} preset, seed {manifest['seed']}, "
-        f"{manifest['total_qa_rows']} QA rows (medforget {medforget.__version__})"
+        f"MedForget {manifest.preset} preset, seed {manifest.seed}, "
+        f"{manifest.total_qa_rows} QA rows (medforget {medforget.__version__})"
     )

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from medforget.config import BuildConfig, check_types, suggest
+from medforget.dataset import Licence, Skipped
 from medforget.errors import ConfigError, SourceError
 from medforget.hierarchy import Attribute, Hierarchy, Image, ImageSource, Node, StudyImagePlan, make_node_id
 from medforget.registry import Registry
@@ -43,18 +44,6 @@ LEVELS = ("network", "institution", "patient", "study", "series", "section")
 OPTIONAL_LEVELS = ("series", "section")
 
 P = TypeVar("P")  # a source's own patient: whatever it groups a patient's studies in
-
-
-@dataclass(frozen=True)
-class Licence:
-    """A source's licence, carried into the manifest and the card."""
-
-    spdx: str
-    url: str
-    redistribution: str  # what may be published of data derived from the source, in words
-    #: whether data derived from the source may go to a public repository; when False,
-    #: ``medforget publish`` needs an explicit acknowledgement and a private repository
-    public_derivatives: bool
 
 
 @dataclass(frozen=True)
@@ -146,11 +135,11 @@ class SkipLog:
         if len(self.examples[reason]) < 5:
             self.examples[reason].append(item)
 
-    def to_record(self) -> list[dict[str, object]]:
-        return [
-            {"reason": reason, "count": count, "examples": self.examples[reason]}
-            for reason, count in sorted(self.reasons.items())
-        ]
+    def entries(self) -> tuple[Skipped, ...]:
+        """What the manifest records: each reason, its count and up to five examples."""
+        return tuple(
+            Skipped(reason, count, tuple(self.examples[reason])) for reason, count in sorted(self.reasons.items())
+        )
 
 
 class Builder(ABC, Generic[P]):
@@ -242,13 +231,7 @@ class Builder(ABC, Generic[P]):
 
     def _patient_nodes(self, item: P, parent: str, plans: list[StudyImagePlan]) -> list[Node]:
         patient = self.patient(item)
-        node = Node(
-            id=make_node_id("patient", self.name, patient.key),
-            level="patient",
-            parent_id=parent,
-            source_key=patient.key,
-            attributes=patient.attributes,
-        )
+        node = self._node("patient", patient.key, parent, patient.attributes)
         nodes = [node]
         for study in patient.studies:
             nodes.extend(self._study_nodes(study, node.id))
@@ -264,23 +247,8 @@ class Builder(ABC, Generic[P]):
         return nodes
 
     def _study_nodes(self, study: StudyRecord, parent: str) -> list[Node]:
-        node = Node(
-            id=make_node_id("study", self.name, study.key),
-            level="study",
-            parent_id=parent,
-            source_key=study.key,
-            attributes=study.attributes,
-        )
-        series = [
-            Node(
-                id=make_node_id("series", self.name, key),
-                level="series",
-                parent_id=node.id,
-                source_key=key,
-                attributes=attributes,
-            )
-            for key, attributes in study.series
-        ]
+        node = self._node("study", study.key, parent, study.attributes)
+        series = [self._node("series", key, node.id, attributes) for key, attributes in study.series]
         sections = [
             Node(
                 id=make_node_id("section", self.name, study.key, name),
@@ -292,6 +260,15 @@ class Builder(ABC, Generic[P]):
             for name, text in study.sections
         ]
         return [node, *series, *sections]
+
+    def _node(self, level: str, key: str, parent: str, attributes: tuple[Attribute, ...]) -> Node:
+        return Node(
+            id=make_node_id(level, self.name, key),
+            level=level,
+            parent_id=parent,
+            source_key=key,
+            attributes=attributes,
+        )
 
     def _levels(self, nodes: Sequence[Node]) -> tuple[str, ...]:
         """The levels the data has, top to bottom; an optional one only where ``targets_per_level``

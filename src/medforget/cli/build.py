@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medforget.cli.args import Choices, key_value
 from medforget.registry import Registry
+
+if TYPE_CHECKING:
+    from medforget.dataset import Manifest
 
 
 def add(commands: argparse._SubParsersAction) -> None:
@@ -173,8 +177,8 @@ def _run_build(args: argparse.Namespace) -> int:
         return 0
     result = build(config, args.out, policy=args.on_bad_input, num_proc=check_num_proc(args.num_proc))
     _print_summary(result.manifest, args.out, time.perf_counter() - start)
-    if result.manifest["llm"] is not None:
-        print(_llm_summary(result.manifest["llm"], result.timings["qa"]))
+    if result.manifest.llm is not None:
+        print(_llm_summary(result.manifest.llm, result.timings["qa"]))
     return 0
 
 
@@ -188,7 +192,7 @@ def _run_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _llm_summary(record: dict, seconds: float) -> str:
+def _llm_summary(record: Mapping[str, Any], seconds: float) -> str:
     requests = record["requests"]
     calls = ", ".join(f"{prompt} {n}" for prompt, n in record["calls"].items())
     return (
@@ -200,16 +204,16 @@ def _llm_summary(record: dict, seconds: float) -> str:
     )
 
 
-def _print_summary(manifest: dict, out: Path, seconds: float) -> None:
-    counts = manifest["counts"]
+def _print_summary(manifest: Manifest, out: Path, seconds: float) -> None:
+    counts = manifest.counts
     splits = list(dict.fromkeys(split for by_split in counts.values() for split in by_split))
-    print(f"built MedForget ({manifest['preset']} preset, seed {manifest['seed']}) into {out} in {seconds:.1f}s")
+    print(f"built MedForget ({manifest.preset} preset, seed {manifest.seed}) into {out} in {seconds:.1f}s")
     print(f"{'config':<12}" + "".join(f"{split:>17}" for split in splits))
     for name, by_split in counts.items():
-        cells = (by_split[split]["rows"] if split in by_split else "" for split in splits)
+        cells = (by_split[split].rows if split in by_split else "" for split in splits)
         print(f"{name:<12}" + "".join(f"{cell:>17}" for cell in cells))
-    skipped = sum(s["count"] for s in manifest["skipped"])
+    skipped = sum(s.count for s in manifest.skipped)
     print(
-        f"{manifest['total_qa_rows']} QA rows, {manifest['images']['count']} images, "
-        f"{len(manifest['shards'])} shards, {skipped} inputs skipped"
+        f"{manifest.total_qa_rows} QA rows, {manifest.images.count} images, "
+        f"{len(manifest.shards)} shards, {skipped} inputs skipped"
     )

@@ -62,7 +62,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         raise ConfigError("--endpoint needs --endpoint-model NAME")
     if bool(args.judge_endpoint) != bool(args.judge_model):
         raise ConfigError("--judge-endpoint and --judge-model go together")
-    dataset_levels = list(read_manifest(args.dataset)["targets"])  # a wrong --dataset fails before a model loads
+    dataset_levels = list(read_manifest(args.dataset).targets)  # a wrong --dataset fails before a model loads
     levels = dataset_levels if args.level == "all" else [args.level]
     judge = None
     if args.judge_endpoint:

@@ -48,7 +48,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from medforget.training.tiny_track import TrainConfig, train_tiny
 
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
-    levels = list(read_manifest(args.dataset)["targets"])
+    levels = list(read_manifest(args.dataset).targets)
     if args.without is not None and args.without not in levels:
         raise ConfigError(f"--without {args.without!r}: {args.dataset} has the levels {', '.join(levels)}")
     without = (args.without, "forget") if args.without else None

@@ -107,7 +107,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     from medforget.evaluators.table import markdown
     from medforget.unlearning.sweep import Sweep, sweep
 
-    levels = tuple(args.levels or read_manifest(args.dataset)["targets"])
+    levels = tuple(args.levels or read_manifest(args.dataset).targets)
     plan = Sweep(
         args.dataset,
         args.target,

@@ -36,7 +36,7 @@ def knowledge(adapter: ModelAdapter, dataset: Path, without: tuple[str, str] | N
     groups = {"seen": training_rows(train, dataset, without, None, 0)}
     if without is not None:
         groups["left_out"] = load_rows(dataset, *without)
-    level = next(iter(read_manifest(dataset)["targets"]))
+    level = next(iter(read_manifest(dataset).targets))
     groups["holdout"] = load_rows(dataset, level, "holdout")  # the same held-out patients in every level config
     return {name: _by_level_and_task(adapter, rows) for name, rows in groups.items()}
 

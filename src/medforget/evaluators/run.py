@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import medforget
+from medforget.dataset import Manifest
 from medforget.errors import ConfigError
 from medforget.evaluators.aggregation import aggregate, bootstrap
 from medforget.evaluators.base import MetricInfo
@@ -90,14 +91,14 @@ def summarise(scores_by_split: Mapping[str, Sequence[SampleScore]]) -> list[dict
     return out
 
 
-def _split_hashes(manifest: Mapping[str, Any], config: str) -> dict[str, str]:
+def _split_hashes(manifest: Manifest, config: str) -> dict[str, str]:
     """Per split, the sha256 of its shards' sha256s in order: one hash per split."""
     import hashlib
 
     shards: dict[str, list[str]] = defaultdict(list)
-    for shard in manifest["shards"]:
-        if shard["config"] == config:
-            shards[shard["split"]].append(shard["sha256"])
+    for shard in manifest.shards:
+        if shard.config == config:
+            shards[shard.split].append(shard.sha256)
     return {split: hashlib.sha256("".join(shas).encode()).hexdigest() for split, shas in shards.items()}
 
 
@@ -135,7 +136,7 @@ def evaluate(
     logprobs = probes.answer_logprobs(adapter, rows_by_split)
     if logprobs is not None:
         metrics += probes.whitebox(rows_by_split, logprobs, retain_run)
-    targets = manifest["targets"][level]
+    targets = manifest.targets[level]
     leak = probes.child_leak(scores_by_split["forget"], rows_by_split["forget"], targets)
     metrics += [leak] if leak else []
     if before_run is not None:
@@ -182,9 +183,9 @@ def evaluate(
     return results
 
 
-def dataset_record(dataset: Path, manifest: Mapping[str, Any], level: str) -> dict[str, Any]:
-    if level not in manifest["targets"]:
-        raise ConfigError(f"{dataset} has no level {level!r}; its levels are {', '.join(manifest['targets'])}")
+def dataset_record(dataset: Path, manifest: Manifest, level: str) -> dict[str, Any]:
+    if level not in manifest.targets:
+        raise ConfigError(f"{dataset} has no level {level!r}; its levels are {', '.join(manifest.targets)}")
     return {
         "manifest_sha256": sha256_file(dataset / "manifest.json"),
         "splits": {**_split_hashes(manifest, level), **_split_hashes(manifest, "utility")},

@@ -208,11 +208,11 @@ def check(
     folder = unpack(path, work / "unpacked")
     manifest = read_manifest(folder)
     board = read_dataset_manifest(dataset)
-    missing = [level for level in board["targets"] if level not in manifest["levels"]]
+    missing = [level for level in board.targets if level not in manifest["levels"]]
     if missing or sorted(manifest["levels"]) != sorted(set(manifest["levels"])):
         raise SubmissionError(f"{manifest['name']}: every level once is required; missing {missing}")
     digests = {}
-    for level in board["targets"]:  # everything is validated before anything is scored
+    for level in board.targets:  # everything is validated before anything is scored
         if manifest["dataset"]["splits"].get(level) != dataset_record(dataset, board, level)["splits"]:
             raise SubmissionError(
                 f"{manifest['name']}: level {level!r} was evaluated on other data than the "
@@ -221,7 +221,7 @@ def check(
         digests[level] = _check_predictions(folder / "predictions" / f"{level}.jsonl", *_dataset_ids(dataset, level))
         _read_claimed(folder / "claimed" / f"{level}.json")
     checked = Checked(manifest, {}, {}, digests)
-    for level in board["targets"]:
+    for level in board.targets:
         run = work / "runs" / level
         predictions = folder / "predictions" / f"{level}.jsonl"
         try:

@@ -142,6 +142,7 @@ def _write_record(
 ) -> None:
     """``medforget_training.json``, and the model card (README.md) rendered from it."""
     from medforget.build.card import model_card
+    from medforget.dataset import read_manifest
     from medforget.outputs import sha256_file
     from medforget.reproducibility import machine
 
@@ -157,5 +158,4 @@ def _write_record(
         "machine": machine(),
     }
     (out / "medforget_training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    manifest = json.loads((dataset / "manifest.json").read_text(encoding="utf-8"))
-    (out / "README.md").write_text(model_card(record, manifest), encoding="utf-8")
+    (out / "README.md").write_text(model_card(record, read_manifest(dataset)), encoding="utf-8")

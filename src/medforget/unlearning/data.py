@@ -41,9 +41,7 @@ def load_unlearn_data(dataset: Path, level: str) -> UnlearnData:
     manifest = read_manifest(dataset)
     record = dataset_record(dataset, manifest, level)  # names the dataset's levels when ``level`` is not one
     retain = [row for split in RETAIN_SPLITS for row in load_rows(dataset, level, split)]
-    return UnlearnData(
-        level, tuple(manifest["hierarchy"]["levels"]), load_rows(dataset, level, "forget"), retain, record
-    )
+    return UnlearnData(level, manifest.hierarchy.levels, load_rows(dataset, level, "forget"), retain, record)
 
 
 @dataclass(frozen=True)

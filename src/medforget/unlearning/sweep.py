@@ -62,7 +62,7 @@ def sweep(plan: Sweep, say: Callable[[str], None] = print) -> list[Path]:
     from medforget.models.adapters import TransformersAdapter
     from medforget.unlearning.run import method_for, unlearn
 
-    levels = list(read_manifest(plan.dataset)["targets"])
+    levels = list(read_manifest(plan.dataset).targets)
     unknown = [level for level in plan.levels if level not in levels]
     if unknown:
         raise ConfigError(f"{plan.dataset} has no level {', '.join(unknown)}; its levels are {', '.join(levels)}")
