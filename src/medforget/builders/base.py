@@ -20,7 +20,7 @@ import dataclasses
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -219,8 +219,8 @@ class Builder(ABC, Generic[P]):
         self._check_fillable(hierarchy)
         return SourceData(hierarchy=hierarchy, images=tuple(plans), spare_findings=read.spare_findings)
 
-    def _sites(self, patients: Sequence[P], below: Any) -> list[Node]:
-        from medforget.builders.sites import real_sites, synthetic_sites
+    def _sites(self, patients: Sequence[P], below: Callable[[P, str], list[Node]]) -> list[Node]:
+        from medforget.builders.sites import real_sites, synthetic_sites  # Faker: made only when loading
 
         sites = [self.site(p) for p in patients]
         if all(s is None for s in sites):
