@@ -7,13 +7,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from medforget.dataset import MANIFEST_SCHEMA_VERSION, DatasetError, Manifest, read_manifest
 from medforget.errors import MedForgetError
-from medforget.records import from_json, to_json
+from medforget.records import from_json, optional, to_json
 
 
 class RecordError(MedForgetError):
@@ -34,6 +34,8 @@ class Outer:
     note: str | None
     passthrough: Any
     flag: bool = False
+    side: Literal["left", "right"] = "left"
+    rarely: int | None = optional()
 
 
 GOOD = {
@@ -53,7 +55,9 @@ def test_a_record_reads_back_what_it_wrote():
         **GOOD,
         "inners": [{"name": "a", "weight": 1.0}, {"name": "b", "weight": 0.5}],
         "flag": False,
-    }
+        "side": "left",
+    }  # ``rarely`` holds its default: left out
+    assert to_json(from_json(Outer, {**GOOD, "rarely": 3}, "file.json", RecordError))["rarely"] == 3
     assert from_json(Outer, {**GOOD, "added_later": 1}, "file.json", RecordError) == record  # unknown keys ignored
 
 
@@ -71,6 +75,7 @@ def test_a_record_reads_back_what_it_wrote():
         ({"by_key": {"x": 1.5}}, r"file.json.by_key.x must be an integer"),
         ({"note": 3}, r"file.json.note must be a string"),
         ({"flag": "yes"}, r"file.json.flag must be true or false"),
+        ({"side": "up"}, r"file.json.side must be one of 'left', 'right', found str 'up'"),
     ],
 )
 def test_the_first_wrong_field_is_named_by_its_path(change: dict, message: str):

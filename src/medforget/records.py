@@ -4,9 +4,11 @@ build's manifest, an evaluation's results) are declared once, as dataclasses, wr
 the first one that is wrong, so no reader indexes a dict by string and trusts what it finds.
 
 Field types are those JSON can carry: ``str``, ``int``, ``float``, ``bool``, ``None`` unions,
-``tuple[X, ...]`` (a JSON list), ``Mapping[str, X]`` (an object), nested records, and ``Any``
-for what the record passes through unread. Keys a record does not declare are ignored (the
-schema version says what a file holds); a declared key without a default is required.
+``Literal[...]`` choices, ``tuple[X, ...]`` (a JSON list), ``Mapping[str, X]`` (an object),
+nested records, and ``Any`` for what the record passes through unread. Keys a record does not
+declare are ignored (the schema version says what a file holds); a declared key without a
+default is required. A field declared with :func:`optional` is left out of the JSON while it
+holds its default, so a fact only some entries have does not add a null to every other one.
 """
 
 from __future__ import annotations
@@ -20,12 +22,22 @@ from typing import Any, TypeVar
 from medforget.errors import MedForgetError
 
 R = TypeVar("R")
+_OMIT_DEFAULT = "medforget.records.omit_default"
+
+
+def optional(default: Any = None) -> Any:
+    """A field left out of the JSON while it holds ``default`` (and read back as it when absent)."""
+    return dataclasses.field(default=default, metadata={_OMIT_DEFAULT: True})
 
 
 def to_json(record: Any) -> Any:
     """A record (or any value inside one) as JSON-ready values, fields in declaration order."""
     if dataclasses.is_dataclass(record) and not isinstance(record, type):
-        return {f.name: to_json(getattr(record, f.name)) for f in dataclasses.fields(record)}
+        return {
+            f.name: to_json(getattr(record, f.name))
+            for f in dataclasses.fields(record)
+            if not (f.metadata.get(_OMIT_DEFAULT) and getattr(record, f.name) == f.default)
+        }
     if isinstance(record, Mapping):
         return {key: to_json(value) for key, value in record.items()}
     if isinstance(record, (list, tuple)):
@@ -62,6 +74,10 @@ def _value(value: Any, kind: Any, where: str, error: type[MedForgetError]) -> An
             except MedForgetError:
                 continue
         return _value(value, options[-1], where, error)
+    if origin is typing.Literal:
+        if any(value == choice and type(value) is type(choice) for choice in args):
+            return value
+        raise error(f"{where} must be one of {', '.join(map(repr, args))}, found {_name(value)}")
     if dataclasses.is_dataclass(kind):
         return from_json(kind, value, where, error)  # type: ignore[arg-type]
     if origin is tuple:

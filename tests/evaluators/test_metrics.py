@@ -40,7 +40,7 @@ def _gap(primary_by_split: dict[str, list[list]]) -> dict[str, float]:
         ]
         for split, rows in primary_by_split.items()
     }
-    return {f"{e['split']}/{e['task']}": e["value"] for e in summarise(scores) if e["name"] == "forget_retain_gap"}
+    return {f"{e.split}/{e.task}": e.value for e in summarise(scores) if e.name == "forget_retain_gap"}
 
 
 def _forget_scores(rows: list[dict], logprobs: dict[str, list[float]]) -> float:

@@ -11,6 +11,7 @@ from medforget.dataset import load_rows
 from medforget.evaluators.probes import context_names, known, reconstruction_attack, truth_rows
 from medforget.evaluators.run import evaluate
 from medforget.models.adapters import PredictionsFile, TransformersAdapter
+from medforget.records import to_json
 
 
 def test_whitebox_hierarchy_and_reconstruction_metrics(checkpoint: Path, tiny_build: Path, tmp_path: Path):
@@ -19,24 +20,24 @@ def test_whitebox_hierarchy_and_reconstruction_metrics(checkpoint: Path, tiny_bu
     again = evaluate(
         tiny_build, "study", adapter, tmp_path / "after", before=tmp_path / "before", retain=tmp_path / "before"
     )
-    metrics = {m["name"]: m for m in again["metrics"] if "-forget" not in m["split"] and m["task"] == "all"}
-    assert 0 < metrics["answer_probability"]["value"] <= 1
+    metrics = {m.name: m for m in again.metrics if "-forget" not in m.split and m.task == "all"}
+    assert 0 < metrics["answer_probability"].value <= 1
     for attack in ("loss", "min_k_0.2", "min_k_0.4"):
-        assert 0 <= metrics[f"mia_auc_{attack}"]["value"] <= 1
-        assert metrics[f"privleak_{attack}"]["value"] == pytest.approx(0.0)  # its own retain model
-    assert metrics["forget_quality"]["value"] == pytest.approx(1.0)
-    assert metrics["forget_quality"]["low"] is None  # a resampled p-value means little: no interval
-    assert metrics["ks_statistic"]["value"] == pytest.approx(0.0) and metrics["ks_statistic"]["low"] is not None
-    assert 0 <= metrics["truth_ratio"]["value"] <= 1
-    assert metrics["sibling_damage"]["value"] == pytest.approx(0.0)
-    assert metrics["utility_retained"]["value"] == pytest.approx(1.0)
-    assert metrics["reconstruction_attack"]["direction"] == "lower"
+        assert 0 <= metrics[f"mia_auc_{attack}"].value <= 1
+        assert metrics[f"privleak_{attack}"].value == pytest.approx(0.0)  # its own retain model
+    assert metrics["forget_quality"].value == pytest.approx(1.0)
+    assert metrics["forget_quality"].low is None  # a resampled p-value means little: no interval
+    assert metrics["ks_statistic"].value == pytest.approx(0.0) and metrics["ks_statistic"].low is not None
+    assert 0 <= metrics["truth_ratio"].value <= 1
+    assert metrics["sibling_damage"].value == pytest.approx(0.0)
+    assert metrics["utility_retained"].value == pytest.approx(1.0)
+    assert metrics["reconstruction_attack"].direction == "lower"
     assert "child_leak_rate" in metrics  # study targets have section facts under them
-    assert metrics["normalised_forget"]["direction"] == "zero"  # NaN here: target and retain are one model
-    assert [m["value"] for m in first["metrics"] if m["name"] == "primary"] == [
-        m["value"] for m in again["metrics"] if m["name"] == "primary"
+    assert metrics["normalised_forget"].direction == "zero"  # NaN here: target and retain are one model
+    assert [m.value for m in first.metrics if m.name == "primary"] == [
+        m.value for m in again.metrics if m.name == "primary"
     ]
-    directions = {(m["name"], m["split"]): m["direction"] for m in again["metrics"] if m["task"] == "all"}
+    directions = {(m.name, m.split): m.direction for m in again.metrics if m.task == "all"}
     assert directions[("primary", "forget")] == "lower" and directions[("primary", "retain_sibling")] == "higher"
     assert directions[("primary", "holdout")] == "retain"
 
@@ -79,10 +80,10 @@ def test_normalised_knowledge_between_the_retain_model_and_the_target(tiny_build
         retain=tmp_path / "retain",
         reconstruction=False,
     )
-    values = {(m["name"], m["task"]): m["value"] for m in unlearned["metrics"] if m["split"] == "forget"}
+    values = {(m.name, m.task): m.value for m in unlearned.metrics if m.split == "forget"}
     assert values[("normalised_forget", "all")] == pytest.approx(0.0)
     assert values[("normalised_child_leak", "all")] == pytest.approx(0.0)
-    assert target["level"] == retain["level"] == level
+    assert target.level == retain.level == level
     reference = read_reference(
         tmp_path / "retain", dataset_record(tiny_build, read_manifest(tiny_build), level), level, "--retain"
     )
@@ -131,8 +132,8 @@ def test_reconstruction_prompts_carry_hierarchy_context(tiny_build: Path):
     }
     assert f"{forget[0]['id']}#context-institution" in predictions
     assert echo.seen[0].startswith("Hospital: ") and "Patient: " in echo.seen[0] and "Study date: " in echo.seen[0]
-    assert [m["name"] for m in out][-1] == "reconstruction_attack" and out[-1]["value"] == 0.0
-    assert json.dumps(out)  # serialisable
+    assert [m.name for m in out][-1] == "reconstruction_attack" and out[-1].value == 0.0
+    assert json.dumps(to_json(out))  # serialisable
 
 
 def test_known_threshold_per_task():
@@ -148,11 +149,11 @@ def test_a_run_is_deterministic_and_its_predictions_rescore_to_the_same_numbers(
     second = evaluate(tiny_build, "patient", adapter, tmp_path / "b")
     assert first == second
     assert (tmp_path / "a" / "predictions.jsonl").read_bytes() == (tmp_path / "b" / "predictions.jsonl").read_bytes()
-    for metric in first["metrics"]:  # every aggregate carries its bootstrap interval
-        if metric["value"] is not None and metric["n"] > 0:
-            assert metric["low"] is not None and metric["low"] <= metric["high"], metric
+    for metric in first.metrics:  # every aggregate carries its bootstrap interval
+        if metric.value is not None and metric.n > 0:
+            assert metric.low is not None and metric.low <= metric.high, metric
     rescored = evaluate(tiny_build, "patient", PredictionsFile(tmp_path / "a" / "predictions.jsonl"), tmp_path / "c")
-    assert rescored["metrics"] == first["metrics"]  # the truth ratio's answers travel in predictions.jsonl
+    assert rescored.metrics == first.metrics  # the truth ratio's answers travel in predictions.jsonl
     assert {"answer_probability", "mia_auc_loss", "mia_auc_min_k_0.4", "truth_ratio"} <= {
-        m["name"] for m in rescored["metrics"]
+        m.name for m in rescored.metrics
     }

@@ -9,7 +9,8 @@ import pytest
 
 from medforget.cli import main
 from medforget.dataset import load_rows
-from medforget.evaluators.results import ResultsError, validate_results
+from medforget.evaluators.results import Results, ResultsError, parse_results, read_results
+from medforget.records import to_json
 
 SPLITS = (
     "forget",
@@ -31,11 +32,11 @@ def write_predictions(path: Path, dataset: Path, level: str, answer) -> Path:
     return path
 
 
-def primary(results: dict) -> dict[str, float]:
-    return {m["split"]: m["value"] for m in results["metrics"] if m["name"] == "primary"}
+def primary(results: Results) -> dict[str, float | None]:
+    return {m.split: m.value for m in results.metrics if m.name == "primary"}
 
 
-def run(tmp_path: Path, dataset: Path, answer, name: str, *extra: str) -> dict:
+def run(tmp_path: Path, dataset: Path, answer, name: str, *extra: str) -> Results:
     predictions = write_predictions(tmp_path / f"{name}.jsonl", dataset, "patient", answer)
     assert (
         main(
@@ -54,51 +55,58 @@ def run(tmp_path: Path, dataset: Path, answer, name: str, *extra: str) -> dict:
         )
         == 0
     )
-    results = json.loads((tmp_path / name / "results.json").read_text())
-    validate_results(results)
+    results = read_results(tmp_path / name)
+    assert to_json(results) == json.loads((tmp_path / name / "results.json").read_text())  # every key declared
     return results
 
 
 def test_always_right_scores_one_everywhere_and_no_gap(tiny_build: Path, tmp_path: Path):
     results = run(tmp_path, tiny_build, lambda row, split: row["answer"], "right")
     assert set(primary(results).values()) == {1.0}
-    gap = next(m for m in results["metrics"] if m["name"] == "forget_retain_gap")
-    assert gap["value"] == 0.0
+    assert results.value("forget_retain_gap") == 0.0
     lines = (tmp_path / "right" / "predictions.jsonl").read_text().splitlines()
-    assert len(lines) == sum(m["n"] for m in results["metrics"] if m["name"] == "primary")
-    assert results["dataset"]["splits"].keys() == {*SPLITS, "test"}
+    assert len(lines) == sum(m.n for m in results.metrics if m.name == "primary")
+    assert results.dataset.splits.keys() == {*SPLITS, "test"}
 
 
 def test_right_except_on_forget_opens_the_gap(tiny_build: Path, tmp_path: Path):
     results = run(tmp_path, tiny_build, lambda row, split: "" if "forget" in split else row["answer"], "unlearned")
     scores = primary(results)
     assert scores["forget"] == 0.0 and scores["forget_rephrased"] == 0.0 and scores["retain_sibling"] == 1.0
-    gap = next(m for m in results["metrics"] if m["name"] == "forget_retain_gap")
-    assert gap["value"] == 1.0 and gap["direction"] == "higher"
+    gap = results.find("forget_retain_gap")
+    assert gap is not None and gap.value == 1.0 and gap.direction == "higher"
 
 
 def test_always_a_scores_classification_by_chance(tiny_build: Path, tmp_path: Path):
     results = run(tmp_path, tiny_build, lambda row, split: "A", "always-a")
-    accuracy = [m for m in results["metrics"] if m["name"] == "option_accuracy" and m["split"] == "retain_other"][0]
+    accuracy = results.value("option_accuracy", "retain_other", "classification")
     rows = [r for r in load_rows(tiny_build, "patient", "retain_other") if r["task"] == "classification"]
-    assert accuracy["value"] == pytest.approx(sum(r["answer"] == "A" for r in rows) / len(rows))
-    generation = [m for m in results["metrics"] if m["name"] == "exact_match" and m["split"] == "retain_other"][0]
-    assert generation["value"] < 0.1
+    assert accuracy == pytest.approx(sum(r["answer"] == "A" for r in rows) / len(rows))
+    generation = results.value("exact_match", "retain_other", "generation")
+    assert generation is not None and generation < 0.1
 
 
 def test_same_predictions_same_results(tiny_build: Path, tmp_path: Path):
     first = run(tmp_path, tiny_build, lambda row, split: row["answer"][:3], "a")
     second = run(tmp_path, tiny_build, lambda row, split: row["answer"][:3], "b")
-    assert first["metrics"] == second["metrics"]
+    assert first.metrics == second.metrics
 
 
-def test_results_schema_refuses_bad_files():
+def test_results_schema_refuses_bad_files(tiny_build: Path, tmp_path: Path):
     with pytest.raises(ResultsError, match="first key is schema_version"):
-        validate_results({"model": "x"})
+        parse_results({"model": "x"})
     with pytest.raises(ResultsError, match="schema_version 99 is unknown"):
-        validate_results({"schema_version": 99})
+        parse_results({"schema_version": 99})
     with pytest.raises(ResultsError, match="older than this medforget's .*evaluate again"):
-        validate_results({"schema_version": 1})
+        parse_results({"schema_version": 1})
+    good = to_json(run(tmp_path, tiny_build, lambda row, split: row["answer"], "good"))
+    wrong = {**good, "metrics": [{**good["metrics"][0], "direction": "up"}, *good["metrics"][1:]]}
+    with pytest.raises(ResultsError, match=r"results.metrics\[0\].direction must be one of 'higher', 'lower'"):
+        parse_results(wrong)
+    with pytest.raises(ResultsError, match=r"results.dataset has no 'splits'"):
+        parse_results({**good, "dataset": {"manifest_sha256": "0" * 64}})
+    with pytest.raises(ResultsError, match="missing or not JSON"):
+        read_results(tmp_path / "nothing-here")
 
 
 def test_before_gives_sibling_damage_and_utility_retained_on_the_same_rows(tiny_build: Path, tmp_path: Path):
@@ -106,7 +114,7 @@ def test_before_gives_sibling_damage_and_utility_retained_on_the_same_rows(tiny_
 
     def after(answer, name: str) -> dict:
         results = run(tmp_path, tiny_build, answer, name, "--before", str(tmp_path / "before"))
-        return {(m["name"], m["split"]): m["value"] for m in results["metrics"]}
+        return {(m.name, m.split): m.value for m in results.metrics}
 
     lost = after(lambda row, split: "", "lost")
     assert lost[("sibling_damage", "retain_sibling")] == 1.0 and lost[("utility_retained", "retain_other")] == 0.0

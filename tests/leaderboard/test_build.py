@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from medforget.cli import main
-from medforget.evaluators.table import cell
+from medforget.evaluators.results import read_results
 from medforget.leaderboard.build import column_key, load_schema, markdown, overall, plot, render_html
 from tests.leaderboard.conftest import FAKES, eval_runs, oracle
 
@@ -50,9 +50,9 @@ def test_the_board_holds_every_submission_at_every_level_with_recomputed_scores(
     assert set(rows) == {(name, level) for name in [*FAKES, "copycat"] for level in levels}
     for name in ("oracle", "at_retain"):  # the board's numbers are the evaluator's on the same predictions
         for level in levels:
-            evaluated = json.loads((built / "runs" / name / level / "results.json").read_text())
+            evaluated = read_results(built / "runs" / name / level)
             assert rows[(name, level)]["values"] == {
-                column_key(c): cell(evaluated, c["name"], c["split"]) for c in data["schema"]["columns"]
+                column_key(c): evaluated.value(c["name"], c["split"]) for c in data["schema"]["columns"]
             }
     oracle, target = rows[("oracle", "patient")]["values"], rows[("target", "patient")]["values"]
     assert oracle["primary/forget"] == 0.0 and oracle["forget_retain_gap/retain-forget"] == 1.0
@@ -87,8 +87,8 @@ def test_only_the_boards_tracks_json_makes_a_reference_and_a_claim_is_refused(bu
     assert "claims role 'target'" in reasons["usurper"] and "tracks.json" in reasons["usurper"]
     for row in data["rows"]:  # every row measured against the board's target: the oracle's own runs
         if row["submission"] == "oracle":
-            evaluated = json.loads((built / "runs" / "oracle" / row["level"] / "results.json").read_text())
-            assert row["values"]["sibling_damage"] == cell(evaluated, "sibling_damage", None)
+            evaluated = read_results(built / "runs" / "oracle" / row["level"])
+            assert row["values"]["sibling_damage"] == evaluated.value("sibling_damage")
     assert {r["role"] for r in data["rows"] if r["submission"] not in ("target", "retain")} == {"unlearned"}
 
 
@@ -144,7 +144,7 @@ def test_a_submission_without_logprobs_has_those_cells_empty_and_marked(board: P
     before = check(board / "submissions" / "target", tiny_build, tmp_path / "t").runs
     retain = check(board / "submissions" / "retain", tiny_build, tmp_path / "r", before).runs
     checked = check(tmp_path / "blind", tiny_build, tmp_path / "b", before, retain)
-    found = {(m["name"], m["split"]) for m in checked.results["patient"]["metrics"]}
+    found = {(m.name, m.split) for m in checked.results["patient"].metrics}
     assert ("forget_quality", "forget") not in found and ("privleak_loss", "forget-vs-holdout") not in found
     assert ("normalised_forget", "forget") in found  # from predictions alone
     row = {"values": {"forget_quality/forget": None}, "overall": None}

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from medforget.cli import main
+from medforget.evaluators.results import read_results
 from medforget.leaderboard import check as checker
 from medforget.leaderboard.check import check
 from medforget.leaderboard.submission import SubmissionError
@@ -27,12 +28,12 @@ def test_recomputed_scores_equal_the_evaluator_on_the_same_predictions(board, ti
     retain = check(board / "submissions" / "retain", tiny_build, tmp_path / "retain", before).runs
     checked = check(board / "submissions" / "oracle", tiny_build, tmp_path / "oracle", before, retain)
     for level, results in checked.results.items():
-        evaluated = json.loads((board / "runs" / "oracle" / level / "results.json").read_text())
-        assert results["metrics"] == evaluated["metrics"]  # PrivLeak and forget quality included
+        evaluated = read_results(board / "runs" / "oracle" / level)
+        assert results.metrics == evaluated.metrics  # PrivLeak and forget quality included
     assert checked.disagreements == []
     alone = check(board / "submissions" / "oracle", tiny_build, tmp_path / "alone")  # no references given
     assert not {"sibling_damage", "privleak_loss", "forget_quality", "normalised_forget"} & {
-        m["name"] for m in alone.results["patient"]["metrics"]
+        m.name for m in alone.results["patient"].metrics
     }
 
 
@@ -44,7 +45,7 @@ def test_claimed_numbers_are_ignored_and_disagreements_reported(board, tiny_buil
     (folder / "claimed" / "patient.json").write_text(json.dumps(claimed))
     checked = check(folder, tiny_build, tmp_path / "work")
     assert any("forget_retain_gap" in line and "claimed 0.99" in line for line in checked.disagreements)
-    assert next(m for m in checked.results["patient"]["metrics"] if m["name"] == "forget_retain_gap")["value"] == 0.0
+    assert checked.results["patient"].value("forget_retain_gap") == 0.0
 
 
 def edit_predictions(folder: Path, change) -> Path:

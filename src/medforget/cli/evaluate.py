@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from medforget.errors import ConfigError
+
+if TYPE_CHECKING:
+    from medforget.evaluators.results import Results
 
 
 def add(commands: argparse._SubParsersAction) -> None:
@@ -91,13 +95,13 @@ def _run_eval(args: argparse.Namespace) -> int:
             judge=judge,
         )
         print("\n".join(_results_table(results)))
-        failed = sum(m.get("failed", 0) for m in results["metrics"] if m["name"] == "llm_factuality")
+        failed = sum(m.failed or 0 for m in results.metrics if m.name == "llm_factuality")
         if failed:
             print(f"  warning: the judge failed on {failed} rows (left out of llm_factuality, not scored 0)")
     return 0
 
 
-def _results_table(results: dict) -> list[str]:
+def _results_table(results: Results) -> list[str]:
     """Per split: the primary metric of each task and of all rows; then the headline numbers."""
     columns = (
         ("classification", "option_accuracy"),
@@ -105,18 +109,18 @@ def _results_table(results: dict) -> list[str]:
         ("cloze", "cloze_exact_match"),
         ("all", "primary"),
     )
-    cells = {(m["split"], m["task"], m["name"]): m for m in results["metrics"]}
-    splits = list(dict.fromkeys(m["split"] for m in results["metrics"] if m["name"] == "primary"))
+    splits = list(dict.fromkeys(m.split for m in results.metrics if m.name == "primary"))
     lines = [
-        f"{results['level']} ({results['model']})",
+        f"{results.level} ({results.model})",
         f"{'split':<18}" + "".join(f"{t:>16}" for t, _ in columns) + f"{'n':>7}",
     ]
     for split in splits:
-        values = [cells.get((split, task, name), {}).get("value") for task, name in columns]
+        values = [results.value(name, split, task) for task, name in columns]
+        primary = results.find("primary", split)
         lines.append(
             f"{split:<18}"
             + "".join(f"{v:>16.3f}" if v is not None else f"{'':>16}" for v in values)
-            + f"{cells[(split, 'all', 'primary')]['n']:>7}"
+            + f"{primary.n if primary else 0:>7}"
         )
     headline = (
         "forget_retain_gap",
@@ -132,11 +136,11 @@ def _results_table(results: dict) -> list[str]:
         "forget_quality",
     )
     shown = [
-        f"{m['name']} {m['value']:.3f}"
-        + (f" [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else "")
-        + f" ({m['split']}{'' if m['task'] == 'all' else ', ' + m['task']})"
-        for m in results["metrics"]
-        if m["name"] in headline and m["value"] is not None
+        f"{m.name} {m.value:.3f}"
+        + (f" [{m.low:.3f}, {m.high:.3f}]" if m.low is not None and m.high is not None else "")
+        + f" ({m.split}{'' if m.task == 'all' else ', ' + m.task})"
+        for m in results.metrics
+        if m.name in headline and m.value is not None
     ]
     return lines + [f"  {line}" for line in shown]
 

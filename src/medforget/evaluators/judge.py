@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from medforget.evaluators.aggregation import aggregate
 from medforget.evaluators.base import MetricInfo
-from medforget.evaluators.results import entry
+from medforget.evaluators.results import MetricEntry, entry
 from medforget.registry import Registry
 
 if TYPE_CHECKING:
@@ -33,21 +33,22 @@ Judge meaning, not wording: synonyms of medical terms count as correct.
 Reply with JSON only, exactly: {"score": <integer from 1 to 10>}"""
 
 JUDGE_METRICS: Registry[MetricInfo] = Registry("judge metric")
-for _info in (
+LLM_FACTUALITY = JUDGE_METRICS.register(
     MetricInfo(
         "llm_factuality",
         "1.1.0",
         "higher",
         "LLM-judge factuality of generated answers, 1-10 rescaled to [0, 1] (failed judgements left out).",
-    ),
+    )
+)
+MEDFORGET_SCORE = JUDGE_METRICS.register(
     MetricInfo(
         "medforget_score",
         "1.1.0",
         "higher",
         "MedForget's combined generation score: 0.25 ROUGE-L + 0.75 factuality / 10.",
-    ),
-):
-    JUDGE_METRICS.register(_info)
+    )
+)
 
 
 class Judge(Protocol):
@@ -144,11 +145,12 @@ def judge_splits(
     rows_by_split: Mapping[str, Sequence[Mapping[str, Any]]],
     scores_by_split: Mapping[str, Sequence[Any]],
     predictions: Mapping[str, str],
-) -> tuple[list[dict[str, Any]], dict[str, float | None]]:
+) -> tuple[list[MetricEntry], dict[str, float | None]]:
     """Judge every generation row of every split: result entries (``llm_factuality`` and
     ``medforget_score`` per split, each with the count of ``failed`` judgements) and the
     factuality of each row id."""
-    entries, by_id = [], {}
+    entries: list[MetricEntry] = []
+    by_id: dict[str, float | None] = {}
     for split, rows in rows_by_split.items():
         pairs = [(row, score) for row, score in zip(rows, scores_by_split[split]) if row["task"] == "generation"]
         if not pairs:
@@ -158,23 +160,13 @@ def judge_splits(
         judged = [(score, value) for (_, score), value in zip(pairs, factuality) if value is not None]
         failed = len(pairs) - len(judged)
         entries += [
-            {
-                **entry(
-                    JUDGE_METRICS.get("llm_factuality"),
-                    split,
-                    aggregate([v / 10 for _, v in judged]),
-                    task="generation",
-                ),
-                "failed": failed,
-            },
-            {
-                **entry(
-                    JUDGE_METRICS.get("medforget_score"),
-                    split,
-                    aggregate([medforget_score(s.values["rouge_l"], v) for s, v in judged]),
-                    task="generation",
-                ),
-                "failed": failed,
-            },
+            entry(LLM_FACTUALITY, split, aggregate([v / 10 for _, v in judged]), task="generation", failed=failed),
+            entry(
+                MEDFORGET_SCORE,
+                split,
+                aggregate([medforget_score(s.values["rouge_l"], v) for s, v in judged]),
+                task="generation",
+                failed=failed,
+            ),
         ]
     return entries, by_id

@@ -22,7 +22,7 @@ from medforget.evaluators.hierarchy_metrics import (
     child_leak_rate,
 )
 from medforget.evaluators.metrics import SampleScore, score_rows
-from medforget.evaluators.results import Reference, entry, split_direction
+from medforget.evaluators.results import MetricEntry, Reference, entry, split_direction
 from medforget.evaluators.whitebox import (
     WHITEBOX_METRICS,
     TruthRatio,
@@ -115,7 +115,7 @@ ATTACKS: Mapping[str, Callable[[Sequence[float]], float]] = {
 
 def whitebox(
     rows_by_split: Mapping[str, Sequence[Row]], logprobs: Mapping[str, Sequence[float]], retain: Reference | None = None
-) -> list[dict[str, Any]]:
+) -> list[MetricEntry]:
     """From a model's answer log-probabilities (and those of the level's retain model, when its
     run is given): answer probability per split; per attack, the MIA AUC of forget against
     holdout and MUSE's PrivLeak; TOFU's truth ratio on forget and retain_sibling, and forget
@@ -179,7 +179,7 @@ def whitebox(
     return out
 
 
-def child_leak(scores: Sequence[SampleScore], rows: Sequence[Row], targets: Sequence[str]) -> dict[str, Any] | None:
+def child_leak(scores: Sequence[SampleScore], rows: Sequence[Row], targets: Sequence[str]) -> MetricEntry | None:
     """Share of the targets' descendant facts (forget rows not about a target itself) still known."""
     descendants = [float(known(s.task, s.primary_value)) for s, r in zip(scores, rows) if r["node_id"] not in targets]
     if not descendants:
@@ -189,7 +189,7 @@ def child_leak(scores: Sequence[SampleScore], rows: Sequence[Row], targets: Sequ
 
 def against_before(
     after: Mapping[str, Mapping[str, float]], before: Mapping[str, Mapping[str, float]]
-) -> list[dict[str, Any]]:
+) -> list[MetricEntry]:
     """Sibling damage (retain_sibling) and utility retained (retain_other, utility) relative to
     the model before unlearning, from per-row primary scores (``split -> id -> score``) of both
     runs, bootstrapped over the rows both runs scored."""
@@ -214,14 +214,14 @@ def against_before(
 
 def normalised(
     scores_by_split: Mapping[str, Sequence[SampleScore]], descendants: set[str], before: Reference, retain: Reference
-) -> list[dict[str, Any]]:
+) -> list[MetricEntry]:
     """The "how much is still known" numbers normalised between the level's retain model (0) and
     the target (1), on the rows all three runs scored, bootstrapped over them: the forget score
     per task and pooled (``normalised_forget``), the child leak rate over ``descendants``, per
     task and pooled (``normalised_child_leak``), and the reconstruction attack under the context
     where this model leaks most (``normalised_reconstruction``)."""
     metric = HIERARCHY_METRICS.get("normalised_knowledge")
-    out: list[dict[str, Any]] = []
+    out: list[MetricEntry] = []
 
     def add(name: str, split: str, task: str, mine: Mapping[str, float], as_known: bool) -> None:
         def values(scores: Mapping[str, tuple[str, float]]) -> dict[str, float]:
@@ -274,7 +274,7 @@ def context_names(rows: Sequence[Row]) -> dict[str, str]:
 
 def reconstruction_attack(
     adapter: ModelAdapter, forget: Sequence[Row], names: Mapping[str, str]
-) -> tuple[list[dict[str, Any]], dict[str, list[SampleScore]], dict[str, str]]:
+) -> tuple[list[MetricEntry], dict[str, list[SampleScore]], dict[str, str]]:
     """Forget accuracy when questions carry more and more hierarchy context; the worst case.
 
     Each context's questions are asked under their own ids (``<id>#context-<levels>``) and

@@ -29,15 +29,19 @@ from medforget.evaluators.hierarchy_metrics import HIERARCHY_METRICS, forget_ret
 from medforget.evaluators.judge import Judge, judge_splits
 from medforget.evaluators.metrics import METRICS, SampleScore, score_rows
 from medforget.evaluators.results import (
-    RESULTS_SCHEMA_VERSION,
+    EvaluatedData,
+    JudgeInfo,
+    MetricEntry,
+    References,
+    Results,
     entry,
     read_reference,
     split_direction,
-    validate_results,
 )
 from medforget.hierarchy import LEVEL_SPLITS
 from medforget.models.adapters import ModelAdapter, PredictionsFile
 from medforget.outputs import sha256_file
+from medforget.records import to_json
 from medforget.reproducibility import code_commit
 
 RETAIN = ("retain_sibling", "retain_other", "shared_ancestor")
@@ -47,11 +51,11 @@ RETAIN = ("retain_sibling", "retain_other", "shared_ancestor")
 PRIMARY_INFO = MetricInfo("primary", "2.0.0", "higher", "Mean of each row's primary metric over every task.")
 
 
-def summarise(scores_by_split: Mapping[str, Sequence[SampleScore]]) -> list[dict[str, Any]]:
+def summarise(scores_by_split: Mapping[str, Sequence[SampleScore]]) -> list[MetricEntry]:
     """Every metric per split and task and the primary score per split, each with its direction
     on that split; the forget-retain gap pooled, per task (as MedForget reports it) and per
     retain split."""
-    out: list[dict[str, Any]] = []
+    out: list[MetricEntry] = []
     for split, scores in scores_by_split.items():
         direction = split_direction(split)
         by_task: dict[str, list[SampleScore]] = defaultdict(list)
@@ -112,7 +116,7 @@ def evaluate(
     retain: Path | None = None,
     reconstruction: bool = True,
     judge: Judge | None = None,
-) -> dict[str, Any]:
+) -> Results:
     """Score ``adapter`` on ``level``'s splits of ``dataset`` and on ``utility``; write the run
     into ``out``. White-box probes run when the adapter gives log-probabilities. Two earlier
     runs on the same dataset and level are references: ``before``, the model before unlearning
@@ -160,22 +164,17 @@ def evaluate(
     if judge is not None:
         judged, factuality = judge_splits(judge, rows_by_split, scores_by_split, predictions)
         metrics += judged
-    results = {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "medforget_version": medforget.__version__,
-        "commit": code_commit(),
-        "dataset": described,
-        "model": adapter.name,
-        "method": method,
-        "judge": {"name": judge.name, "version": judge.version} if judge is not None else None,
-        "level": level,
-        "references": {
-            "before": str(before) if before is not None else None,
-            "retain": str(retain) if retain is not None else None,
-        },
-        "metrics": metrics,
-    }
-    validate_results(results)
+    results = Results(
+        medforget_version=medforget.__version__,
+        commit=code_commit(),
+        dataset=described,
+        model=adapter.name,
+        method=method,
+        judge=JudgeInfo(judge.name, judge.version) if judge is not None else None,
+        level=level,
+        references=References(*(str(run) if run is not None else None for run in (before, retain))),
+        metrics=tuple(metrics),
+    )
     extra: dict[str, dict[str, Any]] = {row_id: {"logprobs": lp} for row_id, lp in (logprobs or {}).items()}
     for row_id, value in factuality.items():
         extra.setdefault(row_id, {})["judge_factuality"] = value
@@ -183,18 +182,18 @@ def evaluate(
     return results
 
 
-def dataset_record(dataset: Path, manifest: Manifest, level: str) -> dict[str, Any]:
+def dataset_record(dataset: Path, manifest: Manifest, level: str) -> EvaluatedData:
     if level not in manifest.targets:
         raise ConfigError(f"{dataset} has no level {level!r}; its levels are {', '.join(manifest.targets)}")
-    return {
-        "manifest_sha256": sha256_file(dataset / "manifest.json"),
-        "splits": {**_split_hashes(manifest, level), **_split_hashes(manifest, "utility")},
-    }
+    return EvaluatedData(
+        manifest_sha256=sha256_file(dataset / "manifest.json"),
+        splits={**_split_hashes(manifest, level), **_split_hashes(manifest, "utility")},
+    )
 
 
 def _write(
     out: Path,
-    results: Mapping[str, Any],
+    results: Results,
     scores_by_split: Mapping[str, Sequence[SampleScore]],
     predictions: Mapping[str, str],
     extra: Mapping[str, Mapping[str, Any]],
@@ -219,4 +218,4 @@ def _write(
         for row_id, values in extra.items():  # the truth ratio's answers: log-probabilities, no prediction
             if row_id not in scored:
                 handle.write(json.dumps({"id": row_id, "split": "truth_ratio", **values}) + "\n")
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (out / "results.json").write_text(json.dumps(to_json(results), indent=2) + "\n", encoding="utf-8")

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from medforget.evaluators.table import cell
 from medforget.leaderboard.check import Checked, check, read_manifest, unpack
 from medforget.leaderboard.submission import ARCHIVES, ROLES, SubmissionError
 from medforget.reproducibility import SCORE_TOLERANCE, disagreements
@@ -247,7 +246,7 @@ def _rows(checked: Checked, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
     manifest = checked.manifest
     out = []
     for level, results in checked.results.items():
-        values = {column_key(c): cell(results, c["name"], c["split"]) for c in schema["columns"]}
+        values = {column_key(c): results.value(c["name"], c["split"]) for c in schema["columns"]}
         out.append(
             {
                 "track": manifest["track"],

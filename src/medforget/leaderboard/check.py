@@ -18,11 +18,14 @@ import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medforget.errors import MedForgetError
 from medforget.leaderboard.submission import SubmissionError, validate_manifest
 from medforget.outputs import MAX_NAME_BYTES, name_too_long
+
+if TYPE_CHECKING:
+    from medforget.evaluators.results import Results
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
@@ -42,7 +45,7 @@ class Checked:
     digest of its predictions (equal for two submissions whose predictions are the same)."""
 
     manifest: dict[str, Any]
-    results: dict[str, dict[str, Any]]
+    results: dict[str, Results]
     runs: dict[str, Path]
     digests: dict[str, str] = field(default_factory=dict)
     disagreements: list[str] = field(default_factory=list)
@@ -213,7 +216,7 @@ def check(
         raise SubmissionError(f"{manifest['name']}: every level once is required; missing {missing}")
     digests = {}
     for level in board.targets:  # everything is validated before anything is scored
-        if manifest["dataset"]["splits"].get(level) != dataset_record(dataset, board, level)["splits"]:
+        if manifest["dataset"]["splits"].get(level) != dataset_record(dataset, board, level).splits:
             raise SubmissionError(
                 f"{manifest['name']}: level {level!r} was evaluated on other data than the "
                 "board's (split hashes differ); evaluate on the board's dataset"
@@ -313,31 +316,28 @@ def _check_predictions(path: Path, wanted: set[str], optional: Collection[str] =
     return hashlib.sha256(json.dumps(sorted(seen.items())).encode()).hexdigest()
 
 
-def _read_claimed(path: Path) -> dict[tuple[str, str, str], Any]:
+def _read_claimed(path: Path) -> dict[tuple[str, str, str], float | None]:
     """The claimed metrics of a level (none when the submission has no claimed results)."""
     if not path.is_file():
         return {}
-    from medforget.evaluators.results import ResultsError, validate_results
+    from medforget.evaluators.results import ResultsError, parse_results
 
-    claimed = load_json(_read_text(path), f"{path.parent.name}/{path.name}")
+    where = f"{path.parent.name}/{path.name}"
     try:
-        validate_results(claimed)
-        return {(m["name"], m["split"], m["task"]): m["value"] for m in claimed["metrics"]}
+        return parse_results(load_json(_read_text(path), where), where).values()
     except ResultsError as err:
-        raise SubmissionError(f"{path.parent.name}/{path.name}: {err}") from err
-    except (ValueError, KeyError, TypeError) as err:
-        raise SubmissionError(f"{path} is not a results.json ({err})") from err
+        raise SubmissionError(str(err)) from err
 
 
-def _disagreements(claimed: Mapping[tuple[str, str, str], Any], recomputed: Mapping[str, Any]) -> list[str]:
+def _disagreements(claimed: Mapping[tuple[str, str, str], float | None], recomputed: Results) -> list[str]:
     """Claimed metrics whose value differs from ours (beyond 1e-9)."""
-    ours = {(m["name"], m["split"], m["task"]): m["value"] for m in recomputed["metrics"]}
+    ours = recomputed.values()
     out = []
     for key, value in sorted(claimed.items(), key=str):
         if key not in ours:  # a claim we do not recompute (forget quality, truth ratio) is not shown
             continue
         mine = ours[key]
-        same = mine == value or (isinstance(value, (int, float)) and mine is not None and abs(mine - value) <= 1e-9)
+        same = mine == value or (value is not None and mine is not None and abs(mine - value) <= 1e-9)
         if not same:
-            out.append(f"{recomputed['level']} {'/'.join(key)}: claimed {value}, recomputed {mine}")
+            out.append(f"{recomputed.level} {'/'.join(key)}: claimed {value}, recomputed {mine}")
     return out

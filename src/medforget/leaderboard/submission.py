@@ -162,34 +162,34 @@ def package(
     weights_url: str | None = None,
 ) -> dict[str, Any]:
     """A submission folder from ``medforget eval`` runs of one method, one run per level."""
-    from medforget.evaluators.table import read_run
+    from medforget.evaluators.results import read_results
 
-    results = [read_run(run) for run in runs]
-    levels = [r["level"] for r in results]
+    results = [read_results(run) for run in runs]
+    levels = [r.level for r in results]
     if len(set(levels)) != len(levels):
         raise SubmissionError(f"one run per level: got levels {levels}")
-    manifests = {r["dataset"]["manifest_sha256"] for r in results}
+    manifests = {r.dataset.manifest_sha256 for r in results}
     if len(manifests) != 1:
         raise SubmissionError("the runs evaluated different datasets; a submission covers one")
-    records = [_model_record(Path(r["model"])) for r in results]
-    methods = {json.dumps(r.get("method") or r_["method"], sort_keys=True) for r, r_ in zip(records, results)}
+    records = [_model_record(Path(r.model)) for r in results]
+    methods = {json.dumps(record.get("method") or r.method, sort_keys=True) for record, r in zip(records, results)}
     if len(methods) != 1:
         raise SubmissionError("the runs are of different methods or hyperparameters; a submission is one method")
     record = records[0]
     manifest = {
         "schema_version": SUBMISSION_SCHEMA_VERSION,
         "name": name,
-        "method": record.get("method") or {"name": results[0]["method"], "version": "n/a", "hyperparameters": {}},
+        "method": record.get("method") or {"name": results[0].method, "version": "n/a", "hyperparameters": {}},
         "seed": record.get("seed"),
-        "commit": record.get("commit") or results[0]["commit"],
-        "models": {r["level"]: model_name(r["model"]) for r in results},
+        "commit": record.get("commit") or results[0].commit,
+        "models": {r.level: model_name(r.model) for r in results},
         "base_model": record.get("model") and model_name(record["model"]),
         "hardware": hardware or _hardware(),
         "track": track,
         "role": role,
         "dataset": {
             "manifest_sha256": manifests.pop(),
-            "splits": {r["level"]: r["dataset"]["splits"] for r in results},
+            "splits": {r.level: dict(r.dataset.splits) for r in results},
         },
         "levels": levels,
         "weights_url": weights_url,
@@ -199,8 +199,8 @@ def package(
         (tmp / "predictions").mkdir()
         (tmp / "claimed").mkdir()
         for run, result in zip(runs, results):
-            shutil.copyfile(run / "predictions.jsonl", tmp / "predictions" / f"{result['level']}.jsonl")
-            shutil.copyfile(run / "results.json", tmp / "claimed" / f"{result['level']}.json")
+            shutil.copyfile(run / "predictions.jsonl", tmp / "predictions" / f"{result.level}.jsonl")
+            shutil.copyfile(run / "results.json", tmp / "claimed" / f"{result.level}.json")
         (tmp / "submission.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 

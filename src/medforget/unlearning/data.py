@@ -7,9 +7,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medforget.errors import ConfigError
+
+if TYPE_CHECKING:
+    from medforget.evaluators.results import EvaluatedData
 
 #: the splits a method may preserve: every QA of the level that the model should still know
 RETAIN_SPLITS = ("retain_sibling", "retain_other", "shared_ancestor")
@@ -31,7 +34,7 @@ class UnlearnData:
     levels: tuple[str, ...]
     forget: list[dict[str, Any]] = field(repr=False)
     retain: list[dict[str, Any]] = field(repr=False)
-    record: dict[str, Any] = field(repr=False)
+    record: EvaluatedData = field(repr=False)
 
 
 def load_unlearn_data(dataset: Path, level: str) -> UnlearnData:

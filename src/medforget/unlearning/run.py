@@ -19,6 +19,7 @@ from typing import Any
 
 import medforget
 from medforget.outputs import check_replaceable, folder_in_place
+from medforget.records import to_json
 from medforget.unlearning.base import METHODS, Outcome, configure
 
 UNLEARNING_VERSION = "1.0.0"
@@ -63,7 +64,7 @@ def unlearn(
         "level": level,
         "model": str(model_path),
         "output": "lora" if outcome.adapter else "checkpoint",
-        "dataset": data.record,
+        "dataset": to_json(data.record),
         "rows": {"forget": len(data.forget), "retain": len(data.retain)},
         "seconds": round(seconds, 2),
         "machine": machine(),
