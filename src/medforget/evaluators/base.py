@@ -1,4 +1,7 @@
-"""What every metric record shares (name, version, direction, description) and the metric errors."""
+"""What every metric record shares (name, version, direction, description), the metric errors,
+and the kinds of metric function: each record type is generic in the Protocol its ``compute``
+follows (:class:`Comparison` here; the others beside their metrics), so a caller of
+``FORGET_RETAIN_GAP.compute`` is type-checked against what it computes."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -50,6 +53,13 @@ class MetricInfo:
             raise MedForgetError(f"metric {self.name!r}: version must look like '1.0.0', got {self.version!r}")
         if not self.description.strip():
             raise MedForgetError(f"metric {self.name!r}: description is empty; write one sentence for the leaderboard")
+
+
+class Comparison(Protocol):
+    """Two scores compared: retain and forget, before and after unlearning, or the unlearned and
+    the retain model's AUC -> one number."""
+
+    def __call__(self, first: float, second: float, /) -> float: ...
 
 
 def as_finite_array(values: Iterable[float], what: str, *, allow_empty: bool = False) -> np.ndarray:

@@ -10,20 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
-from medforget.evaluators.base import MetricInfo, MetricInputError, check_unit
+from medforget.evaluators.base import Comparison, MetricInfo, MetricInputError, check_unit
 from medforget.registry import Registry
-
-
-@dataclass(frozen=True)
-class HierarchyMetric(MetricInfo):
-    """A headline metric record; ``compute`` is the function below of the same name."""
-
-    compute: Callable[..., Any]
-
-
-HIERARCHY_METRICS: Registry[HierarchyMetric] = Registry("hierarchy metric")
 
 
 class WorstContext(NamedTuple):
@@ -31,6 +21,37 @@ class WorstContext(NamedTuple):
 
     context: str
     score: float
+
+
+class Rate(Protocol):
+    """Per-fact correctness -> the share still known."""
+
+    def __call__(self, correct: Sequence[bool], /) -> float: ...
+
+
+class Normalisation(Protocol):
+    """A score, the target's and the retain model's on the same rows -> where it sits between them."""
+
+    def __call__(self, score: float, target_score: float, retain_score: float, /) -> float: ...
+
+
+class WorstCase(Protocol):
+    """Scores per hierarchy context -> the context where most comes back."""
+
+    def __call__(self, scores_by_context: Mapping[str, float], /) -> WorstContext: ...
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+@dataclass(frozen=True)
+class HierarchyMetric(MetricInfo, Generic[F]):
+    """A headline metric record; ``compute`` is the function below of the same name."""
+
+    compute: F
+
+
+HIERARCHY_METRICS: Registry[HierarchyMetric[Any]] = Registry("hierarchy metric")
 
 
 def forget_retain_gap(retain_score: float, forget_score: float) -> float:
@@ -96,11 +117,15 @@ def reconstruction_attack(scores_by_context: Mapping[str, float]) -> WorstContex
 
 # Versions 1.1.0: the same definitions on the primary scores of metrics 2.0.0 (the cloze fill
 # cut raw, option letters standing alone, ROUGE-L on any script), so their values can change.
-def _register(metric: HierarchyMetric) -> None:
+M = TypeVar("M", bound=HierarchyMetric[Any])
+
+
+def _register(metric: M) -> M:
     HIERARCHY_METRICS.register(metric)
+    return metric
 
 
-_register(
+FORGET_RETAIN_GAP: HierarchyMetric[Comparison] = _register(
     HierarchyMetric(
         "forget_retain_gap",
         "2.0.0",
@@ -109,7 +134,7 @@ _register(
         forget_retain_gap,
     )
 )
-_register(
+CHILD_LEAK_RATE: HierarchyMetric[Rate] = _register(
     HierarchyMetric(
         "child_leak_rate",
         "1.1.0",
@@ -118,7 +143,7 @@ _register(
         child_leak_rate,
     )
 )
-_register(
+SIBLING_DAMAGE: HierarchyMetric[Comparison] = _register(
     HierarchyMetric(
         "sibling_damage",
         "1.1.0",
@@ -127,7 +152,7 @@ _register(
         sibling_damage,
     )
 )
-_register(
+UTILITY_RETAINED: HierarchyMetric[Comparison] = _register(
     HierarchyMetric(
         "utility_retained",
         "1.1.0",
@@ -136,7 +161,7 @@ _register(
         utility_retained,
     )
 )
-_register(
+NORMALISED_KNOWLEDGE: HierarchyMetric[Normalisation] = _register(
     HierarchyMetric(
         "normalised_knowledge",
         "1.0.0",
@@ -146,7 +171,7 @@ _register(
         normalised_knowledge,
     )
 )
-_register(
+RECONSTRUCTION_ATTACK: HierarchyMetric[WorstCase] = _register(
     HierarchyMetric(
         "reconstruction_attack",
         "1.1.0",

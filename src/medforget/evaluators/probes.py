@@ -18,13 +18,22 @@ import numpy as np
 
 from medforget.evaluators.aggregation import Aggregate, aggregate, bootstrap
 from medforget.evaluators.hierarchy_metrics import (
-    HIERARCHY_METRICS,
+    CHILD_LEAK_RATE,
+    NORMALISED_KNOWLEDGE,
+    RECONSTRUCTION_ATTACK,
+    SIBLING_DAMAGE,
+    UTILITY_RETAINED,
     child_leak_rate,
 )
 from medforget.evaluators.metrics import SampleScore, score_rows
 from medforget.evaluators.results import MetricEntry, Reference, entry, split_direction
 from medforget.evaluators.whitebox import (
-    WHITEBOX_METRICS,
+    ANSWER_PROBABILITY,
+    FORGET_QUALITY,
+    KS_STATISTIC,
+    MIA_AUC,
+    PRIVLEAK,
+    TRUTH_RATIO,
     TruthRatio,
     answer_probability,
     forget_quality,
@@ -124,7 +133,7 @@ def whitebox(
     def rows(split: str) -> list[Row]:
         return [row for row in rows_by_split.get(split, []) if row["id"] in logprobs]
 
-    probability = WHITEBOX_METRICS.get("answer_probability")
+    probability = ANSWER_PROBABILITY
     out = [
         entry(
             probability,
@@ -141,7 +150,7 @@ def whitebox(
         mine = [[score(logprobs[r["id"]]) for r in group] for group in (members, others)]
         out.append(
             entry(
-                WHITEBOX_METRICS.get("mia_auc"),
+                MIA_AUC,
                 "forget-vs-holdout",
                 bootstrap(mia_auc, *mine),
                 name=f"mia_auc_{attack}",
@@ -155,9 +164,9 @@ def whitebox(
                 *reference,
                 paired=((0, 2), (1, 3)),
             )
-            out.append(entry(WHITEBOX_METRICS.get("privleak"), "forget-vs-holdout", leak, name=f"privleak_{attack}"))
+            out.append(entry(PRIVLEAK, "forget-vs-holdout", leak, name=f"privleak_{attack}"))
     ratios = {split: truth_ratios(rows_by_split.get(split, []), logprobs) for split in ("forget", "retain_sibling")}
-    truth = WHITEBOX_METRICS.get("truth_ratio")
+    truth = TRUTH_RATIO
     for split, statistic in (("forget", "forget_score"), ("retain_sibling", "retain_score")):
         if ratios[split]:
             values = [getattr(r, statistic) for r in ratios[split].values()]
@@ -168,10 +177,10 @@ def whitebox(
         mine_log = [ratios["forget"][i].log_ratio for i in shared]
         their_log = [reference_ratios[i].log_ratio for i in shared]
         pvalue = Aggregate(forget_quality(mine_log, their_log), math.nan, math.nan, len(shared))  # no interval
-        out.append(entry(WHITEBOX_METRICS.get("forget_quality"), "forget", pvalue))
+        out.append(entry(FORGET_QUALITY, "forget", pvalue))
         out.append(
             entry(
-                WHITEBOX_METRICS.get("ks_statistic"),
+                KS_STATISTIC,
                 "forget",
                 bootstrap(ks_statistic, mine_log, their_log, paired=True),
             )
@@ -184,7 +193,7 @@ def child_leak(scores: Sequence[SampleScore], rows: Sequence[Row], targets: Sequ
     descendants = [float(known(s.task, s.primary_value)) for s, r in zip(scores, rows) if r["node_id"] not in targets]
     if not descendants:
         return None  # leaf targets have no descendants
-    return entry(HIERARCHY_METRICS.get("child_leak_rate"), "forget", bootstrap(child_leak_rate, descendants))
+    return entry(CHILD_LEAK_RATE, "forget", bootstrap(child_leak_rate, descendants))
 
 
 def against_before(
@@ -194,14 +203,13 @@ def against_before(
     the model before unlearning, from per-row primary scores (``split -> id -> score``) of both
     runs, bootstrapped over the rows both runs scored."""
     out = []
-    for split, name in (
-        ("retain_sibling", "sibling_damage"),
-        ("retain_other", "utility_retained"),
-        ("utility", "utility_retained"),
+    for split, metric in (
+        ("retain_sibling", SIBLING_DAMAGE),
+        ("retain_other", UTILITY_RETAINED),
+        ("utility", UTILITY_RETAINED),
     ):
         ids = sorted(set(after.get(split, {})) & set(before.get(split, {})))
         if ids:
-            metric = HIERARCHY_METRICS.get(name)
             result = bootstrap(
                 lambda b, a, compute=metric.compute: compute(float(b.mean()), float(a.mean())),
                 [before[split][i] for i in ids],
@@ -220,7 +228,7 @@ def normalised(
     per task and pooled (``normalised_forget``), the child leak rate over ``descendants``, per
     task and pooled (``normalised_child_leak``), and the reconstruction attack under the context
     where this model leaks most (``normalised_reconstruction``)."""
-    metric = HIERARCHY_METRICS.get("normalised_knowledge")
+    metric = NORMALISED_KNOWLEDGE
     out: list[MetricEntry] = []
 
     def add(name: str, split: str, task: str, mine: Mapping[str, float], as_known: bool) -> None:
@@ -280,7 +288,7 @@ def reconstruction_attack(
     Each context's questions are asked under their own ids (``<id>#context-<levels>``) and
     returned with their scores and predictions, per ``reconstruction:<levels>`` split, so a
     predictions file that carries them re-scores the attack without the model."""
-    metric = HIERARCHY_METRICS.get("reconstruction_attack")
+    metric = RECONSTRUCTION_ATTACK
     out, by_context, scores = [], {}, {}
     predictions: dict[str, str] = {}
     for context, asked in reconstruction_rows(forget, names).items():

@@ -25,7 +25,7 @@ from medforget.dataset import Manifest
 from medforget.errors import ConfigError
 from medforget.evaluators.aggregation import aggregate, bootstrap
 from medforget.evaluators.base import MetricInfo
-from medforget.evaluators.hierarchy_metrics import HIERARCHY_METRICS, forget_retain_gap
+from medforget.evaluators.hierarchy_metrics import FORGET_RETAIN_GAP
 from medforget.evaluators.judge import Judge, judge_splits
 from medforget.evaluators.metrics import METRICS, SampleScore, score_rows
 from medforget.evaluators.results import (
@@ -75,16 +75,15 @@ def summarise(scores_by_split: Mapping[str, Sequence[SampleScore]]) -> list[Metr
             ]
         out.append(entry(PRIMARY_INFO, split, aggregate([s.primary_value for s in scores]), direction=direction))
     forget = scores_by_split.get("forget", [])
-    gap = HIERARCHY_METRICS.get("forget_retain_gap")
 
     def add(split: str, task: str, retain: Sequence[SampleScore], forgotten: Sequence[SampleScore]) -> None:
         result = bootstrap(
-            lambda r, f: forget_retain_gap(float(r.mean()), float(f.mean())),
+            lambda r, f: FORGET_RETAIN_GAP.compute(float(r.mean()), float(f.mean())),
             [s.primary_value for s in retain],
             [s.primary_value for s in forgotten],
         )
         if result.n:
-            out.append(entry(gap, split, result, task=task))
+            out.append(entry(FORGET_RETAIN_GAP, split, result, task=task))
 
     pooled = [s for split in RETAIN for s in scores_by_split.get(split, [])]
     add("retain-forget", "all", pooled, forget)

@@ -16,24 +16,46 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
-from medforget.evaluators.base import MetricInfo, MetricInputError, as_finite_array
+from medforget.evaluators.base import Comparison, MetricInfo, MetricInputError, as_finite_array
 from medforget.registry import Registry
 
 #: log-probabilities above this are an error (a little slack for float rounding of log 1)
 _LOGPROB_SLACK = 1e-6
 
 
+class TokenScore(Protocol):
+    """One answer's token log-probabilities -> a score."""
+
+    def __call__(self, token_logprobs: Sequence[float], /) -> float: ...
+
+
+class TwoSamples(Protocol):
+    """Two samples of per-row values (members and non-members, unlearned and retain) -> a statistic."""
+
+    def __call__(self, first: Sequence[float], second: Sequence[float], /) -> float: ...
+
+
+class TruthRatioOf(Protocol):
+    """Log-prob means of the paraphrased and of the perturbed answers -> a :class:`TruthRatio`."""
+
+    def __call__(self, paraphrased: float | Sequence[float], perturbed: Sequence[float], /) -> TruthRatio: ...
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
 @dataclass(frozen=True)
-class WhiteboxMetric(MetricInfo):
+class WhiteboxMetric(MetricInfo, Generic[F]):
     """A white-box metric record; ``compute`` is the function below of the same name."""
 
-    compute: Callable[..., object]
+    compute: F
 
 
-WHITEBOX_METRICS: Registry[WhiteboxMetric] = Registry("white-box metric")
+WHITEBOX_METRICS: Registry[WhiteboxMetric[Any]] = Registry("white-box metric")
 
 
 def _logprobs(values: Sequence[float], what: str) -> np.ndarray:
@@ -165,11 +187,15 @@ def min_k_percent(token_logprobs: Sequence[float], k: float = 0.2) -> float:
     return float(array[: max(1, int(k * array.size))].mean())
 
 
-def _register(metric: WhiteboxMetric) -> None:
+M = TypeVar("M", bound=WhiteboxMetric[Any])
+
+
+def _register(metric: M) -> M:
     WHITEBOX_METRICS.register(metric)
+    return metric
 
 
-_register(
+ANSWER_PROBABILITY: WhiteboxMetric[TokenScore] = _register(
     WhiteboxMetric(
         "answer_probability",
         "1.0.0",
@@ -178,7 +204,7 @@ _register(
         answer_probability,
     )
 )
-_register(
+TRUTH_RATIO: WhiteboxMetric[TruthRatioOf] = _register(
     WhiteboxMetric(
         "truth_ratio",
         "2.0.0",
@@ -188,7 +214,7 @@ _register(
         truth_ratio,
     )
 )
-_register(
+FORGET_QUALITY: WhiteboxMetric[TwoSamples] = _register(
     WhiteboxMetric(
         "forget_quality",
         "2.0.0",
@@ -198,7 +224,7 @@ _register(
         forget_quality,
     )
 )
-_register(
+KS_STATISTIC: WhiteboxMetric[TwoSamples] = _register(
     WhiteboxMetric(
         "ks_statistic",
         "1.0.0",
@@ -207,7 +233,7 @@ _register(
         ks_statistic,
     )
 )
-_register(
+MIA_AUC: WhiteboxMetric[TwoSamples] = _register(
     WhiteboxMetric(
         "mia_auc",
         "2.0.0",
@@ -217,7 +243,7 @@ _register(
         mia_auc,
     )
 )
-_register(
+PRIVLEAK: WhiteboxMetric[Comparison] = _register(
     WhiteboxMetric(
         "privleak",
         "1.0.0",
@@ -227,7 +253,7 @@ _register(
         privleak,
     )
 )
-_register(
+MIN_K_PERCENT: WhiteboxMetric[TokenScore] = _register(
     WhiteboxMetric(
         "min_k_percent",
         "2.0.0",

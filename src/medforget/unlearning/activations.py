@@ -25,6 +25,7 @@ from medforget.unlearning.base import UnlearningError
 
 if TYPE_CHECKING:
     import torch
+    from transformers import PreTrainedModel, ProcessorMixin
 
 
 @dataclass
@@ -69,8 +70,8 @@ class Hooked:
 
 
 def collect(
-    model: Any,
-    processor: Any,
+    model: PreTrainedModel,
+    processor: ProcessorMixin,
     rows: Sequence[Mapping[str, Any]],
     groups: Sequence[Sequence[str]],
     modules: Sequence[Hooked],
@@ -132,7 +133,7 @@ def _membership(groups: Sequence[Sequence[str]], device: Any) -> tuple[list[str]
     return names, membership
 
 
-def _register(model: Any, hooked: Hooked, batch: Mapping[str, Any], pooled: dict[str, Any]) -> Any:
+def _register(model: PreTrainedModel, hooked: Hooked, batch: Mapping[str, Any], pooled: dict[str, Any]) -> Any:
     def hook(_module: Any, args: tuple[Any, ...], output: Any) -> None:
         value = args[0] if hooked.capture == "input" else output
         value = (value[0] if isinstance(value, tuple) else value).detach().float()

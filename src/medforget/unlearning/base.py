@@ -11,10 +11,16 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from medforget.errors import ConfigError, MedForgetError
 from medforget.registry import Registry
+
+if TYPE_CHECKING:
+    from peft import PeftModel
+    from transformers import PreTrainedModel, ProcessorMixin
+
+    from medforget.unlearning.data import UnlearnData
 
 
 class UnlearningError(MedForgetError):
@@ -33,7 +39,7 @@ class Outcome:
         summary: small JSON facts about the run (steps, losses, ranks), kept in the record.
     """
 
-    model: Any
+    model: PreTrainedModel | PeftModel
     adapter: bool = False
     tensors: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -54,7 +60,7 @@ class Method(Protocol):
     #: a frozen dataclass (its fields are the hyperparameters)
     __dataclass_fields__: ClassVar[dict[str, Any]]
 
-    def run(self, model: Any, processor: Any, data: Any, seed: int) -> Outcome: ...
+    def run(self, model: PreTrainedModel, processor: ProcessorMixin, data: UnlearnData, seed: int) -> Outcome: ...
 
 
 METHODS: Registry[type[Method]] = Registry("unlearning method", providers="medforget.unlearning")

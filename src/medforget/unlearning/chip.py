@@ -32,6 +32,7 @@ from medforget.unlearning.data import RowTree, UnlearnData, row_tree
 
 if TYPE_CHECKING:
     import torch
+    from transformers import PreTrainedModel, ProcessorMixin
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Chip:
     include_padding: bool = False
     batch_size: int = 8
 
-    def run(self, model: Any, processor: Any, data: UnlearnData, seed: int) -> Outcome:
+    def run(self, model: PreTrainedModel, processor: ProcessorMixin, data: UnlearnData, seed: int) -> Outcome:
         found = chip(model, processor, data, self, seed)
         tensors = {
             f"{kind}/{name}": value for kind in ("units", "directions", "bases") for name, value in found[kind].items()
@@ -136,7 +137,7 @@ def sample_nodes(
     return groups
 
 
-def hooked_modules(model: Any, config: Chip) -> list[Hooked]:
+def hooked_modules(model: PreTrainedModel, config: Chip) -> list[Hooked]:
     from medforget.models.families import family_of
 
     family = family_of(model)
@@ -220,7 +221,7 @@ def project(weight: torch.Tensor, units: torch.Tensor, q: torch.Tensor) -> None:
 
 
 def activation_sums(
-    model: Any, processor: Any, data: UnlearnData, tree: RowTree, config: Chip, seed: int = 0
+    model: PreTrainedModel, processor: ProcessorMixin, data: UnlearnData, tree: RowTree, config: Chip, seed: int = 0
 ) -> tuple[dict[str, dict[str, Sums]], int]:
     """Step 1: the pooled activations of the hooked modules, summed per node of the target
     level and the level below (a seeded sample of each subtree's rows, ``tree`` being
@@ -247,7 +248,9 @@ def activation_sums(
     return sums, len(rows)
 
 
-def chip(model: Any, processor: Any, data: UnlearnData, config: Chip, seed: int = 0) -> dict[str, Any]:
+def chip(
+    model: PreTrainedModel, processor: ProcessorMixin, data: UnlearnData, config: Chip, seed: int = 0
+) -> dict[str, Any]:
     """Edit ``model`` in place; return what was selected and projected, and a summary."""
     tree = row_tree(data.forget, data.retain, data.levels)
     sums, forwarded = activation_sums(model, processor, data, tree, config, seed)

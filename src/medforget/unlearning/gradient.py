@@ -28,6 +28,9 @@ from medforget.unlearning.base import METHODS, Outcome
 
 if TYPE_CHECKING:
     import torch
+    from transformers import PreTrainedModel, ProcessorMixin
+
+    from medforget.unlearning.data import UnlearnData
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,12 @@ class GradientMethod:
     lora_dropout: float = 0.05
     bf16: bool = True
 
-    def loss(self, model: Any, forget: dict[str, Any], retain: dict[str, Any] | None, reference: Any) -> torch.Tensor:
+    def loss(
+        self, model: PreTrainedModel, forget: dict[str, Any], retain: dict[str, Any] | None, reference: Any
+    ) -> torch.Tensor:
         raise NotImplementedError
 
-    def run(self, model: Any, processor: Any, data: Any, seed: int) -> Outcome:
+    def run(self, model: PreTrainedModel, processor: ProcessorMixin, data: UnlearnData, seed: int) -> Outcome:
         return train(self, model, processor, data, seed)
 
 
@@ -141,7 +146,7 @@ def _inputs(batch: dict[str, Any]) -> dict[str, Any]:
 class _Reference:
     """The model before unlearning, frozen: a copy, or (under LoRA) the base with the adapter off."""
 
-    def __init__(self, model: Any, lora: bool):
+    def __init__(self, model: PreTrainedModel, lora: bool):
         self.model = model if lora else copy.deepcopy(model).eval().requires_grad_(False)
         self.lora = lora
 
@@ -155,7 +160,9 @@ class _Reference:
             return self.model(**_inputs(batch))
 
 
-def train(method: GradientMethod, model: Any, processor: Any, data: Any, seed: int) -> Outcome:
+def train(
+    method: GradientMethod, model: PreTrainedModel, processor: ProcessorMixin, data: UnlearnData, seed: int
+) -> Outcome:
     import torch
     from accelerate import Accelerator
     from tqdm import tqdm

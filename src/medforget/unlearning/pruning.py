@@ -20,6 +20,9 @@ from medforget.unlearning.base import METHODS, Outcome
 
 if TYPE_CHECKING:
     import torch
+    from transformers import PreTrainedModel, ProcessorMixin
+
+    from medforget.unlearning.data import UnlearnData
 
 
 @METHODS.register
@@ -39,7 +42,7 @@ class Pruning:
     max_rows: int = 1000
     batch_size: int = 8
 
-    def run(self, model: Any, processor: Any, data: Any, seed: int) -> Outcome:
+    def run(self, model: PreTrainedModel, processor: ProcessorMixin, data: UnlearnData, seed: int) -> Outcome:
         import torch
 
         modules = pruned_modules(model, self.last_layers)
@@ -65,7 +68,7 @@ class Pruning:
         )
 
 
-def pruned_modules(model: Any, last_layers: int | None) -> list[Hooked]:
+def pruned_modules(model: PreTrainedModel, last_layers: int | None) -> list[Hooked]:
     """The ``down_proj`` of each pruned decoder layer, read at its input (the MLP's units)."""
     from medforget.models.families import family_of
 

@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import medforget
 from medforget.outputs import check_replaceable, folder_in_place
@@ -23,6 +23,9 @@ from medforget.records import to_json
 from medforget.unlearning.base import METHODS, Outcome, configure
 
 UNLEARNING_VERSION = "1.0.0"
+
+if TYPE_CHECKING:
+    from transformers import ProcessorMixin
 
 
 def method_for(name: str, params: Mapping[str, Any], track: str = "model") -> Any:
@@ -77,7 +80,7 @@ def unlearn(
     return record
 
 
-def _save(outcome: Outcome, processor: Any, base: Path, out: Path, record: Mapping[str, Any]) -> None:
+def _save(outcome: Outcome, processor: ProcessorMixin, base: Path, out: Path, record: Mapping[str, Any]) -> None:
     from safetensors.torch import save_file
 
     with folder_in_place(out) as staging:
