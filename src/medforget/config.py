@@ -284,71 +284,10 @@ def check_types(cls: type, values: Mapping[str, Any], where: str = "") -> dict[s
     may be given as a string; a float as an int), or a :class:`ConfigError` naming the field."""
     import typing
 
+    from medforget.records import convert
+
     hints = typing.get_type_hints(cls)
-    out = {}
-    for key, value in values.items():
-        converted = _convert(value, hints[key])
-        if converted is _WRONG:
-            raise ConfigError(
-                f"config {where}{key} must be {_describe(hints[key])}, found {type(value).__name__} {_short(value)}"
-            )
-        out[key] = converted
-    return out
-
-
-_WRONG = object()
-
-
-def _convert(value: Any, kind: Any) -> Any:
-    """``value`` as ``kind`` (the field types config uses), or :data:`_WRONG`."""
-    import types
-    import typing
-
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        return next((v for a in args if a is not type(None) and (v := _convert(value, a)) is not _WRONG), _WRONG)
-    if kind is Path:
-        return Path(value) if isinstance(value, (str, Path)) and str(value) else _WRONG
-    if kind is bool:
-        return value if isinstance(value, bool) else _WRONG
-    if kind is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else _WRONG
-    if kind is float:
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _WRONG
-    if kind is str:
-        return value if isinstance(value, str) else _WRONG
-    if origin is tuple:
-        ok = isinstance(value, (list, tuple)) and all(_convert(v, args[0]) is not _WRONG for v in value)
-        return tuple(value) if ok else _WRONG
-    if origin in (Mapping, dict):
-        ok = isinstance(value, Mapping) and all(
-            _convert(k, args[0]) is not _WRONG and _convert(v, args[1]) is not _WRONG for k, v in value.items()
-        )
-        return dict(value) if ok else _WRONG
-    return value
-
-
-def _describe(kind: Any) -> str:
-    import typing
-
-    names = {
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        bool: "true or false",
-        Path: "a path",
-        type(None): "null",
-    }
-    if typing.get_args(kind) and typing.get_origin(kind) not in (tuple, Mapping, dict):
-        return " or ".join(_describe(a) for a in typing.get_args(kind))
-    if typing.get_origin(kind) is tuple:
-        return f"a list of {_describe(typing.get_args(kind)[0]).removeprefix('a ').removeprefix('an ')}s"
-    if typing.get_origin(kind) in (Mapping, dict):
-        key, value = typing.get_args(kind)
-        return f"a mapping of {_describe(key)} to {_describe(value)}"
-    return names.get(kind, str(kind))
+    return {key: convert(value, hints[key], f"config {where}{key}", ConfigError) for key, value in values.items()}
 
 
 def _short(value: Any, limit: int = 80) -> str:

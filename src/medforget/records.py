@@ -3,7 +3,7 @@ build's manifest, an evaluation's results) are declared once, as dataclasses, wr
 :func:`to_json` and read back by :func:`from_json`, which checks every field's type and names
 the first one that is wrong, so no reader indexes a dict by string and trusts what it finds.
 
-Field types are those JSON can carry: ``str``, ``int``, ``float``, ``bool``, ``None`` unions,
+Field types are those JSON can carry: ``str``, ``int``, ``float``, ``bool``, ``Path`` (a string), ``None`` unions,
 ``Literal[...]`` choices, ``tuple[X, ...]`` (a JSON list), ``Mapping[str, X]`` (an object),
 nested records, and ``Any`` for what the record passes through unread. Keys a record does not
 declare are ignored (the schema version says what a file holds); a declared key without a
@@ -17,6 +17,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from medforget.errors import MedForgetError
@@ -54,13 +55,16 @@ def from_json(kind: type[R], data: Any, where: str, error: type[MedForgetError])
     values = {}
     for field in dataclasses.fields(kind):  # type: ignore[arg-type]
         if field.name in data:
-            values[field.name] = _value(data[field.name], hints[field.name], f"{where}.{field.name}", error)
+            values[field.name] = convert(data[field.name], hints[field.name], f"{where}.{field.name}", error)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise error(f"{where} has no {field.name!r}")
     return kind(**values)
 
 
-def _value(value: Any, kind: Any, where: str, error: type[MedForgetError]) -> Any:
+def convert(value: Any, kind: Any, where: str, error: type[MedForgetError]) -> Any:
+    """``value`` as the declared type ``kind`` (see the module docstring; a path may also be
+    given as a string, a tuple as a list or a tuple), or ``error`` naming ``where`` and what it
+    must be. The one conversion of typed values: config files use it too."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if kind is Any:
         return value
@@ -68,12 +72,17 @@ def _value(value: Any, kind: Any, where: str, error: type[MedForgetError]) -> An
         if value is None and type(None) in args:
             return None
         options = [a for a in args if a is not type(None)]
+        if all(option in _KINDS for option in options):  # scalars: say every type it may be
+            for option in options:
+                if (converted := _scalar(value, option)) is not _WRONG:
+                    return converted
+            raise error(f"{where} must be {describe(kind)}, found {_name(value)}")
         for option in options[:-1]:
             try:
-                return _value(value, option, where, error)
+                return convert(value, option, where, error)
             except MedForgetError:
                 continue
-        return _value(value, options[-1], where, error)
+        return convert(value, options[-1], where, error)
     if origin is typing.Literal:
         if any(value == choice and type(value) is type(choice) for choice in args):
             return value
@@ -81,23 +90,56 @@ def _value(value: Any, kind: Any, where: str, error: type[MedForgetError]) -> An
     if dataclasses.is_dataclass(kind):
         return from_json(kind, value, where, error)  # type: ignore[arg-type]
     if origin is tuple:
-        if not isinstance(value, list):
-            raise error(f"{where} must be a list, found {_name(value)}")
-        return tuple(_value(item, args[0], f"{where}[{n}]", error) for n, item in enumerate(value))
+        if not isinstance(value, (list, tuple)):
+            raise error(f"{where} must be {describe(kind)}, found {_name(value)}")
+        return tuple(convert(item, args[0], f"{where}[{n}]", error) for n, item in enumerate(value))
     if origin in (Mapping, dict):
         if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
-            raise error(f"{where} must be an object, found {_name(value)}")
-        return {key: _value(item, args[1], f"{where}.{key}", error) for key, item in value.items()}
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind in (str, int, float, bool) and isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
-        return value
-    if kind in (str, int, float, bool):
-        raise error(f"{where} must be {_KINDS[kind]}, found {_name(value)}")
+            raise error(f"{where} must be {describe(kind)}, found {_name(value)}")
+        return {key: convert(item, args[1], f"{where}.{key}", error) for key, item in value.items()}
+    if kind in _KINDS:
+        if (converted := _scalar(value, kind)) is _WRONG:
+            raise error(f"{where} must be {describe(kind)}, found {_name(value)}")
+        return converted
     raise TypeError(f"{where}: records cannot hold {kind!r}")  # a record declared wrong: a bug
 
 
-_KINDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_WRONG = object()
+
+
+def _scalar(value: Any, kind: type) -> Any:
+    """``value`` as the scalar ``kind`` (an int is a float; a bool is neither), or :data:`_WRONG`."""
+    if kind is Path:
+        return Path(value) if isinstance(value, (str, Path)) and str(value) else _WRONG
+    if isinstance(value, bool) and kind is not bool:
+        return _WRONG
+    if kind is float and isinstance(value, int):
+        return float(value)
+    return value if isinstance(value, kind) else _WRONG
+
+
+def describe(kind: Any) -> str:
+    """What a value of the declared type is, in words: "an integer or null", "a list of strings"."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(describe(a) for a in args)
+    if origin is tuple:
+        return f"a list of {describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
+    if origin in (Mapping, dict):
+        return f"a mapping of {describe(args[0])} to {describe(args[1])}"
+    if dataclasses.is_dataclass(kind):
+        return "a JSON object"
+    return _KINDS.get(kind, str(kind))
+
+
+_KINDS: dict[Any, str] = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    Path: "a path",
+    type(None): "null",
+}
 
 
 def _name(value: Any) -> str:
