@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup build-dataset test test-slow quality bench reference-models tiny-methods leaderboard board-submissions llm-serve clean
+.PHONY: setup build-dataset test test-slow quality bench base-model reference-models tiny-methods leaderboard board-submissions llm-serve clean
 
 setup: $(STAMP)
 
@@ -65,6 +65,16 @@ reference-models: $(STAMP)
 	$(VENV)/bin/medforget train --dataset medforget-tiny --out models/tiny/target --require-knowledge
 	for level in institution patient study section; do \
 		$(VENV)/bin/medforget train --dataset medforget-tiny --without $$level --out models/tiny/retain-$$level; done
+
+# The CPU track's base model: a base corpus (the base preset built apart from the tiny benchmark:
+# none of its studies, report sentences, images or identities; medforget.build.disjoint proves it
+# when the corpus is built and again when a model is fine-tuned from the base), then a tiny LLaVA
+# trained on all of it. `medforget train --base models/tiny/base` fine-tunes from it.
+BASE_EPOCHS ?= 6
+base-model: $(STAMP)
+	$(MF) build --preset tiny --out medforget-tiny
+	$(MF) build --preset base --option exclude=medforget-tiny --out medforget-base
+	$(MF) train --dataset medforget-base --out models/tiny/base --epochs $(BASE_EPOCHS)
 
 # Every unlearning method at every level of the tiny track, each evaluated against the target
 # (sibling damage, utility kept) and the level's retain model (PrivLeak, forget quality, normalised

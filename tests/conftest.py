@@ -48,6 +48,17 @@ def tiny_build(tiny: Prepared, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="session")
+def base_build(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small base corpus kept apart from ``tiny_build`` (the base preset, fewer patients)."""
+    from medforget.build.pipeline import build
+
+    config = dataclasses.replace(preset("base"), n_patients=6, n_institutions=4, n_utility_images=8)
+    out = tmp_path_factory.mktemp("base") / "base"
+    build(config.with_options(exclude=str(tiny_build)), out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_rows(tiny_build: Path) -> list[dict]:
     """12 image rows and 12 text-only rows of ``train``."""
     from medforget.dataset import load_rows

@@ -9,9 +9,10 @@ from medforget.llm.client import Endpoint
 
 
 def test_presets_exist_and_are_ordered_by_size():
-    assert set(PRESETS) == {"tiny", "default", "full"}
+    assert list(PRESETS) == ["tiny", "default", "full", "base"]  # the benchmark's by size, then the base corpus
     assert preset("tiny").n_patients < preset("default").n_patients
     assert preset("full").n_patients is None
+    assert preset("base").seed != preset("tiny").seed  # other groupings, other identities
 
 
 def test_unknown_key_names_it_and_suggests():

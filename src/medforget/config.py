@@ -236,6 +236,18 @@ PRESETS: dict[str, BuildConfig] = {
         rephrase_facts_per_level=100,
         n_utility_images=400,
     ),
+    # the CPU track's pretraining material: built with --option exclude=<the benchmark build>, so
+    # its reports, images and identities are none of the benchmark's (medforget.build.disjoint)
+    "base": BuildConfig(
+        preset="base",
+        seed=1,
+        n_institutions=8,
+        n_patients=60,
+        n_holdout_patients=2,
+        targets_per_level={"institution": 1, "patient": 1, "study": 2, "section": 4},
+        rephrase_facts_per_level=3,
+        n_utility_images=400,
+    ),
 }
 
 

@@ -59,3 +59,20 @@ def test_the_tiny_track_trains_a_qwen2_5_vl_too(tiny_build: Path, tmp_path: Path
     assert config["model_type"] == "qwen2_5_vl" and config["tiny_spec"]["family"] == "qwen2_5_vl"
     rows = load_rows(tiny_build, "patient", "forget")[:2]
     assert len(TransformersAdapter(tmp_path / "qwen", max_new_tokens=2).generate(rows)) == 2
+
+
+def test_a_model_fine_tuned_from_a_base_starts_from_its_weights_and_names_it(
+    base_build: Path, tiny_build: Path, tmp_path: Path
+):
+    base = train_tiny(base_build, tmp_path / "base", SMOKE).out
+    target = train_tiny(tiny_build, tmp_path / "target", dataclasses.replace(SMOKE, epochs=1), base=base).out
+    record = json.loads((target / "medforget_training.json").read_text())
+    assert record["base"]["path"] == str(base) and record["base"]["training"]["dataset"] == str(base_build)
+    assert (target / "tokenizer.json").read_bytes() == (base / "tokenizer.json").read_bytes()  # the base's vocabulary
+
+
+def test_a_base_not_trained_on_a_base_corpus_is_refused(trained: Path, tiny_build: Path, tmp_path: Path):
+    from medforget.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not a base corpus: it was built without --option exclude"):
+        train_tiny(tiny_build, tmp_path / "target", SMOKE, base=trained)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 import medforget
 from medforget.build.card import CARD_VERSION, dataset_card
+from medforget.build.disjoint import check_disjoint
 from medforget.build.export import EXPORT_VERSION, ShardWriter
 from medforget.builders import BUILDERS, SkipLog
 from medforget.builders.base import Builder, SourceData
@@ -205,6 +206,10 @@ def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = Non
             raise LeakError(
                 "the build fails its leak checks; nothing was written to {}:\n{}".format(out, "\n".join(report.lines()))
             )
+        exclude = prepared.config.source_options.get("exclude")
+        if exclude is not None:  # a base corpus: proven apart from its benchmark before it is kept
+            with _timed(timings, "disjoint"):
+                check_disjoint(tmp, Path(exclude), prepared.config.source_options, f"{out} (nothing was written)")
         (tmp / "README.md").write_text(dataset_card(manifest, report.to_json()), encoding="utf-8")
     return manifest
 

@@ -207,6 +207,10 @@ class Builder(ABC, Generic[P]):
 
         return IdentityFactory(self.config.seed)
 
+    def study_keys(self) -> set[str]:
+        """The source key of every study this build holds, holdout patients included."""
+        return {study.key for patient in self.read().chosen for study in self.patient(patient).studies}
+
     # the template ------------------------------------------------------------------------
 
     def load(self) -> SourceData:

@@ -8,7 +8,7 @@ identity does not depend on the order entities are made in. Values that must be 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from faker import Faker
@@ -16,6 +16,17 @@ from faker import Faker
 from medforget.hierarchy import stable_int
 
 IDENTITIES_VERSION = "1.0.0"
+#: (level, attribute) of a built row -> the kind of identity it holds (see :meth:`IdentityFactory.reserve`)
+IDENTITY_KINDS: Mapping[tuple[str, str], str] = {
+    ("network", "name"): "network",
+    ("network", "city"): "city",
+    ("institution", "name"): "hospital",
+    ("institution", "city"): "city",
+    ("patient", "name"): "patient name",
+    ("patient", "mrn"): "mrn",
+    ("study", "accession"): "accession",
+    ("study", "physician"): "physician",
+}
 
 _HOSPITAL_SUFFIXES = {
     "teaching": ("University Hospital", "Academic Medical Center", "University Medical Center"),
@@ -73,6 +84,15 @@ class IdentityFactory:
         self.seed = seed
         self._faker = Faker("en_US")
         self._taken: set[tuple[str, str]] = set()
+        self._physicians_reserved: set[str] = set()
+
+    def reserve(self, kind: str, values: Iterable[str]) -> None:
+        """Never hand out ``values`` of ``kind`` (see :data:`IDENTITY_KINDS`): the identities of
+        another build this one must share none with (a base corpus and its benchmark)."""
+        if kind == "physician":  # not unique within a build, but kept apart from another one
+            self._physicians_reserved.update(values)
+        else:
+            self._taken.update((kind, value) for value in values)
 
     def _seeded(self, key: str) -> Faker:
         self._faker.seed_instance(stable_int(str(self.seed), key))
@@ -121,9 +141,12 @@ class IdentityFactory:
 
     def study(self, key: str, date: dt.date) -> StudyIdentity:
         accession = self._unique("accession", key, lambda f: f.numerify("ACC#########"))
-        fake = self._seeded(f"physician:{key}")
-        physician = f"Dr. {fake.first_name()} {fake.last_name()}"
-        return StudyIdentity(date=date, accession=accession, physician=physician)
+        for attempt in range(1000):
+            fake = self._seeded(f"physician:{key}" + (f"#{attempt}" if attempt else ""))
+            physician = f"Dr. {fake.first_name()} {fake.last_name()}"
+            if physician not in self._physicians_reserved:
+                return StudyIdentity(date=date, accession=accession, physician=physician)
+        raise RuntimeError(f"could not draw a physician for {key}")  # 1000 reserved names: a bug
 
     def sex(self, key: str) -> str:
         """A sex for a patient whose reports do not say."""

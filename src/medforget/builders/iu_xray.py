@@ -103,6 +103,10 @@ class IUXrayOptions(SourceOptions):
     reports_archive: Path | None = None
     #: a folder of real Open-i PNGs (``NLMCXR_png``) to use instead of rendered images
     images_dir: Path | None = None
+    #: a built dataset of this source this build must share nothing with (how a base corpus is
+    #: kept apart from its benchmark): its studies, every report sharing a sentence with it, and
+    #: its identities are left out; ``medforget.build.disjoint`` proves it when the build ends
+    exclude: Path | None = None
 
 
 @BUILDERS.register
@@ -132,7 +136,28 @@ class IUXrayBuilder(Builder[Sequence[Report]]):
         reports = list(self._read_reports())
         if self.options.images_dir is not None:
             reports = [r for r in reports if self._real_image(r) is not None or self._skip_no_image(r)]
+        if self.options.exclude is not None:
+            reports = self._apart_from(self.options.exclude, reports)
         return self._patients(reports)
+
+    def _apart_from(self, dataset: Path, reports: list[Report]) -> list[Report]:
+        """``reports`` less the studies of the build in ``dataset`` and every report sharing a
+        sentence with it (counted, not bad input); its identities are never drawn here."""
+        from medforget.builders.exclusion import footprint, normalise_sentence
+
+        own = {key: value for key, value in vars(self.options).items() if key != "exclude"}
+        away = footprint(dataset, own)
+        for kind in dict.fromkeys(kind for kind, _ in away.identities):
+            self.identities.reserve(kind, (value for k, value in away.identities if k == kind))
+        kept = []
+        for report in reports:
+            if report.report_id in away.study_keys:
+                self.skips.count(report.report_id, f"a study of the excluded build {dataset.name}")
+            elif any(normalise_sentence(text) in away.sentences for _, text in report.sections):
+                self.skips.count(report.report_id, f"shares a report sentence with the excluded build {dataset.name}")
+            else:
+                kept.append(report)
+        return kept
 
     def _patients(self, reports: list[Report]) -> Patients[Sequence[Report]]:
         groups = self._group_into_patients(reports)

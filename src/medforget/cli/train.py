@@ -31,6 +31,14 @@ def add(commands: argparse._SubParsersAction) -> None:
         help="a local image-text-to-text checkpoint to fine-tune with LoRA",
     )
     train.add_argument(
+        "--base",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="a tiny-track base checkpoint (trained on a base corpus, see `make base-model`) to fine-tune "
+        "instead of starting from random weights; its corpus is first proven disjoint from --dataset",
+    )
+    train.add_argument(
         "--require-knowledge",
         action="store_true",
         help="exit 1 unless the model reaches the bar on the rows it saw "
@@ -52,6 +60,8 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.without is not None and args.without not in levels:
         raise ConfigError(f"--without {args.without!r}: {args.dataset} has the levels {', '.join(levels)}")
     without = (args.without, "forget") if args.without else None
+    if args.base_model is not None and args.base is not None:
+        raise ConfigError("--base (a tiny-track base) and --base-model (LoRA on a real checkpoint) exclude each other")
     if args.base_model is not None:
         record = finetune_lora(
             args.base_model, args.dataset, args.out, dataclasses.replace(LoraRecipe(), **overrides), without
@@ -61,7 +71,7 @@ def _run_train(args: argparse.Namespace) -> int:
             f"final loss {record['final_loss']:.4f}, {record['seconds']:.0f}s"
         )
     else:
-        result = train_tiny(args.dataset, args.out, dataclasses.replace(TrainConfig(), **overrides), without)
+        result = train_tiny(args.dataset, args.out, dataclasses.replace(TrainConfig(), **overrides), without, args.base)
         print(
             f"trained {args.out} on {result.rows} rows: {result.steps} steps, final loss {result.final_loss:.4f}, "
             f"{result.seconds:.0f}s"

@@ -1,15 +1,19 @@
 """The tiny track's reference models, trained on CPU from a built dataset.
 
-The target model is fine-tuned on the ``train`` config; a retain model on the same rows less
-one level's ``forget`` split. Tokenizer and initial weights are shared by every reference
-model of a dataset (the tokenizer is trained on the ``train`` text once, the weights come from
-one seed), so target and retain models differ only by the data they saw. Seeds, thread count
+The target model is trained on the ``train`` config; a retain model on the same rows less one
+level's ``forget`` split. Either starts from random weights, or from a *base* checkpoint
+pretrained on a base corpus (a build with ``exclude``: its ``train`` and ``utility`` rows),
+which :mod:`medforget.build.disjoint` proves shares nothing with the benchmark. Tokenizer and
+initial weights are shared by every reference model of a dataset (the base's, or a tokenizer
+trained on the ``train`` text once and weights from one seed), so target and retain models
+differ only by the data they saw. Seeds, thread count
 and deterministic kernels make a run bit-for-bit reproducible on the same machine kind and
 thread count; elsewhere, within the tolerances of :mod:`medforget.reproducibility`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -19,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medforget.dataset import load_rows
+from medforget.dataset import load_rows, read_manifest
 from medforget.models.tiny import TinySpec, build_model, build_processor, train_tokenizer
 from medforget.training.data import training_rows
 
@@ -51,25 +55,68 @@ class TrainResult:
     seconds: float
 
 
-def train_tiny(dataset: Path, out: Path, config: TrainConfig, without: tuple[str, str] | None = None) -> TrainResult:
-    """Train a tiny LLaVA on ``train`` (less the rows of the ``without`` split) into ``out``."""
+def train_tiny(
+    dataset: Path,
+    out: Path,
+    config: TrainConfig,
+    without: tuple[str, str] | None = None,
+    base: Path | None = None,
+) -> TrainResult:
+    """Train a tiny LLaVA on ``train`` (less the rows of the ``without`` split) into ``out``:
+    from random weights, or fine-tuned from the ``base`` checkpoint (its tokenizer and weights),
+    whose corpus must first be proven disjoint from ``dataset`` (:func:`base_corpus`)."""
     import torch
 
     start = time.perf_counter()
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(True)
     rows = load_rows(dataset, "train", "train")
-    tokenizer = train_tokenizer(_texts(rows), config.spec.vocab_size, config.spec.family)
+    if is_base_corpus(dataset):  # pretraining material: its utility rows teach reading findings too
+        rows += load_rows(dataset, "utility", "test")
+    if base is not None:
+        from medforget.build.disjoint import check_disjoint
+        from medforget.models.families import load_checkpoint
+
+        check_disjoint(base_corpus(base), dataset, {})
+        model, processor = load_checkpoint(base)
+        config = dataclasses.replace(
+            config, spec=TinySpec(**_read_json(base / "medforget_training.json")["config"]["spec"])
+        )
+    else:
+        tokenizer = train_tokenizer(_texts(rows), config.spec.vocab_size, config.spec.family)
+        processor = build_processor(tokenizer, config.spec)
+        model = build_model(tokenizer, config.spec, config.seed)
     rows = training_rows(rows, dataset, without, config.max_rows, config.seed)
-    processor = build_processor(tokenizer, config.spec)
-    model = build_model(tokenizer, config.spec, config.seed)
     steps, loss = fit(model, processor, rows, config)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     result = TrainResult(out, len(rows), steps, loss, time.perf_counter() - start)
-    _write_record(out, dataset, config, without, result)
+    _write_record(out, dataset, config, without, result, base)
     return result
+
+
+def is_base_corpus(dataset: Path) -> bool:
+    """Whether ``dataset`` was built apart from a benchmark (``--option exclude=...``)."""
+    return read_manifest(dataset).config.get("source_options", {}).get("exclude") is not None
+
+
+def base_corpus(base: Path) -> Path:
+    """The dataset a base checkpoint was trained on, as its training record names it, checked
+    to be the same build (its manifest's sha256) and to be a base corpus (built with ``exclude``)."""
+    from medforget.errors import ConfigError
+    from medforget.outputs import sha256_file
+
+    path = base / "medforget_training.json"
+    record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    corpus = Path(record.get("dataset") or "")
+    if not record.get("dataset") or not (corpus / "manifest.json").is_file():
+        raise ConfigError(f"{base} names no base corpus it was trained on (a tiny-track record with 'dataset')")
+    if sha256_file(corpus / "manifest.json") != record.get("dataset_manifest_sha256"):
+        raise ConfigError(f"{corpus} is not the build {base} was trained on (its manifest changed); rebuild the base")
+    if not is_base_corpus(corpus):
+        raise ConfigError(f"{corpus} is not a base corpus: it was built without --option exclude=<benchmark>")
+    return corpus
 
 
 def _texts(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -138,17 +185,23 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
 
 
 def _write_record(
-    out: Path, dataset: Path, config: TrainConfig, without: tuple[str, str] | None, result: TrainResult
+    out: Path,
+    dataset: Path,
+    config: TrainConfig,
+    without: tuple[str, str] | None,
+    result: TrainResult,
+    base: Path | None,
 ) -> None:
     """``medforget_training.json``, and the model card (README.md) rendered from it."""
     from medforget.build.card import model_card
-    from medforget.dataset import read_manifest
     from medforget.outputs import sha256_file
     from medforget.reproducibility import machine
 
     record = {
         "training_version": TRAINING_VERSION,
+        "dataset": str(dataset),
         "dataset_manifest_sha256": sha256_file(dataset / "manifest.json"),
+        "base": None if base is None else {"path": str(base), "training": _read_json(base / "medforget_training.json")},
         "without": list(without) if without else None,
         "config": asdict(config),
         "rows": result.rows,
@@ -159,3 +212,7 @@ def _write_record(
     }
     (out / "medforget_training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     (out / "README.md").write_text(model_card(record, read_manifest(dataset)), encoding="utf-8")
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
