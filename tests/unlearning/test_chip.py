@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from medforget.models.families import family_of, load_checkpoint
+from medforget.unlearning.base import UnlearningError
 from medforget.unlearning.chip import (
     Chip,
     activation_sums,
@@ -120,6 +121,45 @@ def test_units_are_chosen_by_mean_absolute_difference_and_directions_restricted_
     assert torch.allclose(found[name], (expected / expected.norm()).unsqueeze(0))
     same = {**stats, "retain:D": {name: sums([5.0, 7.0, -4.0, 0.0])}}
     assert name not in directions(same, [("A", ["D"])], units)  # a zero difference is dropped
+
+
+def test_published_unit_counting_weighs_a_row_once_per_node_that_sampled_it():
+    """A row under the target and under its child adds into both groups: the published code
+    concatenates them, so that row counts twice and can move the selection."""
+    name = "m"
+    stats = {
+        "forget": {name: sums([4.0, 0.0], [0.0, 3.0])},
+        "retain": {name: sums([0.0, 0.0])},
+        "forget:T": {name: sums([4.0, 0.0], [0.0, 3.0])},
+        "forget:T-child": {name: sums([0.0, 3.0])},  # the second row again, under the child
+        "retain:R": {name: sums([0.0, 0.0])},
+    }
+    assert select_units(stats, top_k_percent=50)[name].tolist() == [0]  # scores 2.0, 1.5
+    assert select_units(stats, top_k_percent=50, per_node=True)[name].tolist() == [1]  # 4/3, 6/3
+
+
+def test_a_relative_floor_drops_rounding_noise_an_absolute_one_keeps():
+    name = "m"
+    big = [1000.0, -1000.0]
+    stats = {
+        "forget:A": {name: sums([1000.0 + 1e-4, -1000.0])},
+        "retain:B": {name: sums(big)},
+    }
+    units = {name: torch.tensor([0, 1])}
+    assert name in directions(stats, [("A", ["B"])], units)  # norm 1e-4 > 1e-8: projected
+    assert name not in directions(stats, [("A", ["B"])], units, relative_floor=1e-5)  # 1e-4 < 1e-5 * 2828
+    assert name in directions(stats, [("A", ["B"])], units, relative_floor=1e-9)
+
+
+def test_chip_forwards_only_the_image_rows_in_the_published_layout(knowing, small_data):
+    model, processor = load_checkpoint(knowing)
+    everything = Chip().run(model, processor, small_data, seed=0).summary["rows_forwarded"]
+    model, processor = load_checkpoint(knowing)
+    images = Chip(modality="image").run(model, processor, small_data, seed=0).summary["rows_forwarded"]
+    image_rows = sum(r["modality"] == "image" for r in [*small_data.forget, *small_data.retain])
+    assert images == image_rows < everything
+    with pytest.raises(UnlearningError, match="modality must be one of all, image"):
+        Chip(modality="text")
 
 
 def test_the_basis_keeps_the_smallest_rank_that_reaches_tau():
