@@ -70,11 +70,10 @@ reference-models: $(STAMP)
 # none of its studies, report sentences, images or identities; medforget.build.disjoint proves it
 # when the corpus is built and again when a model is fine-tuned from the base), then a tiny LLaVA
 # trained on all of it. `medforget train --base models/tiny/base` fine-tunes from it.
-BASE_EPOCHS ?= 6
 base-model: $(STAMP)
 	$(MF) build --preset tiny --out medforget-tiny
 	$(MF) build --preset base --option exclude=medforget-tiny --out medforget-base
-	$(MF) train --dataset medforget-base --out models/tiny/base --epochs $(BASE_EPOCHS)
+	$(MF) train --dataset medforget-base --out models/tiny/base
 
 # Every unlearning method at every level of the tiny track, each evaluated against the target
 # (sibling damage, utility kept) and the level's retain model (PrivLeak, forget quality, normalised

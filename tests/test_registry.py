@@ -118,3 +118,13 @@ def test_ls_lists_each_kind_and_its_names(capsys):
     assert all(f"{kind}:" in out for kind in KINDS) and "value_leak" in out and "npo" in out
     assert main(["ls", "methods", "--names"]) == 0
     assert capsys.readouterr().out.split() == registry("methods").names()
+
+
+def test_the_order_is_the_providers_whatever_was_imported_first():
+    """A module imported early (by a test, a CLI path) must not move its entries to the front."""
+    code = (
+        "import medforget.builders.openi, medforget.unlearning.pruning; from medforget.cli.ls import registry; "
+        "print(registry('sources').names()[0], registry('methods').names()[0])"
+    )
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert first == ["dicom", "chip"]  # the providers' first modules, as a lookup alone gives them

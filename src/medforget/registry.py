@@ -3,7 +3,8 @@ families): the one place a new one is declared, from which everything else is de
 choices and help, ``medforget ls``, the Makefile's lists, test parametrisation, board columns).
 
 An entry carries its own name (``entry.name``), so it is never written twice; entries keep the
-order they were declared in; each has a one-line description (its ``description`` attribute or
+order they were declared in (with ``providers``: the order of their modules in that package,
+then of declaration, whatever imported one first); each has a one-line description (its ``description`` attribute or
 the first line of its docstring). A registry may name the package whose modules declare its
 entries (``providers``): they are imported on the first lookup, so a new module there is found
 without being listed anywhere.
@@ -72,8 +73,14 @@ class Registry(Generic[T]):
         if not self._loaded:
             self._loaded = True
             package = importlib.import_module(self.providers)  # type: ignore[arg-type]
-            for module in pkgutil.iter_modules(package.__path__, f"{self.providers}."):
-                importlib.import_module(module.name)
+            modules = [module.name for module in pkgutil.iter_modules(package.__path__, f"{self.providers}.")]
+            for name in modules:
+                importlib.import_module(name)
+            # the providers' order, then declaration order: never whichever module was imported first
+            rank = {name: index for index, name in enumerate(modules)}
+            self._entries = dict(
+                sorted(self._entries.items(), key=lambda item: rank.get(getattr(item[1], "__module__", ""), len(rank)))
+            )
         return self._entries
 
 

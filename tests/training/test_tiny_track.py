@@ -64,11 +64,19 @@ def test_the_tiny_track_trains_a_qwen2_5_vl_too(tiny_build: Path, tmp_path: Path
 def test_a_model_fine_tuned_from_a_base_starts_from_its_weights_and_names_it(
     base_build: Path, tiny_build: Path, tmp_path: Path
 ):
+    from safetensors.torch import load_file
+
     base = train_tiny(base_build, tmp_path / "base", SMOKE).out
-    target = train_tiny(tiny_build, tmp_path / "target", dataclasses.replace(SMOKE, epochs=1), base=base).out
+    fine_tune = dataclasses.replace(SMOKE, epochs=1, rehearsal_rows=8, freeze_vision=True)
+    target = train_tiny(tiny_build, tmp_path / "target", fine_tune, base=base).out
     record = json.loads((target / "medforget_training.json").read_text())
     assert record["base"]["path"] == str(base) and record["base"]["training"]["dataset"] == str(base_build)
+    assert record["rows"] == 16 + 8  # the dataset's sample and the rehearsed base rows
     assert (target / "tokenizer.json").read_bytes() == (base / "tokenizer.json").read_bytes()  # the base's vocabulary
+    before, after = load_file(base / "model.safetensors"), load_file(target / "model.safetensors")
+    vision = [k for k in before if "vision_tower" in k]
+    assert vision and all(torch.equal(before[k], after[k]) for k in vision)  # frozen
+    assert not all(torch.equal(before[k], after[k]) for k in before)  # the rest trained
 
 
 def test_a_base_not_trained_on_a_base_corpus_is_refused(trained: Path, tiny_build: Path, tmp_path: Path):

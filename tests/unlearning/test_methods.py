@@ -80,7 +80,7 @@ def test_the_output_is_a_checkpoint_with_its_record_and_state(knowing, tiny_buil
     assert saved == record
     assert saved["method"] == {
         "name": "chip",
-        "version": "1.0.0",
+        "version": "1.1.0",
         "hyperparameters": {
             "top_k_percent": 20,
             "tau": 0.95,
@@ -89,6 +89,9 @@ def test_the_output_is_a_checkpoint_with_its_record_and_state(knowing, tiny_buil
             "max_per_node": 500,
             "hook_projector": None,
             "include_padding": False,
+            "modality": "all",
+            "per_node_counts": False,
+            "relative_floor": None,
             "batch_size": 8,
         },
     }

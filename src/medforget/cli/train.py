@@ -53,7 +53,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from medforget.dataset import read_manifest
     from medforget.evaluators.knowledge import record_knowledge, shortfalls, table
     from medforget.training.lora import LoraRecipe, finetune_lora
-    from medforget.training.tiny_track import TrainConfig, train_tiny
+    from medforget.training.tiny_track import recipe, train_tiny
 
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
     levels = list(read_manifest(args.dataset).targets)
@@ -71,7 +71,8 @@ def _run_train(args: argparse.Namespace) -> int:
             f"final loss {record['final_loss']:.4f}, {record['seconds']:.0f}s"
         )
     else:
-        result = train_tiny(args.dataset, args.out, dataclasses.replace(TrainConfig(), **overrides), without, args.base)
+        config = dataclasses.replace(recipe(args.dataset, args.base), **overrides)
+        result = train_tiny(args.dataset, args.out, config, without, args.base)
         print(
             f"trained {args.out} on {result.rows} rows: {result.steps} steps, final loss {result.final_loss:.4f}, "
             f"{result.seconds:.0f}s"

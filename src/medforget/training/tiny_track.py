@@ -43,7 +43,28 @@ class TrainConfig:
     threads: int = 2
     #: train on a seeded sample of this many rows (smoke runs); None: every row
     max_rows: int | None = None
+    #: fine-tuning from a base: a seeded sample of this many rows of the base corpus trained on
+    #: beside the dataset's (rehearsal, so the small model keeps the skill the base has; the same
+    #: rows for the target and every retain model)
+    rehearsal_rows: int = 0
+    #: fine-tuning from a base: keep its vision tower frozen, as the protocol for real checkpoints does
+    freeze_vision: bool = False
     spec: TinySpec = field(default_factory=TinySpec)
+
+
+#: the recipes, chosen by measurement (README, "The base model"): from random weights (the
+#: committed board's reference models), a base on its corpus, and a fine-tune from a base
+RECIPES: dict[str, TrainConfig] = {
+    "scratch": TrainConfig(),
+    "base": TrainConfig(epochs=6),
+    "fine-tune": TrainConfig(epochs=12, rehearsal_rows=2000, freeze_vision=True),
+}
+
+
+def recipe(dataset: Path, base: Path | None) -> TrainConfig:
+    """The recipe for training on ``dataset``: a fine-tune when ``base`` is given, a base when
+    ``dataset`` is a base corpus, else from random weights."""
+    return RECIPES["fine-tune" if base is not None else "base" if is_base_corpus(dataset) else "scratch"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +98,8 @@ def train_tiny(
         from medforget.build.disjoint import check_disjoint
         from medforget.models.families import load_checkpoint
 
-        check_disjoint(base_corpus(base), dataset, {})
+        corpus = base_corpus(base)
+        check_disjoint(corpus, dataset, {})
         model, processor = load_checkpoint(base)
         config = dataclasses.replace(
             config, spec=TinySpec(**_read_json(base / "medforget_training.json")["config"]["spec"])
@@ -87,6 +109,12 @@ def train_tiny(
         processor = build_processor(tokenizer, config.spec)
         model = build_model(tokenizer, config.spec, config.seed)
     rows = training_rows(rows, dataset, without, config.max_rows, config.seed)
+    if base is not None and config.rehearsal_rows:
+        rows += rehearsal(corpus, config.rehearsal_rows, config.seed)
+    if base is not None and config.freeze_vision:
+        from medforget.training.lora import freeze_vision
+
+        freeze_vision(model)
     steps, loss = fit(model, processor, rows, config)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -94,6 +122,14 @@ def train_tiny(
     result = TrainResult(out, len(rows), steps, loss, time.perf_counter() - start)
     _write_record(out, dataset, config, without, result, base)
     return result
+
+
+def rehearsal(corpus: Path, n: int, seed: int) -> list[dict[str, Any]]:
+    """A seeded sample of ``n`` rows of a base corpus (its train and utility rows)."""
+    import random
+
+    rows = load_rows(corpus, "train", "train") + load_rows(corpus, "utility", "test")
+    return random.Random(seed).sample(rows, min(n, len(rows)))
 
 
 def is_base_corpus(dataset: Path) -> bool:
