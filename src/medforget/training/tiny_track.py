@@ -6,9 +6,9 @@ pretrained on a base corpus (a build with ``exclude``: its ``train`` and ``utili
 which :mod:`medforget.build.disjoint` proves shares nothing with the benchmark. Tokenizer and
 initial weights are shared by every reference model of a dataset (the base's, or a tokenizer
 trained on the ``train`` text once and weights from one seed), so target and retain models
-differ only by the data they saw. Seeds, thread count
-and deterministic kernels make a run bit-for-bit reproducible on the same machine kind and
-thread count; elsewhere, within the tolerances of :mod:`medforget.reproducibility`.
+differ only by the data they saw. Seeds, thread count and deterministic kernels make a run
+bit-for-bit reproducible on the same machine kind and thread count; elsewhere, within the
+tolerances of :mod:`medforget.reproducibility`.
 """
 
 from __future__ import annotations
