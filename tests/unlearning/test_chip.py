@@ -244,3 +244,14 @@ def test_chip_removes_the_contrast_it_targets_from_the_edited_units(family, smal
         assert torch.allclose(new, old - (old @ q) @ q.T, atol=1e-4 * scale)
         left = (new.norm(dim=1) / old.norm(dim=1)).square().sum()  # energy of the unit-norm directions left
         assert left <= (1 - config.tau) * len(old) + 1e-3
+
+
+def test_the_diagnosis_measures_what_runs_through_the_units_and_what_the_edit_removes(knowing, tiny_build):
+    from medforget.unlearning.diagnose import Diagnosis, diagnose_chip, table
+
+    forget, retain = diagnose_chip(knowing, tiny_build, "patient", Chip(), max_rows=16)
+    assert (forget.side, retain.side, forget.rows, retain.rows) == ("forget", "retain", 16, 16)
+    assert forget.ablated != forget.before and forget.edited != forget.before  # both touch the answers
+    assert len(table([forget, retain])) == 3
+    assert Diagnosis("forget", 1, -1.0, -3.0, -2.0).removed == 0.5  # half of what runs through is gone
+    assert Diagnosis("forget", 1, -1.0, -1.0, -1.0).removed != Diagnosis("forget", 1, -1.0, -1.0, -1.0).removed  # NaN

@@ -49,6 +49,22 @@ def add(commands: argparse._SubParsersAction) -> None:
     unlearn.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     unlearn.set_defaults(run=_run_unlearn)
 
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="why CHIP moves a model or does not: the forget answers' log-probability through its units",
+        description="Measure, on a seeded sample of the level's forget and retain rows, the mean answer-token "
+        "log-probability of the model as it is, with the units CHIP selects zeroed (what runs through them) and "
+        "after CHIP's edit (what it removes of that). Nothing is written.",
+    )
+    diagnose.add_argument("--level", required=True, help="the level whose forget split CHIP edits")
+    diagnose.add_argument("--model", type=Path, required=True, metavar="PATH", help="the model CHIP edits")
+    diagnose.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="a built dataset")
+    diagnose.add_argument("--track", choices=("model", "tiny"), default="model", help="as for `medforget unlearn`")
+    diagnose.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a CHIP hyperparameter")
+    diagnose.add_argument("--max-rows", type=int, default=200, help="rows measured per side (default 200)")
+    diagnose.add_argument("--seed", type=int, default=0)
+    diagnose.set_defaults(run=_run_diagnose)
+
     sweep = commands.add_parser(
         "sweep",
         help="unlearn with every method at every level and evaluate each, in one process",
@@ -123,4 +139,13 @@ def _run_sweep(args: argparse.Namespace) -> int:
     table = "\n".join(markdown(sweep(plan))) + "\n"
     (args.runs / "table.md").write_text(table, encoding="utf-8")
     print(table, end="")
+    return 0
+
+
+def _run_diagnose(args: argparse.Namespace) -> int:
+    from medforget.unlearning.diagnose import diagnose_chip, table
+    from medforget.unlearning.run import method_for
+
+    config = method_for("chip", dict(key_value(item, "--param", "KEY=VALUE") for item in args.param), args.track)
+    print("\n".join(table(diagnose_chip(args.model, args.dataset, args.level, config, args.seed, args.max_rows))))
     return 0
