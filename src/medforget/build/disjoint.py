@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medforget.builders.exclusion import Footprint, footprint, normalise_sentence
-from medforget.dataset import load_rows, read_manifest
+from medforget.builders.exclusion import footprint
+from medforget.dataset import read_manifest
 from medforget.errors import MedForgetError
 
 _EXAMPLES = 3
@@ -50,8 +50,17 @@ def shared(base: Path, benchmark: Path, source_options: Mapping[str, Any]) -> li
     ours = footprint(base, {**own, "exclude": benchmark})
     found = [
         _found("study", sorted(ours.study_keys & theirs.study_keys)),
-        _found("report", [f"{a} = {b}" for a, b in _same_reports(base, benchmark)]),
-        _found("sentence", [f"{repr(s)} ({ours.sentences[s]}, {theirs.sentences[s]})" for s in _common(ours, theirs)]),
+        _found(
+            "report",
+            [f"{ours.reports[r]} = {theirs.reports[r]}" for r in sorted(ours.reports.keys() & theirs.reports.keys())],
+        ),
+        _found(
+            "sentence",
+            [
+                f"{s!r} ({ours.sentences[s]}, {theirs.sentences[s]})"
+                for s in sorted(ours.sentences.keys() & theirs.sentences.keys())
+            ],
+        ),
         _found(
             "identity",
             [f"{kind} {value!r}" for kind, value in sorted(ours.identities.keys() & theirs.identities.keys())],
@@ -73,29 +82,6 @@ def check_disjoint(base: Path, benchmark: Path, source_options: Mapping[str, Any
 
 def _found(what: str, items: list[str]) -> Shared:
     return Shared(what, len(items), tuple(items[:_EXAMPLES]))
-
-
-def _common(ours: Footprint, theirs: Footprint) -> list[str]:
-    return sorted(ours.sentences.keys() & theirs.sentences.keys())
-
-
-def _reports(dataset: Path) -> dict[tuple[str, ...], str]:
-    """Each study's report as its sorted normalised sentences -> the study id (studies with none left out)."""
-    by_study: dict[str, set[str]] = {}
-    for row in load_rows(dataset, "train", "train", images=False) + _holdout(dataset):
-        if row["level"] == "section" and row["task"] == "generation":
-            by_study.setdefault(row["study_id"], set()).add(normalise_sentence(row["answer"]))
-    return {tuple(sorted(sentences)): study for study, sentences in by_study.items()}
-
-
-def _holdout(dataset: Path) -> list[dict[str, Any]]:
-    level = next(iter(read_manifest(dataset).targets))  # the same held-out patients in every level config
-    return load_rows(dataset, level, "holdout", images=False)
-
-
-def _same_reports(base: Path, benchmark: Path) -> list[tuple[str, str]]:
-    ours, theirs = _reports(base), _reports(benchmark)
-    return [(ours[report], theirs[report]) for report in sorted(ours.keys() & theirs.keys())]
 
 
 def _images(base: Path, benchmark: Path) -> Iterator[Shared]:

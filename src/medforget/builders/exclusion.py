@@ -33,11 +33,14 @@ class Footprint:
     Attributes:
         study_keys: the source keys of its studies (IU X-ray report ids), re-derived from its source.
         sentences: each report sentence it holds, normalised (:func:`normalise_sentence`) -> a row id.
+        reports: each study's report as its sorted normalised sentences -> the study id (studies
+            with no sentence left out).
         identities: (kind, value) of each identity it holds (see ``IDENTITY_KINDS``) -> a row id.
     """
 
     study_keys: frozenset[str]
     sentences: Mapping[str, str]
+    reports: Mapping[tuple[str, ...], str]
     identities: Mapping[tuple[str, str], str]
 
 
@@ -58,16 +61,20 @@ def footprint(dataset: Path, source_options: Mapping[str, Any]) -> Footprint:
     builder = BUILDERS.get(config.source)(config, SkipLog())
     keys = builder.study_keys()
     sentences: dict[str, str] = {}
+    by_study: dict[str, set[str]] = {}
     identities: dict[tuple[str, str], str] = {}
     for config_name, split in dict.fromkeys((shard.config, shard.split) for shard in manifest.shards):
         for row in load_rows(dataset, config_name, split, images=False):
             if row["task"] != "generation":
                 continue
             if row["level"] == "section":
-                sentences.setdefault(normalise_sentence(row["answer"]), row["id"])
+                sentence = normalise_sentence(row["answer"])
+                sentences.setdefault(sentence, row["id"])
+                by_study.setdefault(row["study_id"], set()).add(sentence)
             kind = IDENTITY_KINDS.get((row["level"], row["attribute"]))
             if kind is not None:
                 identities.setdefault((kind, row["answer"]), row["id"])
     if not keys:
         raise SourceError(f"re-reading the source of {dataset} gave no studies; is it the same source and archive?")
-    return Footprint(frozenset(keys), sentences, identities)
+    reports = {tuple(sorted(report)): study for study, report in by_study.items()}
+    return Footprint(frozenset(keys), sentences, reports, identities)

@@ -86,13 +86,14 @@ class IdentityFactory:
         self._taken: set[tuple[str, str]] = set()
         self._physicians_reserved: set[str] = set()
 
-    def reserve(self, kind: str, values: Iterable[str]) -> None:
-        """Never hand out ``values`` of ``kind`` (see :data:`IDENTITY_KINDS`): the identities of
-        another build this one must share none with (a base corpus and its benchmark)."""
-        if kind == "physician":  # not unique within a build, but kept apart from another one
-            self._physicians_reserved.update(values)
-        else:
-            self._taken.update((kind, value) for value in values)
+    def reserve(self, identities: Iterable[tuple[str, str]]) -> None:
+        """Never hand out these ``(kind, value)`` (kinds as in :data:`IDENTITY_KINDS`): the
+        identities of another build this one must share none with (a base corpus and its benchmark)."""
+        for kind, value in identities:
+            if kind == "physician":  # not unique within a build, but kept apart from another one
+                self._physicians_reserved.add(value)
+            else:
+                self._taken.add((kind, value))
 
     def _seeded(self, key: str) -> Faker:
         self._faker.seed_instance(stable_int(str(self.seed), key))

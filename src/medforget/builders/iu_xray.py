@@ -147,8 +147,7 @@ class IUXrayBuilder(Builder[Sequence[Report]]):
 
         own = {key: value for key, value in vars(self.options).items() if key != "exclude"}
         away = footprint(dataset, own)
-        for kind in dict.fromkeys(kind for kind, _ in away.identities):
-            self.identities.reserve(kind, (value for k, value in away.identities if k == kind))
+        self.identities.reserve(away.identities)
         kept = []
         for report in reports:
             if report.report_id in away.study_keys:

@@ -85,7 +85,7 @@ def train_tiny(
 ) -> TrainResult:
     """Train a tiny LLaVA on ``train`` (less the rows of the ``without`` split) into ``out``:
     from random weights, or fine-tuned from the ``base`` checkpoint (its tokenizer and weights),
-    whose corpus must first be proven disjoint from ``dataset`` (:func:`base_corpus`)."""
+    whose corpus must first be proven disjoint from ``dataset`` (:func:`base_record`)."""
     import torch
 
     start = time.perf_counter()
@@ -98,12 +98,11 @@ def train_tiny(
         from medforget.build.disjoint import check_disjoint
         from medforget.models.families import load_checkpoint
 
-        corpus = base_corpus(base)
+        pretraining = base_record(base)
+        corpus = Path(pretraining["dataset"])
         check_disjoint(corpus, dataset, {})
         model, processor = load_checkpoint(base)
-        config = dataclasses.replace(
-            config, spec=TinySpec(**_read_json(base / "medforget_training.json")["config"]["spec"])
-        )
+        config = dataclasses.replace(config, spec=TinySpec(**pretraining["config"]["spec"]))
     else:
         tokenizer = train_tokenizer(_texts(rows), config.spec.vocab_size, config.spec.family)
         processor = build_processor(tokenizer, config.spec)
@@ -120,7 +119,14 @@ def train_tiny(
     model.save_pretrained(out)
     processor.save_pretrained(out)
     result = TrainResult(out, len(rows), steps, loss, time.perf_counter() - start)
-    _write_record(out, dataset, config, without, result, base)
+    _write_record(
+        out,
+        dataset,
+        config,
+        without,
+        result,
+        {"path": str(base), "training": pretraining} if base is not None else None,
+    )
     return result
 
 
@@ -137,9 +143,9 @@ def is_base_corpus(dataset: Path) -> bool:
     return read_manifest(dataset).config.get("source_options", {}).get("exclude") is not None
 
 
-def base_corpus(base: Path) -> Path:
-    """The dataset a base checkpoint was trained on, as its training record names it, checked
-    to be the same build (its manifest's sha256) and to be a base corpus (built with ``exclude``)."""
+def base_record(base: Path) -> dict[str, Any]:
+    """A base checkpoint's training record, its ``dataset`` checked to be the build it was
+    trained on (its manifest's sha256) and a base corpus (built with ``exclude``)."""
     from medforget.errors import ConfigError
     from medforget.outputs import sha256_file
 
@@ -152,7 +158,7 @@ def base_corpus(base: Path) -> Path:
         raise ConfigError(f"{corpus} is not the build {base} was trained on (its manifest changed); rebuild the base")
     if not is_base_corpus(corpus):
         raise ConfigError(f"{corpus} is not a base corpus: it was built without --option exclude=<benchmark>")
-    return corpus
+    return record
 
 
 def _texts(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -226,7 +232,7 @@ def _write_record(
     config: TrainConfig,
     without: tuple[str, str] | None,
     result: TrainResult,
-    base: Path | None,
+    base: dict[str, Any] | None,
 ) -> None:
     """``medforget_training.json``, and the model card (README.md) rendered from it."""
     from medforget.build.card import model_card
@@ -237,7 +243,7 @@ def _write_record(
         "training_version": TRAINING_VERSION,
         "dataset": str(dataset),
         "dataset_manifest_sha256": sha256_file(dataset / "manifest.json"),
-        "base": None if base is None else {"path": str(base), "training": _read_json(base / "medforget_training.json")},
+        "base": base,
         "without": list(without) if without else None,
         "config": asdict(config),
         "rows": result.rows,
@@ -248,7 +254,3 @@ def _write_record(
     }
     (out / "medforget_training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     (out / "README.md").write_text(model_card(record, read_manifest(dataset)), encoding="utf-8")
-
-
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -65,12 +65,17 @@ def diagnose_chip(
     }
     adapter = TransformersAdapter(checkpoint, batch_size=config.batch_size)
     before = {side: _mean(adapter, rows) for side, rows in sides.items()}
+    modules = {
+        hooked.name: adapter.model.get_submodule(hooked.name) for hooked in hooked_modules(adapter.model, config)
+    }
+    originals = {name: module.weight.detach().clone() for name, module in modules.items()}  # all CHIP edits
     found = chip(adapter.model, adapter.processor, data, config, seed)  # edits adapter.model in place
     edited = {side: _mean(adapter, rows) for side, rows in sides.items()}
-    original = TransformersAdapter(checkpoint, batch_size=config.batch_size)
-    handles = _zeroing(original.model, found["units"], config)
+    for name, weight in originals.items():  # the model as it was, so it is loaded once
+        modules[name].weight.data.copy_(weight)
+    handles = _zeroing(modules, found["units"])
     try:
-        ablated = {side: _mean(original, rows) for side, rows in sides.items()}
+        ablated = {side: _mean(adapter, rows) for side, rows in sides.items()}
     finally:
         for handle in handles:
             handle.remove()
@@ -86,21 +91,19 @@ def _mean(adapter: Any, rows: Sequence[Mapping[str, Any]]) -> float:
     return sum(logprobs) / max(1, len(logprobs))
 
 
-def _zeroing(model: Any, units: Mapping[str, Any], config: Chip) -> list[Any]:
-    """Forward hooks that zero the selected output units of every hooked module CHIP edits."""
-    handles = []
-    for hooked in hooked_modules(model, config):
-        selected = units.get(hooked.name)
-        if selected is None:
-            continue
+def _zeroing(modules: Mapping[str, Any], units: Mapping[str, Any]) -> list[Any]:
+    """Forward hooks that zero the selected output units of every module CHIP edits."""
 
-        def zero(module: Any, inputs: Any, output: Any, selected: Any = selected) -> Any:
-            output = output.clone()
-            output[..., selected] = 0
-            return output
+    def zero(module: Any, inputs: Any, output: Any, selected: Any) -> Any:
+        output = output.clone()
+        output[..., selected] = 0
+        return output
 
-        handles.append(model.get_submodule(hooked.name).register_forward_hook(zero))
-    return handles
+    return [
+        modules[name].register_forward_hook(lambda m, i, o, selected=selected: zero(m, i, o, selected))
+        for name, selected in units.items()
+        if name in modules
+    ]
 
 
 def table(diagnoses: Sequence[Diagnosis]) -> list[str]:
