@@ -58,14 +58,6 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_builders.py
 	$(PY) benchmarks/bench_unlearn.py
 
-# The tiny track's target model and one retain model per level, trained on CPU from the tiny preset.
-# Each prints what it knows (seen, left-out and held-out rows); the target must reach the bar.
-reference-models: $(STAMP)
-	$(VENV)/bin/medforget build --preset tiny --out medforget-tiny
-	$(VENV)/bin/medforget train --dataset medforget-tiny --out models/tiny/target --require-knowledge
-	for level in institution patient study section; do \
-		$(VENV)/bin/medforget train --dataset medforget-tiny --without $$level --out models/tiny/retain-$$level; done
-
 # The CPU track's base model: a base corpus (the base preset built apart from the tiny benchmark:
 # none of its studies, report sentences, images or identities; medforget.build.disjoint proves it
 # when the corpus is built and again when a model is fine-tuned from the base), then a tiny LLaVA
@@ -74,6 +66,15 @@ base-model: $(STAMP)
 	$(MF) build --preset tiny --out medforget-tiny
 	$(MF) build --preset base --option exclude=medforget-tiny --out medforget-base
 	$(MF) train --dataset medforget-base --out models/tiny/base
+
+# The tiny track's reference models, fine-tuned from the base on CPU: the target on the tiny
+# preset's train config, one retain model per level on train less that level's forget split.
+# Each prints what it knows (seen, left-out and held-out rows); the target must reach the bar.
+reference-models: base-model
+	$(MF) train --dataset medforget-tiny --base models/tiny/base --out models/tiny/target --require-knowledge
+	for level in institution patient study section; do \
+		$(MF) train --dataset medforget-tiny --base models/tiny/base --without $$level --out models/tiny/retain-$$level \
+			|| exit 1; done
 
 # Every unlearning method at every level of the tiny track, each evaluated against the target
 # (sibling damage, utility kept) and the level's retain model (PrivLeak, forget quality, normalised

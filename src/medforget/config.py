@@ -221,7 +221,7 @@ PRESETS: dict[str, BuildConfig] = {
         n_holdout_patients=2,
         targets_per_level={"institution": 1, "patient": 1, "study": 2, "section": 4},
         rephrase_facts_per_level=3,
-        n_utility_images=16,
+        n_utility_images=200,
     ),
     # MedForget scale (the published benchmark has 3,840 QA instances)
     "default": BuildConfig(preset="default"),

@@ -111,6 +111,26 @@ def test_batches_by_length_give_each_row_its_own_answer(any_checkpoint: Path, ti
         assert together == pytest.approx(single, abs=1e-4)
 
 
+def test_each_distinct_prompt_is_answered_once(any_checkpoint: Path, tiny_rows):
+    """The same question on the same pixels (under another id, from another split or level)
+    is decoded once; another question or other pixels are not taken for it."""
+    adapter = TransformersAdapter(any_checkpoint, batch_size=8, max_new_tokens=4)
+    decoded: list[int] = []
+    decode = adapter._decode
+    adapter._decode = lambda rows: decoded.append(len(rows)) or decode(rows)  # type: ignore[method-assign]
+    rows = tiny_rows[:6]
+    again = [{**r, "id": r["id"] + "-copy"} for r in rows]
+    first = adapter.generate(rows)
+    assert adapter.generate(again + rows[:2]) == first + first[:2] and decoded == [6, 0]
+    pictured = [r for r in rows if r["image"] is not None]
+    other_pixels = [{**pictured[0], "image": pictured[0]["image"].rotate(90)}]
+    other_question = [{**rows[0], "question": rows[0]["question"] + " Answer briefly."}]
+    adapter.generate(other_pixels + other_question)
+    assert decoded == [6, 0, 2]
+    fresh = TransformersAdapter(any_checkpoint, batch_size=8, max_new_tokens=4, memoise=False)
+    assert fresh.answer_logprobs(rows) == adapter.answer_logprobs(again) == adapter.answer_logprobs(rows)
+
+
 def test_predictions_file_refuses_bad_input(tmp_path: Path, tiny_rows):
     path = tmp_path / "p.jsonl"
     path.write_text("\n".join(json.dumps({"id": r["id"], "prediction": r["answer"]}) for r in tiny_rows[:3]))

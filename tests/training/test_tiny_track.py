@@ -67,11 +67,12 @@ def test_a_model_fine_tuned_from_a_base_starts_from_its_weights_and_names_it(
     from safetensors.torch import load_file
 
     base = train_tiny(base_build, tmp_path / "base", SMOKE).out
-    fine_tune = dataclasses.replace(SMOKE, epochs=1, rehearsal_rows=8, freeze_vision=True)
+    fine_tune = dataclasses.replace(SMOKE, epochs=2, rehearsal_rows=8, rehearsal_per_epoch=4, freeze_vision=True)
     target = train_tiny(tiny_build, tmp_path / "target", fine_tune, base=base).out
     record = json.loads((target / "medforget_training.json").read_text())
     assert record["base"]["path"] == str(base) and record["base"]["training"]["dataset"] == str(base_build)
-    assert record["rows"] == 16 + 8  # the dataset's sample and the rehearsed base rows
+    assert record["rows"] == 16 + 8  # the dataset's sample and the pool of rehearsed base rows
+    assert record["steps"] == 2 * (16 + 4) // 4  # each epoch: the sample and 4 rows drawn from the pool
     assert (target / "tokenizer.json").read_bytes() == (base / "tokenizer.json").read_bytes()  # the base's vocabulary
     before, after = load_file(base / "model.safetensors"), load_file(target / "model.safetensors")
     vision = [k for k in before if "vision_tower" in k]

@@ -80,7 +80,7 @@ def test_the_output_is_a_checkpoint_with_its_record_and_state(knowing, tiny_buil
     assert saved == record
     assert saved["method"] == {
         "name": "chip",
-        "version": "1.1.0",
+        "version": "1.2.0",
         "hyperparameters": {
             "top_k_percent": 20,
             "tau": 0.95,
@@ -91,7 +91,7 @@ def test_the_output_is_a_checkpoint_with_its_record_and_state(knowing, tiny_buil
             "include_padding": False,
             "modality": "all",
             "per_node_counts": False,
-            "relative_floor": None,
+            "relative_floor": 1e-5,
             "batch_size": 8,
         },
     }

@@ -3,14 +3,15 @@ give the per-token log-probabilities of a given answer.
 
 - :class:`TransformersAdapter`: any ``transformers`` image-text-to-text checkpoint from a local
   path (LLaVA, Qwen2.5-VL, ...): chat template, image placement, left padding, greedy decoding
-  with the KV cache, batched;
+  with the KV cache, batched, each distinct prompt answered once;
 - :class:`PredictionsFile`: a JSONL file of ``{"id", "prediction", "logprobs"?}`` (black box).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,10 +31,45 @@ class ModelAdapter(Protocol):
     def answer_logprobs(self, rows: Sequence[Mapping[str, Any]]) -> list[list[float]] | None: ...
 
 
-class TransformersAdapter:
-    """A local checkpoint, run with ``transformers`` on CPU or one GPU."""
+def _picture(row: Mapping[str, Any]) -> Hashable:
+    """What identifies a row's image for the model: its pixels (an image id names an image in
+    one build only)."""
+    image = row["image"]
+    if image is None:
+        return None
+    return image.mode, image.size, hashlib.blake2b(image.tobytes(), digest_size=16).digest()
 
-    def __init__(self, path: Path, batch_size: int = 32, max_new_tokens: int = 48, device: str | None = None):
+
+def _decode_order(rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Row indices by task, then reference answer length, then question length: a batch's
+    rows end their answers at about the same step, so greedy decoding, which runs until every
+    row of a batch has written its end token, stops early for short answers (a letter, a date)
+    instead of decoding as long as the batch's longest."""
+
+    def size(i: int) -> tuple[str, int, int]:
+        row = rows[i]
+        return str(row.get("task", "")), len(str(row.get("answer", ""))), len(row["question"])
+
+    return sorted(range(len(rows)), key=size)
+
+
+class TransformersAdapter:
+    """A local checkpoint, run with ``transformers`` on CPU or one GPU.
+
+    Decoding is greedy, so while the weights stay the checkpoint's a prompt (question and
+    pixels) has one answer and an answer one log-probability: each is computed once per adapter
+    and kept (an evaluation at every level asks the same rows, and utility, again). A caller
+    that edits ``model`` in place passes ``memoise=False``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        batch_size: int = 32,
+        max_new_tokens: int = 48,
+        device: str | None = None,
+        memoise: bool = True,
+    ):
         import torch
 
         from medforget.models.families import ModelFamilyError, load_checkpoint
@@ -47,26 +83,44 @@ class TransformersAdapter:
         self.model = model.to(self.device).eval()
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
+        self.memoise = memoise
+        self._answers: dict[Hashable, str] = {}
+        self._logprobs: dict[Hashable, list[float]] = {}
 
     def _inputs(self, rows: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> Any:
         images = [r["image"].convert("RGB") for r in rows if r["image"] is not None]
         batch = self.processor(text=list(texts), images=images or None, return_tensors="pt", padding=True)
         return batch.to(self.device)
 
-    def _batches(self, rows: Sequence[Mapping[str, Any]], with_answer: bool) -> Any:
-        """(row indices, rows) per batch, rows of similar lengths together."""
-        order = length_order(rows, with_answer)
+    def _batches(self, rows: Sequence[Mapping[str, Any]], order: Sequence[int]) -> Any:
+        """(row indices, rows) per batch, in ``order``."""
         for start in range(0, len(order), self.batch_size):
             indices = order[start : start + self.batch_size]
             yield indices, [rows[i] for i in indices]
 
     def generate(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
-        """Greedy answers, batched; prompts are left-padded so generation continues them."""
+        """Greedy answers, each distinct prompt decoded once (:meth:`_decode`)."""
+        if not self.memoise:
+            return self._decode(rows)
+        keys = [(_picture(r), r["question"]) for r in rows]
+        return _memoised(self._answers, keys, rows, self._decode)
+
+    def answer_logprobs(self, rows: Sequence[Mapping[str, Any]]) -> list[list[float]]:
+        """Per-token log-probabilities of each row's answer (and end of answer), teacher-forced,
+        each distinct (prompt, answer) once (:meth:`_teacher_forced`)."""
+        if not self.memoise:
+            return self._teacher_forced(rows)
+        keys = [(_picture(r), r["question"], r["answer"]) for r in rows]
+        return [list(lp) for lp in _memoised(self._logprobs, keys, rows, self._teacher_forced)]
+
+    def _decode(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Greedy answers, batched (:func:`_decode_order`); prompts are left-padded so
+        generation continues them."""
         import torch
 
         tokenizer = self.processor.tokenizer
         answers: list[str] = [""] * len(rows)
-        for indices, chunk in self._batches(rows, with_answer=False):
+        for indices, chunk in self._batches(rows, _decode_order(rows)):
             tokenizer.padding_side = "left"
             batch = self._inputs(chunk, [prompt_text(self.processor, r) for r in chunk])
             with torch.inference_mode():
@@ -78,13 +132,12 @@ class TransformersAdapter:
                 answers[i] = text.strip()
         return answers
 
-    def answer_logprobs(self, rows: Sequence[Mapping[str, Any]]) -> list[list[float]]:
-        """Per-token log-probabilities of each row's answer (and end of answer), teacher-forced."""
+    def _teacher_forced(self, rows: Sequence[Mapping[str, Any]]) -> list[list[float]]:
         import torch
 
         collate = TrainingCollator(self.processor)
         result: list[list[float]] = [[] for _ in rows]
-        for indices, chunk in self._batches(rows, with_answer=True):
+        for indices, chunk in self._batches(rows, length_order(rows, with_answer=True)):
             batch = {k: v.to(self.device) for k, v in collate(chunk).items()}
             with torch.inference_mode():
                 logits, targets, counts = answer_logits(self.model, batch)
@@ -92,6 +145,22 @@ class TransformersAdapter:
             for i, row_logprobs in zip(indices, picked.split(counts)):
                 result[i] = row_logprobs.tolist()
         return result
+
+
+def _memoised(
+    known: dict[Hashable, Any],
+    keys: Sequence[Hashable],
+    rows: Sequence[Mapping[str, Any]],
+    compute: Callable[[Sequence[Mapping[str, Any]]], Sequence[Any]],
+) -> list[Any]:
+    """``compute`` of each row, from ``known`` by key; computed (and kept) for the first row of
+    each key not known yet."""
+    fresh: dict[Hashable, int] = {}
+    for i, key in enumerate(keys):
+        if key not in known:
+            fresh.setdefault(key, i)
+    known.update(zip(fresh, compute([rows[i] for i in fresh.values()])))
+    return [known[key] for key in keys]
 
 
 class PredictionsFile:

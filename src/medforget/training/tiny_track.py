@@ -29,7 +29,7 @@ from medforget.training.data import training_rows
 
 logger = logging.getLogger(__name__)
 
-TRAINING_VERSION = "1.2.0"
+TRAINING_VERSION = "1.3.0"
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class TrainConfig:
     #: beside the dataset's (rehearsal, so the small model keeps the skill the base has; the same
     #: rows for the target and every retain model)
     rehearsal_rows: int = 0
+    #: each epoch rehearses a fresh seeded draw of this many of the ``rehearsal_rows`` (the pool
+    #: is seen across epochs at a fraction of the cost); None: every one of them every epoch
+    rehearsal_per_epoch: int | None = None
     #: fine-tuning from a base: keep its vision tower frozen, as the protocol for real checkpoints does
     freeze_vision: bool = False
     spec: TinySpec = field(default_factory=TinySpec)
@@ -57,7 +60,7 @@ class TrainConfig:
 RECIPES: dict[str, TrainConfig] = {
     "scratch": TrainConfig(),
     "base": TrainConfig(epochs=6),
-    "fine-tune": TrainConfig(epochs=12, rehearsal_rows=2000, freeze_vision=True),
+    "fine-tune": TrainConfig(epochs=12, rehearsal_rows=2000, rehearsal_per_epoch=600, freeze_vision=True),
 }
 
 
@@ -108,17 +111,16 @@ def train_tiny(
         processor = build_processor(tokenizer, config.spec)
         model = build_model(tokenizer, config.spec, config.seed)
     rows = training_rows(rows, dataset, without, config.max_rows, config.seed)
-    if base is not None and config.rehearsal_rows:
-        rows += rehearsal(corpus, config.rehearsal_rows, config.seed)
+    pool = rehearsal(corpus, config.rehearsal_rows, config.seed) if base is not None and config.rehearsal_rows else []
     if base is not None and config.freeze_vision:
         from medforget.training.lora import freeze_vision
 
         freeze_vision(model)
-    steps, loss = fit(model, processor, rows, config)
+    steps, loss = fit(model, processor, rows, config, pool)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     processor.save_pretrained(out)
-    result = TrainResult(out, len(rows), steps, loss, time.perf_counter() - start)
+    result = TrainResult(out, len(rows) + len(pool), steps, loss, time.perf_counter() - start)
     _write_record(
         out,
         dataset,
@@ -165,7 +167,11 @@ def _texts(rows: Sequence[dict[str, Any]]) -> list[str]:
     return [text for r in rows for text in (r["question"], r["answer"], *r["options"])]
 
 
-def fit(model: Any, processor: Any, rows: list[dict[str, Any]], config: TrainConfig) -> tuple[int, float]:
+def fit(
+    model: Any, processor: Any, rows: list[dict[str, Any]], config: TrainConfig, pool: Sequence[dict[str, Any]] = ()
+) -> tuple[int, float]:
+    """Train ``model`` on ``rows`` for ``config.epochs``, each epoch with its draw of ``pool``
+    (rehearsal, :attr:`TrainConfig.rehearsal_per_epoch`); (steps, last epoch's mean loss)."""
     import torch
     import torch.nn.functional as F
 
@@ -173,7 +179,8 @@ def fit(model: Any, processor: Any, rows: list[dict[str, Any]], config: TrainCon
 
     collate = TrainingCollator(processor)
     generator = torch.Generator().manual_seed(config.seed)
-    per_epoch = math.ceil(len(rows) / config.batch_size)
+    drawn = len(pool) if config.rehearsal_per_epoch is None else min(config.rehearsal_per_epoch, len(pool))
+    per_epoch = math.ceil((len(rows) + drawn) / config.batch_size)
     total = per_epoch * config.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, config.warmup_steps, total))
@@ -181,7 +188,8 @@ def fit(model: Any, processor: Any, rows: list[dict[str, Any]], config: TrainCon
     loss = float("nan")
     for epoch in range(config.epochs):
         running = 0.0
-        for batch_rows in _bucketed(rows, config.batch_size, generator):
+        draw = torch.randperm(len(pool), generator=generator)[:drawn].tolist() if drawn < len(pool) else range(drawn)
+        for batch_rows in _bucketed([*rows, *(pool[i] for i in draw)], config.batch_size, generator):
             logits, targets, _ = answer_logits(model, collate(batch_rows))
             step_loss = F.cross_entropy(logits.float(), targets)
             step_loss.backward()

@@ -14,8 +14,9 @@ parameter for the published variant): padding is left out of the "other position
 unit selection counts each sampled row once (``per_node_counts``); per-node samples are seeded by
 a stable digest of the node id, not Python's salted ``hash``; at the institution level the
 contrast set is the cousin patients under the same network; the LLaVA projector can be hooked
-(``hook_projector=True``), off by default as in the published code; a relative floor for
-rounding-noise directions is offered (``relative_floor``).
+(``hook_projector=True``), off by default as in the published code; contrast directions below a
+relative floor are dropped as rounding noise (``relative_floor``; the published absolute one
+with ``relative_floor=None``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHIP_VERSION = "1.1.0"
+CHIP_VERSION = "1.2.0"
 FORGET, RETAIN = "forget", "retain"
 #: which rows CHIP forwards (see :attr:`Chip.modality`)
 MODALITIES = ("all", "image")
@@ -75,7 +76,8 @@ class Chip:
         relative_floor: drop a contrast direction whose norm is below this share of the norms
             of the two means it subtracts (rounding noise: where sibling sections share one
             image, the published code's absolute 1e-8 keeps three such directions and projects
-            them out of the merger); None: the absolute 1e-8 of version 1.0.0.
+            them out of the merger); None: the published absolute 1e-8 (the default before
+            version 1.2.0).
         batch_size: rows per forward pass.
     """
 
@@ -96,7 +98,7 @@ class Chip:
     include_padding: bool = False
     modality: str = "all"
     per_node_counts: bool = False
-    relative_floor: float | None = None
+    relative_floor: float | None = 1e-5
     batch_size: int = 8
 
     def __post_init__(self) -> None:

@@ -63,7 +63,7 @@ def diagnose_chip(
         "forget": _sample(data.forget, max_rows, seed),
         "retain": _sample(data.retain, max_rows, seed),
     }
-    adapter = TransformersAdapter(checkpoint, batch_size=config.batch_size)
+    adapter = TransformersAdapter(checkpoint, batch_size=config.batch_size, memoise=False)  # its model is edited
     before = {side: _mean(adapter, rows) for side, rows in sides.items()}
     modules = {
         hooked.name: adapter.model.get_submodule(hooked.name) for hooked in hooked_modules(adapter.model, config)
