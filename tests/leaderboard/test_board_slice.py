@@ -43,7 +43,9 @@ def test_the_board_slice_is_rederived_from_nothing(tmp_path: Path, monkeypatch):
         assert main(step) == 0, step
     for name in ("metrics.json", "tracks.json"):
         (tmp_path / "board" / name).write_bytes((BOARD / name).read_bytes())
-    assert main(["leaderboard", "build", "--board", "board", "--dataset", "tiny=medforget-tiny"]) == 0
+    assert (
+        main(["leaderboard", "build", "--board", "board", "--dataset", "tiny=medforget-tiny", "--levels", LEVEL]) == 0
+    )
 
     def rows(board: Path) -> dict[str, dict]:
         data = json.loads((board / "board.json").read_text(encoding="utf-8"))

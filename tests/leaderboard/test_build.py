@@ -294,3 +294,24 @@ def test_every_board_column_has_the_direction_the_evaluator_gives_it(built: Path
             and m["task"] == "all"
         }
         assert found == {column["direction"]}, column_key(column)
+
+
+def test_a_board_of_some_levels_scores_only_those_and_needs_only_them(
+    built: Path, tiny_build: Path, tmp_path: Path, capsys
+):
+    """`--levels patient` (the slice CI re-derives): each row is the full board's at that level,
+    and a submission that lacks another level's predictions is on it."""
+    root = Path(shutil.copytree(built, tmp_path / "board"))
+    args = ["leaderboard", "build", "--board", str(root), "--dataset", f"tiny={tiny_build}", "--levels"]
+    assert main([*args, "patient"]) == 0
+    sliced = json.loads((root / "board.json").read_text())["rows"]
+    full = {
+        r["submission"]: r for r in json.loads((built / "board.json").read_text())["rows"] if r["level"] == "patient"
+    }
+    assert {r["level"] for r in sliced} == {"patient"}
+    assert sorted(r["submission"] for r in sliced) == sorted([*full, "broken"])
+    for row in sliced:
+        same = full["oracle" if row["submission"] == "broken" else row["submission"]]
+        assert (row["values"], row["overall"]) == (same["values"], same["overall"])
+    assert main([*args, "patient", "ward"]) == 2
+    assert "levels ['ward'] are not target levels of the dataset" in capsys.readouterr().err

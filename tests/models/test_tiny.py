@@ -75,6 +75,24 @@ def test_collator_supervises_only_the_answer(any_checkpoint: Path, tiny_rows):
         assert batch["pixel_values"].shape[0] == images
 
 
+def test_collator_remembers_prompt_lengths_without_changing_a_batch(any_checkpoint: Path, tiny_rows):
+    """A second epoch meets the same prompts: their lengths come from memory, and the batch
+    (labels included) is the one a fresh collator makes."""
+    import torch
+
+    processor = load_processor(any_checkpoint)
+    seen = TrainingCollator(processor)
+    seen(tiny_rows[8:16])
+    remembered = len(seen._prompt_lengths)
+    assert remembered == len({(r["question"], r["image"] is not None) for r in tiny_rows[8:16]})
+    again, fresh = seen(tiny_rows[8:16]), TrainingCollator(processor)(tiny_rows[8:16])
+    assert len(seen._prompt_lengths) == remembered
+    assert again.keys() == fresh.keys()
+    assert all(torch.equal(again[k], fresh[k]) for k in fresh)
+    shuffled = tiny_rows[12:20][::-1]  # old prompts beside new ones, in another order
+    assert torch.equal(seen(shuffled)["labels"], TrainingCollator(processor)(shuffled)["labels"])
+
+
 def test_transformers_adapter_generates_and_scores_answers(any_checkpoint: Path, tiny_rows):
     adapter = TransformersAdapter(any_checkpoint, batch_size=8, max_new_tokens=4)
     answers = adapter.generate(tiny_rows[8:18])

@@ -44,6 +44,13 @@ def add(commands: argparse._SubParsersAction) -> None:
         metavar="TRACK=DIR",
         help="each track's dataset, e.g. tiny=medforget-tiny (repeatable)",
     )
+    build_board.add_argument(
+        "--levels",
+        nargs="+",
+        default=None,
+        metavar="LEVEL",
+        help="a board of these levels only; each submission needs only them (default: every target level)",
+    )
     build_board.set_defaults(run=_run_board_build)
     compare = board_commands.add_parser(
         "compare", help="does a board.json agree with a reference one, within what another CPU kind moves? (exit 1: no)"
@@ -89,7 +96,7 @@ def _run_board_build(args: argparse.Namespace) -> int:
     from medforget.leaderboard.build import build
 
     datasets = dict(key_value(text, "--dataset", "TRACK=DIR") for text in args.dataset)
-    data = build(args.board, {track: Path(path) for track, path in datasets.items()})
+    data = build(args.board, {track: Path(path) for track, path in datasets.items()}, args.levels)
     print(f"board of {len(data['rows'])} rows in {args.board}: index.html, board.json, board.md, plots/")
     for entry in data["rejected"]:
         print(f"rejected: {entry['submission']}: {entry['reason']}")

@@ -16,6 +16,7 @@ COLUMNS = (
     ("retain_sibling", "primary", "retain_sibling"),
     ("retain_other kept", "utility_retained", "retain_other"),
     ("utility kept", "utility_retained", "utility"),
+    ("utility", "primary", "utility"),
     ("forget-retain gap", "forget_retain_gap", "retain-forget"),
     ("child leak", "child_leak_rate", None),
     ("sibling damage", "sibling_damage", None),

@@ -12,7 +12,7 @@ import html
 import json
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,12 +119,13 @@ def column_key(column: Mapping[str, Any]) -> str:
     return column["name"] + (f"/{column['split']}" if column["split"] else "")
 
 
-def build(board: Path, datasets: Mapping[str, Path]) -> dict[str, Any]:
+def build(board: Path, datasets: Mapping[str, Path], levels: Sequence[str] | None = None) -> dict[str, Any]:
     """Check every submission of ``board/submissions`` (against ``datasets[track]``) and write
     the board. Each track's reference submissions are recomputed first: every row is measured
     against both (the target's own row too, and the retain model's). A reference that fails
     stops the build (the board cannot be scored without it); any other failing submission is
-    left off and listed under ``rejected``."""
+    left off and listed under ``rejected``. ``levels``: a board of those levels only (each
+    submission needs only them), e.g. the slice CI re-derives; default every target level."""
     schema, tracks = load_schema(board), load_tracks(board)
     missing = sorted(set(tracks) - set(datasets))
     if missing:
@@ -141,7 +142,7 @@ def build(board: Path, datasets: Mapping[str, Path]) -> dict[str, Any]:
             except SubmissionError as err:
                 rejected.append({"submission": folder.name, "reason": str(err)})
         references = {
-            track: _references(track, refs, admitted, rejected, datasets[track], Path(tmp) / track)
+            track: _references(track, refs, admitted, rejected, datasets[track], Path(tmp) / track, levels)
             for track, refs in tracks.items()
         }
         rows = []
@@ -150,7 +151,7 @@ def build(board: Path, datasets: Mapping[str, Path]) -> dict[str, Any]:
         ):
             before, retain = references[manifest["track"]]
             try:
-                checked = check(folder, datasets[manifest["track"]], Path(tmp) / "rows" / name, before, retain)
+                checked = check(folder, datasets[manifest["track"]], Path(tmp) / "rows" / name, before, retain, levels)
             except SubmissionError as err:
                 rejected.append({"submission": folder.name, "reason": str(err)})
                 continue
@@ -213,6 +214,7 @@ def _references(
     rejected: list[dict[str, str]],
     dataset: Path,
     work: Path,
+    levels: Sequence[str] | None,
 ) -> tuple[dict[str, Path], dict[str, Path] | None]:
     """The recomputed runs of a track's target and retain submissions."""
     runs: dict[str, dict[str, Path]] = {}
@@ -227,7 +229,7 @@ def _references(
             raise SubmissionError(
                 f"track {track!r}: the {role} submission {refs[role]!r} named in tracks.json cannot be used: {why}"
             )
-        runs[role] = check(admitted[refs[role]][0], dataset, work / role, runs.get("target")).runs
+        runs[role] = check(admitted[refs[role]][0], dataset, work / role, runs.get("target"), levels=levels).runs
     return runs["target"], runs.get("retain")
 
 

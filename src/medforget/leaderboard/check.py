@@ -15,12 +15,12 @@ import math
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medforget.errors import MedForgetError
+from medforget.errors import ConfigError, MedForgetError
 from medforget.leaderboard.submission import SubmissionError, validate_manifest
 from medforget.outputs import MAX_NAME_BYTES, name_too_long
 
@@ -193,17 +193,31 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def board_levels(targets: Collection[str], levels: Sequence[str] | None) -> list[str]:
+    """The levels a board scores: ``levels`` (each a target level of the dataset, in the
+    dataset's order), or every target level when None."""
+    if levels is None:
+        return list(targets)
+    unknown = sorted(set(levels) - set(targets))
+    if unknown or not levels:
+        raise ConfigError(f"levels {unknown or '[]'} are not target levels of the dataset ({', '.join(targets)})")
+    return [level for level in targets if level in levels]
+
+
 def check(
     path: Path,
     dataset: Path,
     work: Path,
     before: Mapping[str, Path] | None = None,
     retain: Mapping[str, Path] | None = None,
+    levels: Sequence[str] | None = None,
 ) -> Checked:
     """Check the submission at ``path`` against ``dataset`` and recompute its scores into
     ``work``; ``before`` (level -> recomputed run of the track's target) enables sibling damage
     and utility retained, ``retain`` (level -> recomputed run of the track's retain model)
-    PrivLeak and forget quality, and both the normalised knowledge measures."""
+    PrivLeak and forget quality, and both the normalised knowledge measures. ``levels``: the
+    levels required and scored (default: every target level of ``dataset``); a board over part
+    of them (:func:`medforget.leaderboard.build.build`) leaves the others unread."""
     from medforget.dataset import read_manifest as read_dataset_manifest
     from medforget.evaluators.run import dataset_record, evaluate
     from medforget.models.adapters import PredictionsFile
@@ -211,11 +225,12 @@ def check(
     folder = unpack(path, work / "unpacked")
     manifest = read_manifest(folder)
     board = read_dataset_manifest(dataset)
-    missing = [level for level in board.targets if level not in manifest["levels"]]
+    scored = board_levels(board.targets, levels)
+    missing = [level for level in scored if level not in manifest["levels"]]
     if missing or sorted(manifest["levels"]) != sorted(set(manifest["levels"])):
         raise SubmissionError(f"{manifest['name']}: every level once is required; missing {missing}")
     digests = {}
-    for level in board.targets:  # everything is validated before anything is scored
+    for level in scored:  # everything is validated before anything is scored
         if manifest["dataset"]["splits"].get(level) != dataset_record(dataset, board, level).splits:
             raise SubmissionError(
                 f"{manifest['name']}: level {level!r} was evaluated on other data than the "
@@ -224,7 +239,7 @@ def check(
         digests[level] = _check_predictions(folder / "predictions" / f"{level}.jsonl", *_dataset_ids(dataset, level))
         _read_claimed(folder / "claimed" / f"{level}.json")
     checked = Checked(manifest, {}, {}, digests)
-    for level in board.targets:
+    for level in scored:
         run = work / "runs" / level
         predictions = folder / "predictions" / f"{level}.jsonl"
         try:

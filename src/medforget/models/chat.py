@@ -33,22 +33,36 @@ class TrainingCollator:
     def __init__(self, processor: Any):
         self.processor = processor
         self.tokenizer = processor.tokenizer
+        #: (prompt text, image size) -> the prompt's token count: a training run sees each prompt
+        #: every epoch, and tokenizing the prompts again was nearly half of a batch's collation
+        self._prompt_lengths: dict[tuple[str, tuple[int, int] | None], int] = {}
 
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
         prompts = [prompt_text(self.processor, r) for r in rows]
         answers = [f" {r['answer']}{self.tokenizer.eos_token}" for r in rows]
-        images = [r["image"].convert("RGB") for r in rows if r["image"] is not None]
+        images = [r["image"].convert("RGB") if r["image"] is not None else None for r in rows]
+        present = [image for image in images if image is not None]
         self.tokenizer.padding_side = "right"
         batch = self.processor(
-            text=[p + a for p, a in zip(prompts, answers)], images=images or None, return_tensors="pt", padding=True
+            text=[p + a for p, a in zip(prompts, answers)], images=present or None, return_tensors="pt", padding=True
         )
-        prompt_lengths = [len(ids) for ids in self.processor(text=prompts, images=images or None)["input_ids"]]
         labels = batch["input_ids"].clone()
-        for row, length in enumerate(prompt_lengths):
+        for row, length in enumerate(self._lengths(prompts, images)):
             labels[row, :length] = IGNORE_INDEX
         labels[batch["attention_mask"] == 0] = IGNORE_INDEX
         batch["labels"] = labels
         return dict(batch)
+
+    def _lengths(self, prompts: Sequence[str], images: Sequence[Any]) -> list[int]:
+        """Each prompt's token count (its image's tokens included), tokenizing only new ones."""
+        keys = [(p, None if image is None else image.size) for p, image in zip(prompts, images)]
+        new = {k: (p, image) for k, p, image in zip(keys, prompts, images) if k not in self._prompt_lengths}
+        if new:
+            texts = [p for p, _ in new.values()]
+            present = [image for _, image in new.values() if image is not None]
+            counted = self.processor(text=texts, images=present or None)["input_ids"]
+            self._prompt_lengths.update(zip(new, (len(ids) for ids in counted)))
+        return [self._prompt_lengths[k] for k in keys]
 
 
 def answer_logits(model: Any, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
