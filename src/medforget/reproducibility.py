@@ -42,18 +42,29 @@ FLIP_TOLERANCE = 0.02
 #: rows: one flip in the tiny board's smallest split (24 rows) is 0.042. Measured: at most 0.011.
 SCORE_TOLERANCE = 0.05
 
+#: A board made over several seeds (base, fine-tunes and methods each seeded) gives each value
+#: its standard deviation over them, sigma; another run, of a seed or on another CPU kind (whose
+#: rounding differences training amplifies like a change of seed), may move it by this many
+#: sigmas: the difference of two runs has sigma * sqrt(2), and 3 sigma is 2.1 of those.
+SEED_SPREADS = 3.0
+
 
 def disagreements(
-    expected: Mapping[str, float | None], found: Mapping[str, float | None], tolerance: float = SCORE_TOLERANCE
+    expected: Mapping[str, float | None],
+    found: Mapping[str, float | None],
+    tolerance: float = SCORE_TOLERANCE,
+    spread: Mapping[str, float | None] | None = None,
 ) -> list[str]:
     """The names whose values differ by more than ``tolerance`` (or are a number on one side
-    only), each with both values."""
+    only), each with both values. ``spread``: name -> the value's standard deviation over seeds,
+    which widens its tolerance to :data:`SEED_SPREADS` of it where that is larger."""
     out = []
     for name in sorted(set(expected) | set(found)):
         a, b = expected.get(name), found.get(name)
         if a is None and b is None:
             continue
-        if a is None or b is None or abs(a - b) > tolerance:
+        limit = max(tolerance, SEED_SPREADS * ((spread or {}).get(name) or 0.0))
+        if a is None or b is None or abs(a - b) > limit:
             out.append(f"{name}: {a} != {b}")
     return out
 

@@ -2,7 +2,8 @@
 corpus built, the base trained, the target and ``retain-patient`` fine-tuned from it, then one
 gradient method and CHIP at the patient level, each evaluated, submitted and put on a board by
 the same commands `make leaderboard` runs. Their rows must equal the committed board's within
-the reproducibility tolerance. Marked slow (`make test-slow`, which CI runs)."""
+the reproducibility tolerance, or the spread over its seeds where larger. Marked slow (`make
+test-slow`, which CI runs)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from medforget.cli import main
-from medforget.reproducibility import SCORE_TOLERANCE, disagreements
+from medforget.leaderboard.build import compare
 
 BOARD = Path(__file__).parents[2] / "leaderboard"
 LEVEL = "patient"
@@ -41,24 +42,34 @@ def test_the_board_slice_is_rederived_from_nothing(tmp_path: Path, monkeypatch):
         )
     for step in steps:
         assert main(step) == 0, step
-    for name in ("metrics.json", "tracks.json"):
-        (tmp_path / "board" / name).write_bytes((BOARD / name).read_bytes())
+    (tmp_path / "board" / "metrics.json").write_bytes((BOARD / "metrics.json").read_bytes())
+    # seed 0's references (the committed board may hold more seeds)
+    assert (
+        main(
+            [
+                "leaderboard",
+                "tracks",
+                "--board",
+                "board",
+                "--track",
+                "tiny",
+                "--seed",
+                "0",
+                "tiny-target",
+                "tiny-retain",
+            ]
+        )
+        == 0
+    )
     assert (
         main(["leaderboard", "build", "--board", "board", "--dataset", "tiny=medforget-tiny", "--levels", LEVEL]) == 0
     )
 
-    def rows(board: Path) -> dict[str, dict]:
-        data = json.loads((board / "board.json").read_text(encoding="utf-8"))
-        return {r["submission"]: r for r in data["rows"] if r["level"] == LEVEL}
+    def board(folder: Path) -> dict:
+        data = json.loads((folder / "board.json").read_text(encoding="utf-8"))
+        return {**data, "rows": [r for r in data["rows"] if r["level"] == LEVEL and r["submission"] in rebuilt]}
 
-    committed, rebuilt = rows(BOARD), rows(tmp_path / "board")
-    assert sorted(rebuilt) == sorted(f"tiny-{name}" for name in ("target", "retain", *METHODS))
-    moved = {
-        name: disagreements(
-            {**committed[name]["values"], "overall": committed[name]["overall"]},
-            {**row["values"], "overall": row["overall"]},
-            SCORE_TOLERANCE,
-        )
-        for name, row in rebuilt.items()
-    }
-    assert moved == {name: [] for name in rebuilt}
+    rebuilt = [f"tiny-{name}" for name in ("target", "retain", *METHODS)]
+    # within the reproducibility tolerance, or 3 of a value's standard deviations over the
+    # committed board's seeds where it has several and that is larger
+    assert compare(board(BOARD), board(tmp_path / "board")) == []

@@ -13,7 +13,7 @@ import pytest
 
 from medforget.cli import main
 from medforget.evaluators.results import read_results
-from medforget.leaderboard.build import column_key, load_schema, markdown, overall, plot, render_html
+from medforget.leaderboard.build import column_key, load_schema, markdown, overall, plot, render_html, summary
 from tests.leaderboard.conftest import FAKES, eval_runs, oracle
 
 #: a method name as hostile as a name may be: it opens an HTML comment and a script, closes the
@@ -147,16 +147,11 @@ def test_a_submission_without_logprobs_has_those_cells_empty_and_marked(board: P
     found = {(m.name, m.split) for m in checked.results["patient"].metrics}
     assert ("forget_quality", "forget") not in found and ("privleak_loss", "forget-vs-holdout") not in found
     assert ("normalised_forget", "forget") in found  # from predictions alone
-    row = {"values": {"forget_quality/forget": None}, "overall": None}
-    assert (
-        "n/a"
-        in markdown(
-            {
-                "schema": {"columns": [{"name": "forget_quality", "split": "forget", "display": "Forget quality"}]},
-                "rows": [{**row, "track": "tiny", "level": "patient", "method": "blind", "role": "unlearned"}],
-            }
-        )[2]
-    )
+    schema = {"columns": [{"name": "forget_quality", "split": "forget", "display": "Forget quality"}]}
+    row = {"values": {"forget_quality/forget": None}, "overall": None, "submission": "blind", "seed": 0}
+    method = {"method": "blind", "method_version": "1", "hyperparameters": {}}
+    rows = [{**row, **method, "track": "tiny", "level": "patient", "role": "unlearned"}]
+    assert markdown({"schema": schema, "summary": summary(rows, schema)})[2].endswith("| n/a | n/a | n/a |")
 
 
 def test_the_page_the_table_and_the_plots_are_generated(built: Path):
@@ -167,7 +162,7 @@ def test_the_page_the_table_and_the_plots_are_generated(built: Path):
     )  # opens offline
     assert "Mean of five numbers" in page  # the overall score's definition is shown
     table = (built / "board.md").read_text().splitlines()
-    assert table[0].startswith("| track | level | method | role | overall | Forget (normalised)")
+    assert table[0].startswith("| track | level | method | role | seeds | rank | overall | Forget (normalised)")
     assert len(table) == 2 + 4 * (len(FAKES) + 1)  # and the copycat
     plots = sorted(p.name for p in (built / "plots").iterdir())
     assert plots == [f"tiny-{level}.png" for level in ("institution", "patient", "section", "study")]
@@ -315,3 +310,171 @@ def test_a_board_of_some_levels_scores_only_those_and_needs_only_them(
         assert (row["values"], row["overall"]) == (same["values"], same["overall"])
     assert main([*args, "patient", "ward"]) == 2
     assert "levels ['ward'] are not target levels of the dataset" in capsys.readouterr().err
+
+
+def reseed(board: Path, source: str, name: str, seed: int, role: str, method: str | None = None) -> None:
+    """``source``'s submission as ``name`` (a copy, unless the same) in ``role``, made with
+    ``seed`` and, unlearned, from that seed's target; with ``method``, under that submission's
+    method (name, version and hyperparameters)."""
+    folder = board / "submissions" / name
+    if name != source:
+        shutil.copytree(board / "submissions" / source, folder)
+    manifest = json.loads((folder / "submission.json").read_text())
+    model = f"models/seed{seed}/{'target' if role == 'unlearned' else role}"
+    manifest.update(name=name, seed=seed, role=role)
+    if role == "unlearned":
+        manifest["base_model"] = model
+    else:
+        manifest["models"] = dict.fromkeys(manifest["models"], model)
+    if method is not None:
+        manifest["method"] = json.loads((board / "submissions" / method / "submission.json").read_text())["method"]
+    (folder / "submission.json").write_text(json.dumps(manifest))
+
+
+BUILD = ["leaderboard", "build", "--board"]
+
+
+@pytest.fixture(scope="module")
+def seeded(board: Path, tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A board over seeds: the fakes as seed 0; seed 1 the same references and at_retain again,
+    and an "oracle" run that answers as at_retain does (the method's spread); seed 2 a target
+    that is the retain model's answers, and "paired", at_retain's answers, unlearned from it
+    (with the method seed 7: what pairs a run with its references is the target it was unlearned
+    from); a run from a seed-3 target, which is on no seed of the board. At the patient level
+    only (the board's code is the same at every level)."""
+    root = Path(shutil.copytree(board, tmp_path_factory.mktemp("seeded") / "board"))
+    for name, (_, _, role) in FAKES.items():
+        reseed(root, name, name, 0, role)
+    reseed(root, "target", "target-s1", 1, "target")
+    reseed(root, "retain", "retain-s1", 1, "retain")
+    reseed(root, "at_retain", "at_retain-s1", 1, "unlearned")
+    reseed(root, "at_retain", "oracle-s1", 1, "unlearned", method="oracle")
+    reseed(root, "retain", "target-s2", 2, "target", method="target")
+    reseed(root, "retain", "retain-s2", 2, "retain")
+    reseed(root, "at_retain", "paired-s2", 2, "unlearned")
+    reseed(root, "oracle", "stray-s3", 3, "unlearned")
+    paired = root / "submissions" / "paired-s2" / "submission.json"
+    manifest = json.loads(paired.read_text())
+    manifest["method"]["name"], manifest["seed"] = "paired", 7
+    paired.write_text(json.dumps(manifest))
+    seeds = [("0", "target", "retain"), ("1", "target-s1", "retain-s1"), ("2", "target-s2", "retain-s2")]
+    assert (
+        main(
+            [
+                "leaderboard",
+                "tracks",
+                "--board",
+                str(root),
+                "--track",
+                "tiny",
+                *(a for s in seeds for a in ("--seed", *s)),
+            ]
+        )
+        == 0
+    )
+    assert main([*BUILD, str(root), "--dataset", f"tiny={tiny_build}", "--levels", "patient"]) == 0
+    return root
+
+
+def test_a_run_of_a_seed_is_measured_against_that_seeds_references(seeded: Path):
+    data = json.loads((seeded / "board.json").read_text())
+    rows = {(r["submission"], r["level"]): r["values"] for r in data["rows"]}
+    assert rows[("at_retain", "patient")]["normalised_forget/forget"] == pytest.approx(0.0)
+    assert rows[("at_retain-s1", "patient")] == rows[("at_retain", "patient")]
+    # seed 2's target answers as its retain model does: nothing to normalise by
+    assert rows[("paired-s2", "patient")]["normalised_forget/forget"] is None
+    reasons = {r["submission"]: r["reason"] for r in data["rejected"]}
+    assert set(reasons) == {"stray-s3"}
+    assert "unlearned from 'models/seed3/target', the target of none of track 'tiny'" in reasons["stray-s3"]
+
+
+def test_each_method_is_shown_over_its_seeds_and_ranked_only_beyond_its_spread(seeded: Path):
+    data = json.loads((seeded / "board.json").read_text())
+    rows = {(r["submission"], r["level"]): r for r in data["rows"]}
+    entries = {(e["method"], e["level"]): e for e in data["summary"]}
+    oracle = entries[("oracle", "patient")]
+    assert (oracle["submissions"], oracle["seeds"]) == (["oracle", "oracle-s1"], [0, 1])
+    runs = [rows[(name, "patient")]["overall"] for name in ("oracle", "oracle-s1")]
+    assert oracle["mean"]["overall"] == pytest.approx(sum(runs) / 2)
+    assert oracle["std"]["overall"] == pytest.approx(abs(runs[0] - runs[1]) / 2**0.5)
+    assert oracle["std"]["overall"] > 0
+    at_retain = entries[("at_retain", "patient")]
+    assert at_retain["mean"]["overall"] > oracle["mean"]["overall"] and at_retain["std"]["overall"] == 0.0
+    # two runs: the gap between their means is less than the spread of one of them
+    assert at_retain["rank"] == oracle["rank"] == 1
+    assert entries[("target", "patient")]["rank"] is None and len(entries[("target", "patient")]["seeds"]) == 3
+    assert entries[("paired", "patient")]["rank"] is None  # one run: no spread to rank by
+    table = (seeded / "board.md").read_text().splitlines()
+    assert table[0].startswith("| track | level | method | role | seeds | rank | overall |")
+    line = next(li for li in table if "| patient | oracle |" in li)
+    assert f"| 2 | 1 | {oracle['mean']['overall']:.3f} ± {oracle['std']['overall']:.3f} |" in line
+    assert len(table) == 2 + len(data["summary"])
+
+
+def test_a_value_may_move_by_three_of_its_spreads_over_seeds_and_no_more(seeded: Path):
+    """The oracle's two runs disagree on PrivLeak (sigma 0.71): another run may move it by 2.1;
+    at_retain's agree (sigma 0): the one-seed tolerance, 0.05, holds."""
+    from medforget.leaderboard.build import compare
+
+    reference = json.loads((seeded / "board.json").read_text())
+    moved = json.loads(json.dumps(reference))
+    key = "privleak_loss/forget-vs-holdout"
+    before = {}
+    for row in moved["rows"]:
+        if row["level"] == "patient" and row["submission"] in ("oracle", "at_retain"):
+            before[row["submission"]] = row["values"][key]
+            row["values"][key] += 0.3
+    assert compare(reference, moved) == [
+        f"tiny/patient/at_retain {key}: {before['at_retain']} != {before['at_retain'] + 0.3}"
+    ]
+
+
+def test_a_seeds_reference_made_with_another_seed_stops_the_build(
+    seeded: Path, tiny_build: Path, tmp_path: Path, capsys
+):
+    root = Path(shutil.copytree(seeded, tmp_path / "board"))
+    tracks = json.loads((root / "tracks.json").read_text())
+    tracks["tracks"]["tiny"]["seeds"]["1"]["target"] = "target"
+    (root / "tracks.json").write_text(json.dumps(tracks))
+    assert main([*BUILD, str(root), "--dataset", f"tiny={tiny_build}", "--levels", "patient"]) != 0
+    assert "names 'target' the target of seed 1, but it was made with seed 0" in capsys.readouterr().err
+
+
+@pytest.mark.browser
+def test_the_page_shows_each_method_over_its_seeds_in_a_browser(seeded: Path):
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.goto((seeded / "index.html").as_uri())
+        over = page.locator("table.seeds tbody tr")
+        entries = [e for e in json.loads((seeded / "board.json").read_text())["summary"] if e["level"] == "patient"]
+        assert over.count() == len(entries)
+        oracle = next(r for r in over.all_inner_texts() if r.startswith("oracle\t"))
+        assert oracle.split("\t")[1:4] == ["unlearned", "2", "1"] and " \u00b1 " in oracle
+        page.fill("#method", "paired")
+        assert page.locator("table.seeds").count() == 0  # one run of it: nothing to show over seeds
+        browser.close()
+
+
+def test_tracks_names_a_tracks_references_and_never_overwrites_another_file(tmp_path: Path, capsys):
+    args = ["leaderboard", "tracks", "--board", str(tmp_path), "--track"]
+    (tmp_path / "tracks.json").write_text('{"notes": "mine"}')
+    assert main([*args, "tiny", "--seed", "0", "t", "r"]) != 0
+    assert (tmp_path / "tracks.json").read_text() == '{"notes": "mine"}' and "tracks.json" in capsys.readouterr().err
+    (tmp_path / "tracks.json").write_text(json.dumps({"description": "ours", "tracks": {"other": {"target": "o"}}}))
+    assert main([*args, "tiny", "--seed", "0", "t", "r"]) == 0
+    assert main([*args, "big", "--seed", "0", "t0", "r0", "--seed", "1", "t1", "r1"]) == 0
+    assert json.loads((tmp_path / "tracks.json").read_text()) == {
+        "description": "ours",
+        "tracks": {
+            "other": {"target": "o"},
+            "tiny": {"target": "t", "retain": "r"},
+            "big": {"seeds": {"0": {"target": "t0", "retain": "r0"}, "1": {"target": "t1", "retain": "r1"}}},
+        },
+    }
+    assert main([*args, "tiny", "--seed", "x", "t", "r"]) == 2
+    assert main([*args, "tiny", "--seed", "0", "t", "r", "--seed", "0", "u", "v"]) == 2

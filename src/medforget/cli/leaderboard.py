@@ -1,4 +1,4 @@
-"""``medforget leaderboard check | build | compare``."""
+"""``medforget leaderboard check | build | compare | tracks``."""
 
 from __future__ import annotations
 
@@ -64,6 +64,21 @@ def add(commands: argparse._SubParsersAction) -> None:
         help="largest difference allowed on any value (default: the reproducibility tolerance)",
     )
     compare.set_defaults(run=_run_board_compare)
+    tracks = board_commands.add_parser(
+        "tracks", help="name a track's target and retain submissions in the board's tracks.json, per seed"
+    )
+    tracks.add_argument("--board", type=Path, default=Path("leaderboard"), metavar="DIR")
+    tracks.add_argument("--track", required=True)
+    tracks.add_argument(
+        "--seed",
+        nargs=3,
+        action="append",
+        required=True,
+        metavar=("SEED", "TARGET", "RETAIN"),
+        help="a seed's target and retain submissions (repeatable); one --seed: every submission of the track "
+        "is measured against them, several: each against those of the target it was unlearned from",
+    )
+    tracks.set_defaults(run=_run_board_tracks)
 
 
 def _run_check(args: argparse.Namespace) -> int:
@@ -126,4 +141,17 @@ def _run_board_compare(args: argparse.Namespace) -> int:
         print("\n".join(f"  {line}" for line in found))
         return 1
     print(f"{args.built} agrees with {args.reference} within {tolerance} on every value")
+    return 0
+
+
+def _run_board_tracks(args: argparse.Namespace) -> int:
+    from medforget.leaderboard.build import write_tracks
+
+    seeds = {}
+    for seed, target, retain in args.seed:
+        if not seed.isdigit() or int(seed) in seeds:
+            raise ConfigError(f"--seed {seed}: a seed is a non-negative integer, given once")
+        seeds[int(seed)] = {"target": target, "retain": retain}
+    write_tracks(args.board, args.track, seeds)
+    print(f"{args.board / 'tracks.json'}: track {args.track!r}, seeds {', '.join(map(str, seeds))}")
     return 0

@@ -22,7 +22,7 @@ from medforget.reproducibility import SCORE_TOLERANCE, disagreements
 
 logger = logging.getLogger(__name__)
 
-BOARD_VERSION = "2.0.0"
+BOARD_VERSION = "2.1.0"
 
 
 def load_schema(board: Path) -> dict[str, Any]:
@@ -68,27 +68,73 @@ def load_schema(board: Path) -> dict[str, Any]:
 REFERENCE_ROLES = ("target", "retain")
 
 
-def load_tracks(board: Path) -> dict[str, dict[str, str]]:
-    """``tracks.json``: track -> {"target": submission, "retain": submission (optional)}, the
-    board maintainers' choice of the submissions every row of the track is measured against."""
+#: a track's references for every seed (tracks.json gives one pair, no "seeds")
+ANY_SEED = None
+
+References = dict[int | None, dict[str, str]]
+
+
+def load_tracks(board: Path) -> dict[str, References]:
+    """``tracks.json``: track -> seed -> {"target": submission, "retain": submission (optional)},
+    the board maintainers' choice of the submissions every row of the track is measured against.
+    A track names one pair, {"target": T, "retain": R}, which every submission is measured
+    against (seed :data:`ANY_SEED`), or one pair per seed, {"seeds": {"0": {...}, "1": {...}}}:
+    a submission made with seed s (base, fine-tunes and method) is measured against seed s's."""
     path = board / "tracks.json"
-    try:
-        tracks = json.loads(path.read_text(encoding="utf-8"))["tracks"]
-        valid = isinstance(tracks, dict) and all(
+
+    def pair(refs: Any) -> bool:
+        return (
             isinstance(refs, dict)
             and isinstance(refs.get("target"), str)
             and set(refs) <= set(REFERENCE_ROLES)
             and all(isinstance(name, str) for name in refs.values())
+        )
+
+    try:
+        tracks = json.loads(path.read_text(encoding="utf-8"))["tracks"]
+        valid = isinstance(tracks, dict) and all(
+            pair(refs)
+            or (
+                isinstance(refs, dict)
+                and set(refs) == {"seeds"}
+                and isinstance(refs["seeds"], dict)
+                and refs["seeds"]
+                and all(seed.isdigit() and pair(each) for seed, each in refs["seeds"].items())
+            )
             for refs in tracks.values()
         )
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise SubmissionError(
             f"{path} is missing or not the board's tracks ({err!r}); it names, per track, the "
             'target and retain submissions: {"tracks": {"tiny": {"target": "...", "retain": "..."}}}'
         ) from err
     if not valid:
-        raise SubmissionError(f'{path}: each track needs {{"target": SUBMISSION}} and may have "retain": SUBMISSION')
-    return tracks
+        raise SubmissionError(
+            f'{path}: each track needs {{"target": SUBMISSION}} and may have "retain": SUBMISSION, or one such '
+            'pair per seed: {"seeds": {"0": {"target": ..., "retain": ...}, "1": {...}}}'
+        )
+    return {
+        track: {int(seed): each for seed, each in refs["seeds"].items()} if "seeds" in refs else {ANY_SEED: refs}
+        for track, refs in tracks.items()
+    }
+
+
+def write_tracks(board: Path, track: str, seeds: Mapping[int, Mapping[str, str]]) -> None:
+    """Name ``track``'s references in ``board/tracks.json``, keeping its other tracks and its
+    description: one seed as the pair every submission is measured against, several as
+    ``{"seeds": ...}``. The file is read and checked first, and replaced whole."""
+    import os
+
+    path = board / "tracks.json"
+    current: dict[str, Any] = {"tracks": {}}
+    if path.exists():
+        load_tracks(board)  # a file that is not a tracks.json is not overwritten
+        current = json.loads(path.read_text(encoding="utf-8"))
+    pairs = [dict(refs) for refs in seeds.values()]
+    current["tracks"][track] = pairs[0] if len(pairs) == 1 else {"seeds": {str(s): dict(r) for s, r in seeds.items()}}
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, path)
 
 
 def overall(values: Mapping[str, float | None], schema: Mapping[str, Any]) -> float | None:
@@ -131,7 +177,9 @@ def build(board: Path, datasets: Mapping[str, Path], levels: Sequence[str] | Non
     if missing:
         raise SubmissionError(f"tracks {missing} of {board / 'tracks.json'} have no --dataset TRACK=DIR")
     folders = sorted(p for p in (board / "submissions").iterdir() if not p.name.startswith("."))
-    roles = {(track, name): role for track, refs in tracks.items() for role, name in refs.items()}
+    roles = {
+        (track, name): role for track, seeds in tracks.items() for refs in seeds.values() for role, name in refs.items()
+    }
     rejected: list[dict[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         admitted: dict[str, tuple[Path, dict[str, Any]]] = {}  # name -> (folder or archive, manifest)
@@ -142,15 +190,18 @@ def build(board: Path, datasets: Mapping[str, Path], levels: Sequence[str] | Non
             except SubmissionError as err:
                 rejected.append({"submission": folder.name, "reason": str(err)})
         references = {
-            track: _references(track, refs, admitted, rejected, datasets[track], Path(tmp) / track, levels)
-            for track, refs in tracks.items()
+            (track, seed): _references(
+                track, seed, refs, admitted, rejected, datasets[track], Path(tmp) / track / str(seed), levels
+            )
+            for track, seeds in tracks.items()
+            for seed, refs in seeds.items()
         }
         rows = []
         for name, (folder, manifest) in sorted(
             admitted.items(), key=lambda item: (item[1][1]["track"], ROLES.index(item[1][1]["role"]), item[0])
         ):
-            before, retain = references[manifest["track"]]
             try:
+                before, retain = references[(manifest["track"], _seed_of(manifest, tracks, admitted))]
                 checked = check(folder, datasets[manifest["track"]], Path(tmp) / "rows" / name, before, retain, levels)
             except SubmissionError as err:
                 rejected.append({"submission": folder.name, "reason": str(err)})
@@ -163,6 +214,7 @@ def build(board: Path, datasets: Mapping[str, Path], levels: Sequence[str] | Non
         "board_version": BOARD_VERSION,
         "schema": schema,
         "rows": rows,
+        "summary": summary(rows, schema),
         "rejected": sorted(rejected, key=lambda r: r["submission"]),
     }
     (board / "board.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -170,6 +222,25 @@ def build(board: Path, datasets: Mapping[str, Path], levels: Sequence[str] | Non
     (board / "board.md").write_text("\n".join(markdown(data)) + "\n", encoding="utf-8")
     plot(data, board / "plots")
     return data
+
+
+def _seed_of(
+    manifest: Mapping[str, Any], tracks: Mapping[str, References], admitted: Mapping[str, tuple[Path, Any]]
+) -> int | None:
+    """The seed of the references a submission is measured against: for a track of one pair,
+    :data:`ANY_SEED`; else the seed whose reference it is, or whose target it was unlearned from
+    (its ``base_model`` is a model of that target submission, whatever the method's own seed)."""
+    seeds = tracks[manifest["track"]]
+    if ANY_SEED in seeds:
+        return ANY_SEED
+    for seed, refs in seeds.items():
+        target = admitted[refs["target"]][1]
+        if manifest["name"] in refs.values() or manifest["base_model"] in target["models"].values():
+            return seed
+    raise SubmissionError(
+        f"{manifest['name']}: unlearned from {manifest['base_model']!r}, the target of none of track "
+        f"{manifest['track']!r}'s seeds ({', '.join(map(str, seeds))}; tracks.json): nothing to measure it against"
+    )
 
 
 def _admit(
@@ -209,6 +280,7 @@ def _stem(entry: str) -> str:
 
 def _references(
     track: str,
+    seed: int | None,
     refs: Mapping[str, str],
     admitted: Mapping[str, tuple[Path, Any]],
     rejected: list[dict[str, str]],
@@ -216,7 +288,8 @@ def _references(
     work: Path,
     levels: Sequence[str] | None,
 ) -> tuple[dict[str, Path], dict[str, Path] | None]:
-    """The recomputed runs of a track's target and retain submissions."""
+    """The recomputed runs of a track's target and retain submissions for ``seed``, each made
+    with that seed (any, for :data:`ANY_SEED`)."""
     runs: dict[str, dict[str, Path]] = {}
     for role in REFERENCE_ROLES:
         if role not in refs:
@@ -228,6 +301,12 @@ def _references(
             )
             raise SubmissionError(
                 f"track {track!r}: the {role} submission {refs[role]!r} named in tracks.json cannot be used: {why}"
+            )
+        made = admitted[refs[role]][1]["seed"]
+        if seed is not ANY_SEED and made != seed:
+            raise SubmissionError(
+                f"track {track!r}: tracks.json names {refs[role]!r} the {role} of seed {seed}, but it was made "
+                f"with seed {made}"
             )
         runs[role] = check(admitted[refs[role]][0], dataset, work / role, runs.get("target"), levels=levels).runs
     return runs["target"], runs.get("retain")
@@ -257,6 +336,7 @@ def _rows(checked: Checked, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "method": manifest["method"]["name"],
                 "method_version": manifest["method"]["version"],
                 "role": manifest["role"],
+                "hyperparameters": manifest["method"]["hyperparameters"],
                 "model": manifest["models"].get(level),
                 "seed": manifest["seed"],
                 "weights_url": manifest["weights_url"],
@@ -269,14 +349,71 @@ def _rows(checked: Checked, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def summary(rows: Sequence[Mapping[str, Any]], schema: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each method over its seeds: per track, level, role and method (name, version and
+    hyperparameters), its submissions and their seeds, and the mean and standard deviation over
+    them (n - 1; None for one run) of the overall score and of every value (None where a run has
+    none). ``rank``, for an unlearned method run with two seeds or more: 1 + the number of such
+    methods at its track and level whose mean overall score exceeds its own by more than the sum
+    of both standard deviations, so methods within each other's spread share a rank. A method of
+    one run has no spread, hence no rank."""
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        method = (row["method"], row["method_version"], json.dumps(row["hyperparameters"], sort_keys=True))
+        groups.setdefault((row["track"], row["level"], row["role"], *method), []).append(row)
+    out: list[dict[str, Any]] = []
+    for members in groups.values():
+        first = members[0]
+        runs = {key: [m["overall"] if key == "overall" else m["values"][key] for m in members] for key in _keys(schema)}
+        spread = {key: _mean_std(values) for key, values in runs.items()}
+        out.append(
+            {
+                **{k: first[k] for k in ("track", "level", "method", "method_version", "role", "hyperparameters")},
+                "submissions": [m["submission"] for m in members],
+                "seeds": [m["seed"] for m in members],
+                "mean": {key: mean for key, (mean, _) in spread.items()},
+                "std": {key: std for key, (_, std) in spread.items()},
+                "rank": None,
+            }
+        )
+    ranked = [e for e in out if e["role"] == "unlearned" and len(e["seeds"]) > 1 and e["mean"]["overall"] is not None]
+    for entry in ranked:
+        rivals = [e for e in ranked if (e["track"], e["level"]) == (entry["track"], entry["level"])]
+        entry["rank"] = 1 + sum(
+            e["mean"]["overall"] - entry["mean"]["overall"] > e["std"]["overall"] + entry["std"]["overall"]
+            for e in rivals
+        )
+    return out
+
+
+def _keys(schema: Mapping[str, Any]) -> list[str]:
+    """The keys of a row's numbers: the overall score, then each column's."""
+    return ["overall", *(column_key(c) for c in schema["columns"])]
+
+
+def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    import statistics
+
+    if any(v is None for v in values):
+        return None, None
+    numbers = [float(v) for v in values if v is not None]
+    return statistics.fmean(numbers), statistics.stdev(numbers) if len(numbers) > 1 else None
+
+
 def compare(reference: Mapping[str, Any], built: Mapping[str, Any], tolerance: float = SCORE_TOLERANCE) -> list[str]:
     """How ``built`` differs from ``reference`` beyond what another CPU kind or thread count
     moves (:mod:`medforget.reproducibility`): rows on one side only, another schema, and every
-    value (the overall score included) that moved by more than ``tolerance``."""
+    value (the overall score included) that moved by more than ``tolerance``, or, where the
+    reference was made over several seeds, by more than
+    :data:`medforget.reproducibility.SEED_SPREADS` of that value's
+    standard deviation over them if that is larger."""
 
     def by_key(data: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
         return {f"{r['track']}/{r['level']}/{r['submission']}": r for r in data["rows"]}
 
+    spreads = {
+        f"{e['track']}/{e['level']}/{name}": e["std"] for e in reference.get("summary", []) for name in e["submissions"]
+    }
     ours, theirs = by_key(reference), by_key(built)
     out = [] if reference["schema"] == built["schema"] else ["the metrics schema differs"]
     out += [f"{key}: only in the reference board" for key in sorted(ours.keys() - theirs.keys())]
@@ -284,21 +421,28 @@ def compare(reference: Mapping[str, Any], built: Mapping[str, Any], tolerance: f
     for key in sorted(ours.keys() & theirs.keys()):
         expected = {**ours[key]["values"], "overall": ours[key]["overall"]}
         found = {**theirs[key]["values"], "overall": theirs[key]["overall"]}
-        out += [f"{key} {line}" for line in disagreements(expected, found, tolerance)]
+        out += [f"{key} {line}" for line in disagreements(expected, found, tolerance, spreads.get(key))]
     return out
 
 
 def markdown(data: Mapping[str, Any]) -> list[str]:
-    """The board as a Markdown table; every cell escaped, so no submitted string adds a row, a
-    column, a link or HTML."""
+    """The board's :func:`summary` as a Markdown table: per method, its runs (seeds), its rank
+    and each number as the mean ± the standard deviation over them (the value, for one run);
+    every cell escaped, so no submitted string adds a row, a column, a link or HTML."""
     columns = data["schema"]["columns"]
-    header = ["track", "level", "method", "role", "overall", *(c["display"] for c in columns)]
+    header = ["track", "level", "method", "role", "seeds", "rank", "overall", *(c["display"] for c in columns)]
     lines = ["| " + " | ".join(map(markdown_cell, header)) + " |", "|" + "---|" * len(header)]
-    for row in data["rows"]:
-        cells = [_number(row["overall"])] + [_number(row["values"][column_key(c)]) for c in columns]
-        texts = [row["track"], row["level"], row["method"], row["role"]]
+    for entry in data["summary"]:
+        texts = [entry["track"], entry["level"], entry["method"], entry["role"]]
+        rank = EMPTY if entry["rank"] is None else str(entry["rank"])
+        cells = [str(len(entry["seeds"])), rank]
+        cells += [_spread(entry["mean"][key], entry["std"][key]) for key in _keys(data["schema"])]
         lines.append("| " + " | ".join([*map(markdown_cell, texts), *cells]) + " |")
     return lines
+
+
+def _spread(mean: float | None, std: float | None) -> str:
+    return _number(mean) if std is None or mean is None else f"{_number(mean)} ± {std:.3f}"
 
 
 #: what Markdown reads as syntax inside a table cell (a cell never starts a line, so "#", "-" or
@@ -465,7 +609,28 @@ function render() {
     const title = document.createElement("h2");
     title.textContent = track + " track, " + l + " level";
     boards.append(title, table);
+    const seeded = (data.summary || []).filter(e => e.track === track && e.level === l && e.method.toLowerCase().includes(text));
+    if (seeded.some(e => e.seeds.length > 1)) boards.append(overSeeds(l, seeded));
   }
+}
+function overSeeds(l, entries) {
+  // each method over its seeds: mean ± standard deviation, and the rank its spread allows
+  const table = document.createElement("table");
+  table.className = "seeds"; table.dataset.level = l;
+  const head = table.createTHead().insertRow();
+  ["method", "role", "seeds", "rank"].forEach(h => { const th = document.createElement("th"); th.className = "t"; th.textContent = h; head.appendChild(th); });
+  columns.forEach(c => { const th = document.createElement("th"); th.textContent = c.display; th.title = c.description; head.appendChild(th); });
+  const body = table.createTBody();
+  const shown = v => v === null || v === undefined ? "n/a" : (Math.abs(v) < 0.0005 ? 0 : v).toFixed(3);
+  [...entries].sort((a, b) => (a.rank ?? 1e9) - (b.rank ?? 1e9)).forEach(e => {
+    const tr = body.insertRow();
+    tr.className = e.role === "unlearned" ? "method" : "reference";
+    [e.method, e.role, String(e.seeds.length), e.rank === null ? "n/a" : String(e.rank)].forEach(v => { const td = tr.insertCell(); td.className = "t"; td.textContent = v; });
+    columns.forEach(c => { const m = e.mean[key(c)], s = e.std[key(c)]; tr.insertCell().textContent = shown(m) + (s === null || m === null ? "" : " \u00b1 " + s.toFixed(3)); });
+  });
+  const caption = table.createCaption();
+  caption.textContent = "Over seeds: mean \u00b1 standard deviation; methods share a rank where their overall scores differ by less than their spreads";
+  return table;
 }
 if (data.rejected && data.rejected.length) {
   const box = document.getElementById("rejected"), title = document.createElement("h2"), list = document.createElement("ul");

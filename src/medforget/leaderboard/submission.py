@@ -250,9 +250,15 @@ def archive(folder: Path, out: Path) -> Path:
 
 
 def _model_record(model: Path) -> dict[str, Any]:
-    """What the unlearned model's ``medforget_unlearning.json`` says (empty for other models)."""
-    path = model / "medforget_unlearning.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    """What the unlearned model's ``medforget_unlearning.json`` says; for a model trained by
+    ``medforget train`` (a target or retain model), the seed its training record gives; empty
+    for other models."""
+    for name in ("medforget_unlearning.json", "medforget_training.json"):
+        path = model / name
+        if path.is_file():
+            record = json.loads(path.read_text(encoding="utf-8"))
+            return record if name == "medforget_unlearning.json" else {"seed": record.get("config", {}).get("seed")}
+    return {}
 
 
 def _hardware() -> str:

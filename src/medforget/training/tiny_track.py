@@ -55,8 +55,9 @@ class TrainConfig:
     spec: TinySpec = field(default_factory=TinySpec)
 
 
-#: the recipes, chosen by measurement (README, "The base model"): from random weights (the
-#: committed board's reference models), a base on its corpus, and a fine-tune from a base
+#: the recipes, chosen by measurement (README, "Recipes, chosen by measurement"): from random
+#: weights (the test suite's and smoke runs' track), a base on its corpus, and a fine-tune from
+#: a base (the board's target and retain models)
 RECIPES: dict[str, TrainConfig] = {
     "scratch": TrainConfig(),
     "base": TrainConfig(epochs=6),
