@@ -79,7 +79,8 @@ def load_tracks(board: Path) -> dict[str, References]:
     the board maintainers' choice of the submissions every row of the track is measured against.
     A track names one pair, {"target": T, "retain": R}, which every submission is measured
     against (seed :data:`ANY_SEED`), or one pair per seed, {"seeds": {"0": {...}, "1": {...}}}:
-    a submission made with seed s (base, fine-tunes and method) is measured against seed s's."""
+    a submission is then measured against the pair of the target it was unlearned from
+    (:func:`_seed_of`)."""
     path = board / "tracks.json"
 
     def pair(refs: Any) -> bool:
@@ -130,8 +131,8 @@ def write_tracks(board: Path, track: str, seeds: Mapping[int, Mapping[str, str]]
     if path.exists():
         load_tracks(board)  # a file that is not a tracks.json is not overwritten
         current = json.loads(path.read_text(encoding="utf-8"))
-    pairs = [dict(refs) for refs in seeds.values()]
-    current["tracks"][track] = pairs[0] if len(pairs) == 1 else {"seeds": {str(s): dict(r) for s, r in seeds.items()}}
+    pairs = {str(seed): dict(refs) for seed, refs in seeds.items()}
+    current["tracks"][track] = next(iter(pairs.values())) if len(pairs) == 1 else {"seeds": pairs}
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     os.replace(partial, path)
@@ -563,6 +564,7 @@ const data = JSON.parse(document.getElementById("board-data").textContent);
 const columns = [data.schema.overall, ...data.schema.columns];
 const key = c => c.name === "overall" ? "overall" : c.name + (c.split ? "/" + c.split : "");
 const value = (row, c) => key(c) === "overall" ? row.overall : row.values[key(c)];
+const number = v => v === null || v === undefined ? "n/a" : (Math.abs(v) < 0.0005 ? 0 : v).toFixed(3);
 let sortKey = "overall", ascending = false;
 const tracks = [...new Set(data.rows.map(r => r.track))];
 const levels = [...new Set(data.rows.map(r => r.level))];
@@ -604,7 +606,7 @@ function render() {
       if (r.same_predictions_as && r.same_predictions_as.length) {
         tr.cells[1].textContent += " \u2261"; tr.cells[1].title = "same predictions as " + r.same_predictions_as.join(", ");
       }
-      columns.forEach(c => { const v = value(r, c); tr.insertCell().textContent = v === null || v === undefined ? "n/a" : (Math.abs(v) < 0.0005 ? 0 : v).toFixed(3); });
+      columns.forEach(c => { tr.insertCell().textContent = number(value(r, c)); });
     });
     const title = document.createElement("h2");
     title.textContent = track + " track, " + l + " level";
@@ -621,12 +623,11 @@ function overSeeds(l, entries) {
   ["method", "role", "seeds", "rank"].forEach(h => { const th = document.createElement("th"); th.className = "t"; th.textContent = h; head.appendChild(th); });
   columns.forEach(c => { const th = document.createElement("th"); th.textContent = c.display; th.title = c.description; head.appendChild(th); });
   const body = table.createTBody();
-  const shown = v => v === null || v === undefined ? "n/a" : (Math.abs(v) < 0.0005 ? 0 : v).toFixed(3);
   [...entries].sort((a, b) => (a.rank ?? 1e9) - (b.rank ?? 1e9)).forEach(e => {
     const tr = body.insertRow();
     tr.className = e.role === "unlearned" ? "method" : "reference";
     [e.method, e.role, String(e.seeds.length), e.rank === null ? "n/a" : String(e.rank)].forEach(v => { const td = tr.insertCell(); td.className = "t"; td.textContent = v; });
-    columns.forEach(c => { const m = e.mean[key(c)], s = e.std[key(c)]; tr.insertCell().textContent = shown(m) + (s === null || m === null ? "" : " \u00b1 " + s.toFixed(3)); });
+    columns.forEach(c => { const m = e.mean[key(c)], s = e.std[key(c)]; tr.insertCell().textContent = number(m) + (s === null || m === null ? "" : " \u00b1 " + s.toFixed(3)); });
   });
   const caption = table.createCaption();
   caption.textContent = "Over seeds: mean \u00b1 standard deviation; methods share a rank where their overall scores differ by less than their spreads";
