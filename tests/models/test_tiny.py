@@ -93,6 +93,36 @@ def test_collator_remembers_prompt_lengths_without_changing_a_batch(any_checkpoi
     assert torch.equal(seen(shuffled)["labels"], TrainingCollator(processor)(shuffled)["labels"])
 
 
+def test_collator_preprocesses_each_image_once_giving_the_same_tensors(any_checkpoint: Path, tiny_rows):
+    """The collator's image cache: a batch equals the processor's own (pixels, image grids and
+    all) whether its images come from the cache, are new, or overflow the cache's budget."""
+    import torch
+
+    from medforget.models.chat import ImageCache, prompt_text
+
+    processor = load_processor(any_checkpoint)
+    collate = TrainingCollator(processor)
+    image_row = next(r for r in tiny_rows if r["image"] is not None)
+    others = [{**image_row, "image": image_row["image"].rotate(90 * k)} for k in (1, 2, 3)]  # new pixels
+    rows = [*tiny_rows[8:16], *others, *(r for r in tiny_rows if r["image"] is None)][:16]
+    collate(rows[:8])
+    cache = collate.processor.image_processor
+    assert isinstance(cache, ImageCache) and processor.image_processor is not cache  # the caller's is untouched
+    cached = len(cache._done)
+    assert cached == len({r["image"].tobytes() for r in rows[:8] if r["image"] is not None})
+    for batch_rows in (rows[:8], rows[4:][::-1]):
+        images = [r["image"].convert("RGB") for r in batch_rows if r["image"] is not None]
+        texts = [prompt_text(processor, r) + f" {r['answer']}{processor.tokenizer.eos_token}" for r in batch_rows]
+        expected = processor(text=texts, images=images or None, return_tensors="pt", padding=True)
+        got = collate(batch_rows)
+        assert all(torch.equal(got[k], expected[k]) for k in expected)
+    assert len(cache._done) > cached
+    full = TrainingCollator(processor)
+    full.processor.image_processor.budget = 0  # nothing fits: every image preprocessed each time
+    assert all(torch.equal(full(rows[:8])[k], v) for k, v in collate(rows[:8]).items())
+    assert not full.processor.image_processor._done
+
+
 def test_transformers_adapter_generates_and_scores_answers(any_checkpoint: Path, tiny_rows):
     adapter = TransformersAdapter(any_checkpoint, batch_size=8, max_new_tokens=4)
     answers = adapter.generate(tiny_rows[8:18])

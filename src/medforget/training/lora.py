@@ -101,7 +101,8 @@ def finetune_lora(
         collate_fn=TrainingCollator(processor),
         generator=torch.Generator().manual_seed(recipe.seed),
     )
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.learning_rate)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=recipe.learning_rate, fused=True)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     model.train()
     losses = []

@@ -29,7 +29,7 @@ from medforget.training.data import training_rows
 
 logger = logging.getLogger(__name__)
 
-TRAINING_VERSION = "1.3.0"
+TRAINING_VERSION = "1.4.0"
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,10 @@ def fit(
     drawn = len(pool) if config.rehearsal_per_epoch is None else min(config.rehearsal_per_epoch, len(pool))
     per_epoch = math.ceil((len(rows) + drawn) / config.batch_size)
     total = per_epoch * config.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    # fused: one kernel for every parameter (the per-tensor loop was a seventh of a CPU step)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
+    )
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, config.warmup_steps, total))
     model.train()
     loss = float("nan")

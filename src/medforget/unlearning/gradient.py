@@ -199,7 +199,8 @@ def train(
         )
         for offset, rows in enumerate([data.forget] + ([data.retain] if method.uses_retain else []))
     ]
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=method.learning_rate)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=method.learning_rate, fused=True)
     model, optimizer, *loaders = accelerator.prepare(model, optimizer, *loaders)
     reference = _Reference(accelerator.unwrap_model(model), method.lora) if method.uses_reference else None
     retain = itertools.cycle(loaders[1]) if method.uses_retain else itertools.repeat(None)
