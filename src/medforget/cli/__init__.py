@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from medforget import __version__
-from medforget.cli import build, evaluate, export, leaderboard, ls, publish, submit, train, unlearn, validate
+from medforget.cli import build, doctor, evaluate, export, leaderboard, ls, publish, submit, train, unlearn, validate
 from medforget.errors import MedForgetError
 
 #: the subcommands, in the order ``--help`` lists them (the pipeline's)
-SUBCOMMANDS = (build, validate, export, train, unlearn, evaluate, submit, leaderboard, publish, ls)
+SUBCOMMANDS = (build, validate, export, train, unlearn, evaluate, submit, leaderboard, publish, ls, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:
