@@ -9,7 +9,7 @@ must read whatever is there."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,8 +30,8 @@ class DatasetError(MedForgetError):
 
 #: 2: sources carry citation and licence.public_derivatives; steps the card. 3: ownership_sha256.
 #: 4: config.source_options (each source's own settings) replaces images_dir, reports_archive,
-#: source_root and reports_root
-MANIFEST_SCHEMA_VERSION = 4
+#: source_root and reports_root. 5: licence.leaves_machine (whether LLM calls may leave the machine)
+MANIFEST_SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class Licence:
     #: whether data derived from the source may go to a public repository; when False,
     #: ``medforget publish`` needs an explicit acknowledgement and a private repository
     public_derivatives: bool
+    #: whether text derived from the source may be sent off this machine (a hosted LLM API);
+    #: when False, every LLM call on it needs a local endpoint (:mod:`medforget.llm.data_use`)
+    leaves_machine: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,16 @@ class Manifest:
     shards: tuple[Shard, ...]
     skipped: tuple[Skipped, ...]
     llm: Mapping[str, Any] | None  # what LLM QA reported (model, prompts, calls, cache hits); None: templates only
+
+    def local_only(self) -> tuple[str, ...]:
+        """The sources whose text may not leave this machine, each named with its licence."""
+        return local_only((s.name, s.licence) for s in self.sources)
+
+
+def local_only(sources: Iterable[tuple[str, Licence]]) -> tuple[str, ...]:
+    """The (name, licence) of sources whose licence keeps derived text on this machine, as
+    ``name (licence)``: what :meth:`medforget.llm.data_use.DataUse.check` names."""
+    return tuple(f"{name} ({licence.spdx})" for name, licence in sources if not licence.leaves_machine)
 
 
 def read_manifest(dataset: Path) -> Manifest:

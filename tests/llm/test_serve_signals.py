@@ -78,8 +78,8 @@ def test_the_server_stops_when_the_process_that_started_it_ends(cache: Path, tmp
         [
             sys.executable,
             "-c",
-            "import subprocess, sys, time; "
-            f"child = subprocess.Popen({_server(cache, port)!r}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+            "import subprocess, time; "
+            f"child = subprocess.Popen({_server(cache, port)!r}, stdout=-3, stderr=-3); "  # -3: DEVNULL
             f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(3600)",
         ]
     )

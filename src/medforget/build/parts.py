@@ -22,6 +22,7 @@ from medforget.config import BuildConfig
 from medforget.errors import BuildError
 from medforget.hierarchy import Image
 from medforget.images.make import make_images, utility_profiles
+from medforget.llm.data_use import LOOPBACK_ONLY, DataUse
 from medforget.outputs import check_replaceable, folder_in_place, write_json
 from medforget.workers import ShardSpec
 
@@ -77,8 +78,9 @@ def read_part(folder: Path) -> tuple[dict[str, Any], dict[str, Image]]:
     return record, {row["owner_id"]: Image(**row) for row in rows}
 
 
-def merge_parts(parts: Sequence[Path], out: Path, num_proc: int = 1) -> BuildResult:
-    """The dataset of every part's images: all n parts of one config, each once."""
+def merge_parts(parts: Sequence[Path], out: Path, num_proc: int = 1, data_use: DataUse = LOOPBACK_ONLY) -> BuildResult:
+    """The dataset of every part's images: all n parts of one config, each once (``data_use``:
+    what :func:`medforget.build.pipeline.prepare` says)."""
     if not parts:
         raise PartError("merge needs the part folders of every `medforget build --shard i/n` job")
     records, made = [], {}
@@ -102,4 +104,4 @@ def merge_parts(parts: Sequence[Path], out: Path, num_proc: int = 1) -> BuildRes
     config = BuildConfig.from_mapping(first["config"])
     if BUILDERS.get(config.source)(config, SkipLog(first["policy"])).fingerprint() != first["fingerprint"]:
         raise PartError(f"the {config.source} source changed since the parts were built: build them again")
-    return build(config, out, first["policy"], num_proc, made=made)
+    return build(config, out, first["policy"], num_proc, made=made, data_use=data_use)

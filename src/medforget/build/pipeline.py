@@ -37,11 +37,13 @@ from medforget.dataset import (
     Shard,
     Source,
     SplitCounts,
+    local_only,
 )
 from medforget.errors import BuildError
 from medforget.hierarchy import LEVEL_SPLITS, Hierarchy, Image, QAItem, SplitAssignment, StudyImagePlan
 from medforget.images.make import IMAGES_VERSION, make_images, utility_profiles
 from medforget.images.render import RENDER_VERSION
+from medforget.llm.data_use import LOOPBACK_ONLY, DataUse
 from medforget.outputs import check_replaceable, folder_in_place, write_json
 from medforget.qa.base import qa_generator
 from medforget.qa.generate import QA_VERSION
@@ -122,10 +124,18 @@ def prepare(
     timings: dict[str, float] | None = None,
     num_proc: int = 1,
     made: Mapping[str, Image] | None = None,
+    data_use: DataUse = LOOPBACK_ONLY,
 ) -> Prepared:
     """Run every step up to the split assignment, images over ``num_proc`` processes; ``made``
-    holds images made beforehand by owner id (``medforget merge``: the parts' images)."""
+    holds images made beforehand by owner id (``medforget merge``: the parts' images). LLM QA
+    on a source whose licence keeps its text here needs a local endpoint, or what ``data_use``
+    allows (:mod:`medforget.llm.data_use`)."""
     timings = {} if timings is None else timings
+    if config.llm is not None:  # before any work: may the source's text go to this endpoint?
+        source = BUILDERS.get(config.source)
+        data_use.check(
+            config.llm.endpoint.base_url, local_only([(source.name, source.licence)]), "report text for LLM QA"
+        )
     skips = SkipLog(policy)
     builder, data = ingest(config, skips, timings, num_proc)
     with _timed(timings, "images"):
@@ -172,14 +182,19 @@ def _take(plans: Sequence[StudyImagePlan], made: Mapping[str, Image]) -> list[Im
 
 
 def build(
-    config: BuildConfig, out: Path, policy: str = "skip", num_proc: int = 1, made: Mapping[str, Image] | None = None
+    config: BuildConfig,
+    out: Path,
+    policy: str = "skip",
+    num_proc: int = 1,
+    made: Mapping[str, Image] | None = None,
+    data_use: DataUse = LOOPBACK_ONLY,
 ) -> BuildResult:
     """Build the dataset described by ``config`` into ``out`` (replacing a previous build there),
     its images made over ``num_proc`` processes (the same bytes for any number), or taken from
-    ``made`` (see :func:`prepare`)."""
+    ``made`` (see :func:`prepare`, and for ``data_use``)."""
     check_replaceable(out)  # before the work, not only when it is done
     timings: dict[str, float] = {}
-    prepared = prepare(config, policy, timings, num_proc, made)
+    prepared = prepare(config, policy, timings, num_proc, made, data_use)
     manifest = export(prepared, out, timings)
     return BuildResult(out=out, manifest=manifest, timings=timings)
 

@@ -96,6 +96,7 @@ class DicomBuilder(Builder[list[Study]]):
         redistribution="the licence and data-use agreement of the DICOM files you supplied; publishing derived "
         "data needs explicit acknowledgement",
         public_derivatives=False,
+        leaves_machine=False,  # a hospital's own images: local LLMs only, unless its agreement says otherwise
     )
     citation = """@misc{dicom,
   title = {{DICOM} {PS3}: Digital Imaging and Communications in Medicine},

@@ -121,6 +121,7 @@ class IUXrayBuilder(Builder[Sequence[Report]]):
         url="https://creativecommons.org/licenses/by-nc-nd/4.0/",
         redistribution="non-commercial, no derivatives: publishing derived QA needs explicit acknowledgement",
         public_derivatives=False,
+        leaves_machine=True,  # a non-commercial LLM call is no redistribution
     )
     citation = """@article{demner2016preparing,
   title = {Preparing a collection of radiology examinations for distribution and retrieval},

@@ -222,6 +222,7 @@ class MIMICCXRBuilder(Builder[list["ResolvedStudy"]]):
         redistribution="credentialed access only: derived data may be shared only with PhysioNet-credentialed "
         "users bound by the data use agreement, never publicly",
         public_derivatives=False,
+        leaves_machine=False,  # the agreement forbids sending it through third-party APIs
     )
     citation = """@article{johnson2019mimiccxrjpg,
   title = {{MIMIC-CXR-JPG}, a large publicly available database of labeled chest radiographs},

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medforget.cli.args import Choices, key_value
+from medforget.cli.args import Choices, add_data_use, data_use, key_value
 from medforget.registry import Registry
 
 if TYPE_CHECKING:
@@ -110,6 +110,7 @@ def add(commands: argparse._SubParsersAction) -> None:
         help="reply cache (default: $MEDFORGET_LLM_CACHE or ~/.cache/medforget/llm)",
     )
     llm.add_argument("--llm-concurrency", type=int, metavar="N", default=None, help="requests in flight (default 4)")
+    add_data_use(llm)
     build.set_defaults(run=_run_build)
 
     merge = commands.add_parser(
@@ -127,6 +128,7 @@ def add(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="processes for what the source decodes at ingest (DICOM pixels)",
     )
+    add_data_use(merge)
     merge.set_defaults(run=_run_merge)
 
 
@@ -175,7 +177,8 @@ def _run_build(args: argparse.Namespace) -> int:
             f"when every part is made: medforget merge PART... --out DIR"
         )
         return 0
-    result = build(config, args.out, policy=args.on_bad_input, num_proc=check_num_proc(args.num_proc))
+    num_proc = check_num_proc(args.num_proc)
+    result = build(config, args.out, policy=args.on_bad_input, num_proc=num_proc, data_use=data_use(args))
     _print_summary(result.manifest, args.out, time.perf_counter() - start)
     if result.manifest.llm is not None:
         print(_llm_summary(result.manifest.llm, result.timings["qa"]))
@@ -187,7 +190,7 @@ def _run_merge(args: argparse.Namespace) -> int:
     from medforget.workers import check_num_proc
 
     start = time.perf_counter()
-    result = merge_parts(args.parts, args.out, num_proc=check_num_proc(args.num_proc))
+    result = merge_parts(args.parts, args.out, num_proc=check_num_proc(args.num_proc), data_use=data_use(args))
     _print_summary(result.manifest, args.out, time.perf_counter() - start)
     return 0
 

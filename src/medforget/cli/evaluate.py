@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from medforget.cli.args import add_data_use, data_use
 from medforget.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def add(commands: argparse._SubParsersAction) -> None:
         "--judge-model", metavar="NAME", default=None, help="model name to ask the judge endpoint for"
     )
     evaluate.add_argument("--batch-size", type=int, default=32)
+    add_data_use(evaluate)
     evaluate.set_defaults(run=_run_eval)
     table = commands.add_parser("table", help="a Markdown table of eval runs: headline metrics and unlearning time")
     table.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="--out folders of `medforget eval`")
@@ -93,6 +95,7 @@ def _run_eval(args: argparse.Namespace) -> int:
             retain=retain,
             reconstruction=not args.no_reconstruction,
             judge=judge,
+            data_use=data_use(args),
         )
         print("\n".join(_results_table(results)))
         failed = sum(m.failed or 0 for m in results.metrics if m.name == "llm_factuality")

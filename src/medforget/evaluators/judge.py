@@ -113,6 +113,7 @@ class EndpointJudge:
         self.name = f"{model}@{base_url}"
         self.version = JUDGE_PROMPT_VERSION
         self.model = model
+        self.endpoint_url = base_url  # what evaluate() checks against the data's licence
         self.concurrency = concurrency
         self.client = LLMClient(
             Endpoint(

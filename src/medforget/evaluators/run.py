@@ -39,6 +39,7 @@ from medforget.evaluators.results import (
     split_direction,
 )
 from medforget.hierarchy import LEVEL_SPLITS
+from medforget.llm.data_use import LOOPBACK_ONLY, DataUse
 from medforget.models.adapters import ModelAdapter, PredictionsFile
 from medforget.outputs import sha256_file
 from medforget.records import to_json
@@ -115,17 +116,24 @@ def evaluate(
     retain: Path | None = None,
     reconstruction: bool = True,
     judge: Judge | None = None,
+    data_use: DataUse = LOOPBACK_ONLY,
 ) -> Results:
     """Score ``adapter`` on ``level``'s splits of ``dataset`` and on ``utility``; write the run
     into ``out``. White-box probes run when the adapter gives log-probabilities. Two earlier
     runs on the same dataset and level are references: ``before``, the model before unlearning
     (sibling damage, utility retained), and ``retain``, the level's retain model (PrivLeak,
     forget quality); with both, every "how much is still known" number is also normalised
-    between them. LLM factuality and MedForget's combined score need a ``judge``."""
+    between them. LLM factuality and MedForget's combined score need a ``judge``. An adapter or
+    judge behind an endpoint (its ``endpoint_url``) must be local when a source's licence keeps
+    its text on this machine, unless ``data_use`` allows it (:mod:`medforget.llm.data_use`)."""
     from medforget.dataset import load_rows, read_manifest
     from medforget.evaluators import probes
 
     manifest = read_manifest(dataset)
+    for part, what in ((adapter, "its questions and images to the model"), (judge, "its answers to the judge")):
+        url = getattr(part, "endpoint_url", None)
+        if url is not None:
+            data_use.check(url, manifest.local_only(), f"{dataset.name}'s rows ({what})")
     described = dataset_record(dataset, manifest, level)
     before_run = read_reference(before, described, level, "--before") if before is not None else None
     retain_run = read_reference(retain, described, level, "--retain") if retain is not None else None

@@ -246,6 +246,7 @@ class EndpointAdapter:
     ):
         self.name = f"{model}@{base_url}"
         self.model = model
+        self.endpoint_url = base_url  # what evaluate() checks against the data's licence
         self.max_tokens = max_tokens
         self.concurrency = concurrency
         self.client = endpoint_client(base_url, api_key_env, timeout)
