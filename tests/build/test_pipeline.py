@@ -39,6 +39,7 @@ def test_layout_manifest_and_card(tiny_build: Path):
     manifest = json.loads((tiny_build / "manifest.json").read_text())
     assert {p.name for p in tiny_build.iterdir()} == {
         "README.md",
+        "croissant.json",
         "manifest.json",
         "validation.html",
         "validation.json",

@@ -121,7 +121,7 @@ def api(hub: FakeHub, token: str | None = TOKEN):
 
 
 def test_publish_uploads_shards_manifest_report_and_card_in_one_commit(published, hub: FakeHub, dataset: Path):
-    assert f"published {dataset}" in published.stdout and "33 of 33 files uploaded" in published.stdout
+    assert f"published {dataset}" in published.stdout and "34 of 34 files uploaded" in published.stdout
     repo = hub.repos[REPO]
     assert repo.private and [c.message for c in repo.history()][1:] == ["initial commit"]
     files = repo.history()[0].files
@@ -133,9 +133,12 @@ def test_publish_uploads_shards_manifest_report_and_card_in_one_commit(published
     assert report["passed"] and report["manifest_sha256"] == hashlib.sha256(files["manifest.json"].data).hexdigest()
     card = files["README.md"].data.decode()
     assert f'load_dataset("{REPO}", "patient")' in card and "CC-BY-NC-ND-4.0" in card
+    published_croissant = json.loads(files["croissant.json"].data)
+    assert published_croissant["url"] == f"https://huggingface.co/datasets/{REPO}"
     assert set(files) == {
         ".gitattributes",
         "README.md",
+        "croissant.json",
         "manifest.json",
         "validation.json",
         *(s["path"] for s in manifest["shards"]),
@@ -175,7 +178,7 @@ def test_republishing_an_unchanged_dataset_makes_no_commit(published, hub: FakeH
     commits, seen = len(hub.repos[REPO].commits), len(hub.requests)
     again = publish_cli(env, dataset)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith(f"unchanged: {REPO}@main already holds these 33 files")
+    assert again.stdout.startswith(f"unchanged: {REPO}@main already holds these 34 files")
     assert len(hub.repos[REPO].commits) == commits
     writes = [path for method, path, _ in hub.requests[seen:] if method in ("POST", "PUT") and "create" not in path]
     assert writes == []
@@ -358,7 +361,7 @@ def test_a_branch_gets_what_changed_and_loses_stale_shards(hub: FakeHub, dataset
     )
     result = publish(dataset, "org/branchy", private=True, revision="v1", acknowledge_licence=True, api=api(hub))
     assert result.deleted == (stale,) and result.commit == repo.branches["v1"]
-    assert len(result.uploaded) == result.files == 33
+    assert len(result.uploaded) == result.files == 34
     assert repo.branches["main"] == main_head.oid and repo.history("v1")[1] == main_head
     on_branch = repo.commits[result.commit].files
     assert stale not in on_branch and on_branch["README.md"].data.startswith(b"---\n")

@@ -15,7 +15,7 @@ from typing import Any
 from medforget.dataset import Licence, Manifest, Shard
 from medforget.records import to_json
 
-CARD_VERSION = "2.1.0"
+CARD_VERSION = "2.2.0"
 TASK_CATEGORIES = ("visual-question-answering", "question-answering", "multiple-choice")
 TAGS = ("medical", "radiology", "chest-x-ray", "machine-unlearning", "multimodal", "benchmark")
 #: licences the Hub knows by id; any other is published as ``other`` with its name and link

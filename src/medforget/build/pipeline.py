@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 import medforget
 from medforget.build.card import CARD_VERSION, dataset_card
+from medforget.build.croissant import CROISSANT_FILE, CROISSANT_VERSION, croissant
 from medforget.build.disjoint import check_disjoint
 from medforget.build.export import EXPORT_VERSION, ShardWriter
 from medforget.builders import BUILDERS, SkipLog
@@ -200,9 +201,9 @@ def build(
 
 
 def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = None) -> Manifest:
-    """Write shards and manifest to a temporary folder, run the leak checks on it, write the card
-    from the manifest and the checks' report, and move the folder into place only when every
-    check passes."""
+    """Write shards and manifest to a temporary folder, run the leak checks on it, write the
+    Croissant metadata and the card from the manifest and the checks' report, and move the
+    folder into place only when every check passes."""
     timings = {} if timings is None else timings
     with folder_in_place(out) as tmp:
         with _timed(timings, "export"):
@@ -225,6 +226,7 @@ def export(prepared: Prepared, out: Path, timings: dict[str, float] | None = Non
         if exclude is not None:  # a base corpus: proven apart from its benchmark before it is kept
             with _timed(timings, "disjoint"):
                 check_disjoint(tmp, Path(exclude), prepared.config.source_options, f"{out} (nothing was written)")
+        write_json(tmp / CROISSANT_FILE, croissant(manifest))
         (tmp / "README.md").write_text(dataset_card(manifest, report.to_json()), encoding="utf-8")
     return manifest
 
@@ -293,6 +295,7 @@ def _manifest(prepared: Prepared, shards: Sequence[Shard]) -> Manifest:
             "splits": SPLITS_VERSION,
             "export": EXPORT_VERSION,
             "card": CARD_VERSION,
+            "croissant": CROISSANT_VERSION,
         },
         software={
             "python": platform.python_version(),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import medforget
 from medforget.build.card import dataset_card
+from medforget.build.croissant import CROISSANT_FILE, croissant
 from medforget.dataset import Manifest, Source, read_manifest
 from medforget.errors import MedForgetError
 from medforget.outputs import sha256_file
@@ -205,10 +206,12 @@ def check_licences(sources: Sequence[Source], private: bool, acknowledged: bool)
 
 def publication_files(dataset: Path, manifest: Manifest, repo_id: str, validation: dict[str, Any]) -> list[Upload]:
     """What a publication consists of: the shards, manifest.json, the report of the leak checks
-    publish ran, and the card rendered for ``repo_id``."""
+    publish ran, the Croissant metadata and the card, both rendered for ``repo_id``."""
     files = [Upload(s.path, dataset / s.path, s.sha256, s.bytes) for s in manifest.shards]
     files.append(Upload.of_bytes("manifest.json", (dataset / "manifest.json").read_bytes()))
     files.append(Upload.of_bytes(JSON_REPORT, (json.dumps(validation, indent=2) + "\n").encode("utf-8")))
+    metadata = json.dumps(croissant(manifest, repo_id), indent=2) + "\n"
+    files.append(Upload.of_bytes(CROISSANT_FILE, metadata.encode("utf-8")))
     card = dataset_card(manifest, validation, repo_id).encode("utf-8")
     return [*files, Upload.of_bytes("README.md", card)]
 
