@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from medforget.dataset import PROVENANCE, Manifest
+from medforget.dataset import Manifest, features
+
+#: a column's value type -> its Croissant data type
+_DATA_TYPES = {"string": "sc:Text", "float32": "sc:Float"}
 
 CROISSANT_VERSION = "1.0.0"
 CROISSANT_FILE = "croissant.json"
@@ -60,13 +63,14 @@ CONTEXT: dict[str, Any] = {
     "transform": "cr:transform",
 }
 
-#: the columns (``dataset.features()``), typed; the image (its PNG bytes) and provenance (a
-#: struct: a sub-field per key) are described apart
-TEXT_COLUMNS = {
+#: what each column of ``dataset.features()`` holds; the fields' types come from the features
+COLUMNS = {
     "id": "The row's id (qa-...), unique in the build.",
+    "image": "The study image (PNG); empty for a text-only row.",
     "image_id": "The image's id; empty for a text-only row.",
     "question": "The question asked.",
     "answer": "The reference answer.",
+    "options": "A classification row's lettered options, in order.",
     "task": "classification (lettered options), generation or cloze.",
     "modality": "image (the study image goes with the question) or text (its text-only twin).",
     "level": "The hierarchy level of the fact the row asks about (network ... section).",
@@ -80,10 +84,8 @@ TEXT_COLUMNS = {
     "attribute": "The fact's attribute (name, mrn, findings, ...).",
     "rephrased_of": "For a rephrased row, the id of the row it rewords.",
     "paraphrased_answer": "The answer paraphrased (the truth ratio's numerator).",
-}
-ARRAY_COLUMNS = {
-    "options": "A classification row's lettered options, in order.",
     "perturbed_answers": "Wrong answers in the answer's form (the truth ratio's denominator).",
+    "provenance": "How the row was made: generator, template or model, prompt, temperature, cache key.",
 }
 
 #: the Responsible-AI fields the track requires (RAI 1.0), in our words
@@ -128,6 +130,7 @@ def croissant(manifest: Manifest, repo_id: str | None = None) -> dict[str, Any]:
     of its own, since the same config gives the same bytes and publishing it again changes
     nothing."""
     source = manifest.sources[0]
+    columns = features()
     url = f"https://huggingface.co/datasets/{repo_id}" if repo_id else "https://github.com/medforget/medforget"
     files = [
         {
@@ -177,12 +180,14 @@ def croissant(manifest: Manifest, repo_id: str | None = None) -> dict[str, Any]:
             "same bytes (the manifest's shard hashes say so); a new version comes with a new medforget version."
         ),
         "distribution": [*files, *file_sets],
-        "recordSet": [_record_set(config, split) for config, split in splits],
+        "recordSet": [_record_set(config, split, columns) for config, split in splits],
     }
 
 
-def _record_set(config: str, split: str) -> dict[str, Any]:
-    """One config and split: the rows of its shards (a FileSet), a field per column."""
+def _record_set(config: str, split: str, features: Any) -> dict[str, Any]:
+    """One config and split: the rows of its shards (a FileSet), a field per column of ``features``."""
+    from datasets import Image, List
+
     name = f"{config}/{split}"
     file = {"fileSet": {"@id": f"{name}-shards"}}
 
@@ -196,30 +201,31 @@ def _record_set(config: str, split: str) -> dict[str, Any]:
             "source": {**file, "extract": {"column": column}, **extra},
         }
 
-    fields = [
-        *(field(c, d, "sc:Text") for c, d in TEXT_COLUMNS.items()),
-        *({**field(c, d, "sc:Text"), "isArray": True} for c, d in ARRAY_COLUMNS.items()),
-        field(
-            "image",
-            "The study image (PNG); empty for a text-only row.",
-            "sc:ImageObject",
-            transform={"jsonPath": "bytes"},
-        ),
-        {
-            "@type": "cr:Field",
-            "@id": f"{name}/provenance",
-            "name": "provenance",
-            "description": "How the row was made: generator, template or model, prompt, temperature, cache key.",
-            "subField": [
+    def typed(column: str, feature: Any) -> dict[str, Any]:
+        """A field of ``feature``'s type: an image's PNG bytes, a struct's sub-fields, a list's items."""
+        if isinstance(feature, Image):
+            return field(column, COLUMNS[column], "sc:ImageObject", transform={"jsonPath": "bytes"})
+        if isinstance(feature, dict):
+            subfields = [
                 {
-                    **field(key, f"provenance.{key}", "sc:Float" if key == "temperature" else "sc:Text"),
-                    "@id": f"{name}/provenance/{key}",
-                    "source": {**file, "extract": {"column": "provenance"}, "transform": {"jsonPath": key}},
+                    **field(key, f"{column}.{key}", _DATA_TYPES[sub.dtype]),
+                    "@id": f"{name}/{column}/{key}",
+                    "source": {**file, "extract": {"column": column}, "transform": {"jsonPath": key}},
                 }
-                for key in PROVENANCE
-            ],
-        },
-    ]
+                for key, sub in feature.items()
+            ]
+            return {
+                "@type": "cr:Field",
+                "@id": f"{name}/{column}",
+                "name": column,
+                "description": COLUMNS[column],
+                "subField": subfields,
+            }
+        if isinstance(feature, List):
+            return {**field(column, COLUMNS[column], _DATA_TYPES[feature.feature.dtype]), "isArray": True}
+        return field(column, COLUMNS[column], _DATA_TYPES[feature.dtype])
+
+    fields = [typed(column, feature) for column, feature in features.items()]
     return {
         "@type": "cr:RecordSet",
         "@id": name,
