@@ -44,8 +44,8 @@ $(QUALITY_STAMP): $(STAMP)
 	touch $@
 
 quality: $(QUALITY_STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 # The slow tests (CI runs them after `make test`), with what the local LLM server needs (its stop

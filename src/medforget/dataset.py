@@ -9,13 +9,16 @@ must read whatever is there."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import random
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from medforget.errors import MedForgetError
 from medforget.records import from_json
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from datasets import Features
@@ -167,6 +170,13 @@ def read_manifest(dataset: Path) -> Manifest:
             f"this one reads {MANIFEST_SCHEMA_VERSION}): rebuild it with `medforget build`"
         )
     return from_json(Manifest, data, str(path), DatasetError)
+
+
+def sample_rows(rows: Sequence[T], n: int | None, seed: int = 0) -> list[T]:
+    """At most ``n`` of ``rows``: all of them when there are no more (or ``n`` is None), else a
+    sample seeded by ``seed``."""
+    rows = list(rows)
+    return rows if n is None or len(rows) <= n else random.Random(seed).sample(rows, n)
 
 
 def load_rows(dataset: Path, config: str, split: str, images: bool = True) -> list[dict[str, Any]]:

@@ -92,6 +92,20 @@ def test_same_predictions_same_results(tiny_build: Path, tmp_path: Path):
     assert first.metrics == second.metrics
 
 
+def test_limit_scores_a_recorded_sample_of_each_split_that_submit_refuses(tiny_build: Path, tmp_path: Path, capsys):
+    results = run(tmp_path, tiny_build, lambda row, split: row["answer"], "sample", "--limit", "5")
+    counts = {m.split: m.n for m in results.metrics if m.name == "primary"}
+    assert counts.keys() >= {*SPLITS, "utility"} and all(0 < n <= 5 for n in counts.values())
+    assert results.dataset.limit == 5 and set(primary(results).values()) == {1.0}
+    again = run(tmp_path, tiny_build, lambda row, split: row["answer"], "again", "--limit", "5")
+    assert again.metrics == results.metrics  # the same seeded sample
+    out = str(tmp_path / "submission")
+    assert main(["submit", str(tmp_path / "sample"), "--name", "x", "--hardware", "test", "--out", out]) == 2
+    assert "a submission needs every row" in capsys.readouterr().err and not (tmp_path / "submission").exists()
+    full = run(tmp_path, tiny_build, lambda row, split: row["answer"], "full")
+    assert full.dataset.limit is None and "limit" not in json.loads((tmp_path / "full" / "results.json").read_text())
+
+
 def test_results_schema_refuses_bad_files(tiny_build: Path, tmp_path: Path):
     with pytest.raises(ResultsError, match="first key is schema_version"):
         parse_results({"model": "x"})

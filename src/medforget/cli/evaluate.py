@@ -52,6 +52,13 @@ def add(commands: argparse._SubParsersAction) -> None:
         "--judge-model", metavar="NAME", default=None, help="model name to ask the judge endpoint for"
     )
     evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="score at most N rows of each split, a seeded sample (a quick look at a large model; "
+        "recorded in results.json, refused by submit)",
+    )
     add_data_use(evaluate)
     evaluate.set_defaults(run=_run_eval)
     table = commands.add_parser("table", help="a Markdown table of eval runs: headline metrics and unlearning time")
@@ -96,6 +103,7 @@ def _run_eval(args: argparse.Namespace) -> int:
             reconstruction=not args.no_reconstruction,
             judge=judge,
             data_use=data_use(args),
+            limit=args.limit,
         )
         print("\n".join(_results_table(results)))
         failed = sum(m.failed or 0 for m in results.metrics if m.name == "llm_factuality")

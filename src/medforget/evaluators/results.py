@@ -65,10 +65,13 @@ class MetricEntry:
 
 @dataclass(frozen=True)
 class EvaluatedData:
-    """What was evaluated: the manifest's sha256 and, per split, the hash of its shards' hashes."""
+    """What was evaluated: the manifest's sha256, per split the hash of its shards' hashes, and
+    ``limit``: at most that many rows of each split, a seeded sample (a smoke run; a submission
+    refuses it), or absent: every row."""
 
     manifest_sha256: str
     splits: Mapping[str, str]
+    limit: int | None = optional()
 
 
 @dataclass(frozen=True)

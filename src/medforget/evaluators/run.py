@@ -14,6 +14,7 @@ section 5.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -117,6 +118,7 @@ def evaluate(
     reconstruction: bool = True,
     judge: Judge | None = None,
     data_use: DataUse = LOOPBACK_ONLY,
+    limit: int | None = None,
 ) -> Results:
     """Score ``adapter`` on ``level``'s splits of ``dataset`` and on ``utility``; write the run
     into ``out``. White-box probes run when the adapter gives log-probabilities. Two earlier
@@ -125,21 +127,25 @@ def evaluate(
     forget quality); with both, every "how much is still known" number is also normalised
     between them. LLM factuality and MedForget's combined score need a ``judge``. An adapter or
     judge behind an endpoint (its ``endpoint_url``) must be local when a source's licence keeps
-    its text on this machine, unless ``data_use`` allows it (:mod:`medforget.llm.data_use`)."""
-    from medforget.dataset import load_rows, read_manifest
+    its text on this machine, unless ``data_use`` allows it (:mod:`medforget.llm.data_use`).
+    ``limit`` scores at most that many rows of each split (a seeded sample, recorded in the
+    results): a quick look at a large model, never a submission."""
+    from medforget.dataset import load_rows, read_manifest, sample_rows
     from medforget.evaluators import probes
 
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be at least 1 row per split, not {limit}")
     manifest = read_manifest(dataset)
     for part, what in ((adapter, "its questions and images to the model"), (judge, "its answers to the judge")):
         url = getattr(part, "endpoint_url", None)
         if url is not None:
             data_use.check(url, manifest.local_only(), f"{dataset.name}'s rows ({what})")
-    described = dataset_record(dataset, manifest, level)
+    described = dataclasses.replace(dataset_record(dataset, manifest, level), limit=limit)
     before_run = read_reference(before, described, level, "--before") if before is not None else None
     retain_run = read_reference(retain, described, level, "--retain") if retain is not None else None
     pixels = not isinstance(adapter, PredictionsFile)  # predictions are scored on text alone
-    rows_by_split = {split: load_rows(dataset, level, split, pixels) for split in LEVEL_SPLITS}
-    rows_by_split["utility"] = load_rows(dataset, "utility", "test", pixels)
+    places = {**{split: (level, split) for split in LEVEL_SPLITS}, "utility": ("utility", "test")}
+    rows_by_split = {split: sample_rows(load_rows(dataset, *place, pixels), limit) for split, place in places.items()}
     everything = [r for rows in rows_by_split.values() for r in rows]
     predictions = dict(zip((r["id"] for r in everything), adapter.generate(everything)))
     scores_by_split = {split: score_rows(rows, predictions) for split, rows in rows_by_split.items()}

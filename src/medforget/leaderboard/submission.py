@@ -168,6 +168,11 @@ def package(
     levels = [r.level for r in results]
     if len(set(levels)) != len(levels):
         raise SubmissionError(f"one run per level: got levels {levels}")
+    sampled = [run for run, r in zip(runs, results) if r.dataset.limit is not None]
+    if sampled:
+        raise SubmissionError(
+            f"{sampled[0]} scored a sample of each split (eval --limit); a submission needs every row"
+        )
     manifests = {r.dataset.manifest_sha256 for r in results}
     if len(manifests) != 1:
         raise SubmissionError("the runs evaluated different datasets; a submission covers one")

@@ -11,12 +11,12 @@ projection on them can remove it: that is the model, not the implementation.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medforget.dataset import sample_rows
 from medforget.unlearning.chip import Chip, chip, hooked_modules
 
 
@@ -60,8 +60,8 @@ def diagnose_chip(
 
     data = load_unlearn_data(dataset, level)
     sides = {
-        "forget": _sample(data.forget, max_rows, seed),
-        "retain": _sample(data.retain, max_rows, seed),
+        "forget": sample_rows(data.forget, max_rows, seed),
+        "retain": sample_rows(data.retain, max_rows, seed),
     }
     adapter = TransformersAdapter(checkpoint, batch_size=config.batch_size, memoise=False)  # its model is edited
     before = {side: _mean(adapter, rows) for side, rows in sides.items()}
@@ -80,10 +80,6 @@ def diagnose_chip(
         for handle in handles:
             handle.remove()
     return [Diagnosis(side, len(rows), before[side], ablated[side], edited[side]) for side, rows in sides.items()]
-
-
-def _sample(rows: Sequence[Mapping[str, Any]], n: int, seed: int) -> list[Mapping[str, Any]]:
-    return list(rows) if len(rows) <= n else random.Random(seed).sample(list(rows), n)
 
 
 def _mean(adapter: Any, rows: Sequence[Mapping[str, Any]]) -> float:

@@ -9,12 +9,12 @@ column of ``down_proj`` is set to 0, so they no longer write into the residual s
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from medforget.dataset import sample_rows
 from medforget.unlearning.activations import Hooked, Sums, collect, mean_absolute, top_units
 from medforget.unlearning.base import METHODS, Outcome
 
@@ -46,8 +46,8 @@ class Pruning:
         import torch
 
         modules = pruned_modules(model, self.last_layers)
-        forget = _sample(data.forget, self.max_rows, seed)
-        retain = _sample(data.retain, self.max_rows, seed)
+        forget = sample_rows(data.forget, self.max_rows, seed)
+        retain = sample_rows(data.retain, self.max_rows, seed)
         sums = collect(
             model,
             processor,
@@ -86,7 +86,3 @@ def select_units(sums: Mapping[str, Mapping[str, Sums]], top_k_percent: float) -
         name: top_units(mean_absolute([forget]) / (mean_absolute([sums["retain"][name]]) + 1e-6), top_k_percent)
         for name, forget in sums["forget"].items()
     }
-
-
-def _sample(rows: list[dict[str, Any]], cap: int, seed: int) -> list[dict[str, Any]]:
-    return rows if len(rows) <= cap else random.Random(seed).sample(rows, cap)
