@@ -3,11 +3,10 @@ optionally a seeded sample for smoke runs (reading a build is :mod:`medforget.da
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
-from medforget.dataset import load_rows
+from medforget.dataset import load_rows, sample_rows
 
 
 def training_rows(
@@ -17,6 +16,4 @@ def training_rows(
     if without is not None:
         excluded = {r["id"] for r in load_rows(dataset, *without, images=False)}
         rows = [r for r in rows if r["id"] not in excluded]
-    if max_rows is not None and max_rows < len(rows):
-        rows = random.Random(seed).sample(rows, max_rows)
-    return rows
+    return sample_rows(rows, max_rows, seed)

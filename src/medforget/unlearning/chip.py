@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from medforget.dataset import sample_rows
 from medforget.hierarchy import stable_int
 from medforget.unlearning.activations import Hooked, Sums, collect, mean, mean_absolute, top_units
 from medforget.unlearning.base import METHODS, Outcome, UnlearningError
@@ -158,8 +158,7 @@ def sample_nodes(
     groups: tuple[list[list[str]], list[list[str]]] = ([[] for _ in range(sizes[0])], [[] for _ in range(sizes[1])])
     for side_name, side, out in ((FORGET, tree.forget, groups[0]), (RETAIN, tree.retain, groups[1])):
         for node in (n for n in sorted(side) if tree.level[n] in levels):
-            rows = side[node]
-            chosen = rows if len(rows) <= cap else random.Random(stable_int(node, str(seed))).sample(rows, cap)
+            chosen = sample_rows(side[node], cap, stable_int(node, str(seed)))
             for index in chosen:
                 out[index].append(f"{side_name}:{node}")
         for row_groups in out:
