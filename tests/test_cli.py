@@ -76,3 +76,8 @@ def test_eval_and_train_name_bad_paths_and_levels(capsys, tmp_path: Path, tiny_b
     assert "p.jsonl does not exist" in capsys.readouterr().err
     assert main(["train", "--dataset", str(tiny_build), "--without", "ward", "--out", str(tmp_path / "m")]) == 2
     assert "--without 'ward'" in capsys.readouterr().err and not (tmp_path / "m").exists()
+    assert main(["train", "--dataset", str(tiny_build), "--threads", "0", "--out", str(tmp_path / "m")]) == 2
+    assert "--threads 0" in capsys.readouterr().err and not (tmp_path / "m").exists()
+    lora = ["train", "--dataset", str(tiny_build), "--base-model", str(tmp_path), "--threads", "1"]
+    assert main([*lora, "--out", str(tmp_path / "m")]) == 2
+    assert "--threads" in capsys.readouterr().err and not (tmp_path / "m").exists()

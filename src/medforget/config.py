@@ -242,11 +242,11 @@ PRESETS: dict[str, BuildConfig] = {
         preset="base",
         seed=1,
         n_institutions=8,
-        n_patients=60,
+        n_patients=30,
         n_holdout_patients=2,
         targets_per_level={"institution": 1, "patient": 1, "study": 2, "section": 4},
         rephrase_facts_per_level=3,
-        n_utility_images=400,
+        n_utility_images=800,
     ),
 }
 

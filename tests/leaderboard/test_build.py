@@ -478,3 +478,12 @@ def test_tracks_names_a_tracks_references_and_never_overwrites_another_file(tmp_
     }
     assert main([*args, "tiny", "--seed", "x", "t", "r"]) == 2
     assert main([*args, "tiny", "--seed", "0", "t", "r", "--seed", "0", "u", "v"]) == 2
+
+
+def test_a_board_without_a_submissions_folder_is_refused_with_a_reason(tmp_path: Path, capsys):
+    board = tmp_path / "board"
+    board.mkdir()
+    (board / "metrics.json").write_bytes((Path(__file__).parents[2] / "leaderboard" / "metrics.json").read_bytes())
+    assert main(["leaderboard", "tracks", "--board", str(board), "--track", "tiny", "--seed", "0", "t", "r"]) == 0
+    assert main(["leaderboard", "build", "--board", str(board), "--dataset", f"tiny={tmp_path}"]) != 0
+    assert "submissions" in capsys.readouterr().err and not (board / "board.json").exists()

@@ -24,6 +24,9 @@ def add(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
     train.add_argument("--seed", type=int, default=None, help="seed of initial weights and batch order")
     train.add_argument(
+        "--threads", type=int, default=None, help="CPU threads of the tiny track (default: the recipe's, 2)"
+    )
+    train.add_argument(
         "--base-model",
         type=Path,
         default=None,
@@ -55,7 +58,12 @@ def _run_train(args: argparse.Namespace) -> int:
     from medforget.training.lora import LoraRecipe, finetune_lora
     from medforget.training.tiny_track import recipe, train_tiny
 
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
+    settings = (("epochs", args.epochs), ("seed", args.seed), ("threads", args.threads))
+    overrides = {k: v for k, v in settings if v is not None}
+    if args.threads is not None and args.base_model is not None:
+        raise ConfigError("--threads is the tiny track's; under --base-model, accelerate and torch choose")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads}: at least 1")
     levels = list(read_manifest(args.dataset).targets)
     if args.without is not None and args.without not in levels:
         raise ConfigError(f"--without {args.without!r}: {args.dataset} has the levels {', '.join(levels)}")

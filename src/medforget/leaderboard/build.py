@@ -177,6 +177,8 @@ def build(board: Path, datasets: Mapping[str, Path], levels: Sequence[str] | Non
     missing = sorted(set(tracks) - set(datasets))
     if missing:
         raise SubmissionError(f"tracks {missing} of {board / 'tracks.json'} have no --dataset TRACK=DIR")
+    if not (board / "submissions").is_dir():
+        raise SubmissionError(f"{board / 'submissions'} is not a folder: nothing to put on the board")
     folders = sorted(p for p in (board / "submissions").iterdir() if not p.name.startswith("."))
     roles = {
         (track, name): role for track, seeds in tracks.items() for refs in seeds.values() for role, name in refs.items()
