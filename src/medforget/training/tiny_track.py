@@ -61,7 +61,7 @@ class TrainConfig:
 RECIPES: dict[str, TrainConfig] = {
     "scratch": TrainConfig(),
     "base": TrainConfig(epochs=6),
-    "fine-tune": TrainConfig(epochs=12, rehearsal_rows=2000, rehearsal_per_epoch=600, freeze_vision=True),
+    "fine-tune": TrainConfig(epochs=14, rehearsal_rows=2000, rehearsal_per_epoch=600, freeze_vision=True),
 }
 
 
