@@ -65,13 +65,14 @@ bench: $(STAMP)
 # deviation over them, and ranks only beyond that spread). Seed 0's models, runs and submissions
 # are models/tiny, runs/tiny and tiny-<name>; seed s's models/tiny-seed<s>, runs/tiny-seed<s>
 # and tiny-<name>-seed<s>. The datasets are the same for every seed. JOBS seeds run at once, each
-# at THREADS torch threads (`JOBS=3 THREADS=1` on 2 cores: three 1-thread processes do about 1.13
+# at THREADS torch threads (`JOBS=3 THREADS=1` on 2 cores: three 1-thread processes do 1.2 to 1.6
 # times the work of one 2-thread process, since a tiny model's kernels do not fill two cores).
 SEEDS   ?= 0
 JOBS    ?= 1
 THREADS ?= 2
 sfx = $(if $(filter-out 0,$(1)),-seed$(1))
 models = models/tiny$(call sfx,$(1))
+runs = runs/tiny$(call sfx,$(1))
 
 # The tiny benchmark and the CPU track's base corpus: the base preset built apart from it (none of
 # its studies, report sentences, images or identities; medforget.build.disjoint proves it when the
@@ -111,7 +112,7 @@ tiny-methods: $(STAMP)
 	$(foreach s,$(SEEDS),$(call sweep,$(s)) &&) true
 sweep = $(MF) sweep --dataset medforget-tiny --target $(call models,$(1))/target \
 	--retain '$(call models,$(1))/retain-{level}' --methods $(METHODS) --levels $(LEVELS) \
-	--models $(call models,$(1)) --runs runs/tiny$(call sfx,$(1)) --track tiny --seed $(1) --threads $(THREADS)
+	--models $(call models,$(1)) --runs $(call runs,$(1)) --track tiny --seed $(1) --threads $(THREADS)
 
 # One seed from nothing but the datasets: its base, fine-tunes and sweep (`make -j` runs several).
 seed-%: datasets
@@ -141,7 +142,7 @@ board-submissions: $(STAMP)
 		$(foreach s,$(SEEDS),--seed $(s) tiny-target$(call sfx,$(s)) tiny-retain$(call sfx,$(s)))
 submissions = for name in target retain $(METHODS); do \
 	role=$$(case $$name in target|retain) echo $$name;; *) echo unlearned;; esac); \
-	$(MF) submit $(foreach level,$(LEVELS),runs/tiny$(call sfx,$(1))/$$name/$(level)) \
+	$(MF) submit $(foreach level,$(LEVELS),$(call runs,$(1))/$$name/$(level)) \
 	--name tiny-$$name$(call sfx,$(1)) --track tiny --role $$role --hardware "CPU, $(THREADS) threads" \
 	--out leaderboard/submissions/tiny-$$name$(call sfx,$(1)) || exit 1; done
 
