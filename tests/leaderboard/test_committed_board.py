@@ -25,8 +25,12 @@ def committed() -> dict:
 
 
 def test_the_committed_board_holds_every_method_at_every_level():
-    rows = committed()["rows"]
-    assert sorted((r["method"], r["level"]) for r in rows) == sorted((m, lv) for m in METHODS for lv in LEVELS)
+    data = committed()
+    rows, summary = data["rows"], data["summary"]
+    assert sorted((e["method"], e["level"]) for e in summary) == sorted((m, lv) for m in METHODS for lv in LEVELS)
+    (seeds,) = {len(e["seeds"]) for e in summary}  # every method at every level over the same seeds
+    expected = sorted((m, lv) for m in METHODS for lv in LEVELS for _ in range(seeds))
+    assert sorted((r["method"], r["level"]) for r in rows) == expected
     assert {r["track"] for r in rows} == {"tiny"}
     assert {r["method"]: r["role"] for r in rows if r["method"] in ("target", "retain")} == {
         "target": "target",
