@@ -64,9 +64,10 @@ bench: $(STAMP)
 # (`make leaderboard` makes seeds 0, 1 and 2: the board shows each number as the mean and
 # standard deviation over them, and ranks only beyond that spread; other targets make seed 0).
 # Seed 0's models, runs and submissions are models/tiny, runs/tiny and tiny-<name>; seed s's
-# models/tiny-seed<s>, runs/tiny-seed<s> and tiny-<name>-seed<s>. The datasets are the same for every seed. JOBS seeds run at once, each
-# at THREADS torch threads (`JOBS=3 THREADS=1` on 2 cores: three 1-thread processes do 1.5 times
-# the work of one 2-thread process (measured), since a tiny model's kernels do not fill two cores).
+# models/tiny-seed<s>, runs/tiny-seed<s> and tiny-<name>-seed<s>. The datasets are the same for
+# every seed. JOBS seeds run at once, each at THREADS torch threads (`JOBS=3 THREADS=1` on 2
+# cores: three 1-thread processes do 1.5 times the work of one 2-thread process, measured, since
+# a tiny model's kernels do not fill two cores).
 SEEDS   ?= 0
 JOBS    ?= 1
 THREADS ?= 2
